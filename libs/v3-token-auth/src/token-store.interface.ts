@@ -1,0 +1,49 @@
+/**
+ * One cached grant. Holds no secret: `verifier` is a keyed hash of the secret that obtained the token,
+ * compared in constant time before the token is handed to anyone.
+ */
+export interface CachedToken {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** Epoch ms the token was requested at. */
+  issuedAt: number;
+  /** Epoch ms the token expires at, as issued (no skew applied). */
+  expiresAt: number;
+  refreshToken?: string;
+  /** Epoch ms the refresh token expires at. */
+  refreshExpiresAt?: number;
+  scope?: string;
+  clientId: string;
+  username?: string;
+  /** Keyed hash (HMAC) of the caller's secret; empty for entries that are looked up by bearer token. */
+  verifier: string;
+}
+
+/** A held distributed lock. `release` deletes it only while this holder still owns it. */
+export interface TokenLock {
+  readonly key: string;
+  /** Extends the lease; resolves false when the lock was lost. */
+  renew(ttlMs: number): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+/**
+ * Where cached grants live. Implementations: `MemoryTokenStore` (default) and `RedisTokenStore`.
+ * Keys are fingerprints: they never contain a secret.
+ */
+export interface TokenStore {
+  get(key: string): Promise<CachedToken | undefined>;
+  /** Stores `entry` for `ttlMs`; a non-positive ttl stores nothing. */
+  set(key: string, entry: CachedToken, ttlMs: number): Promise<void>;
+  /** Deletes the entry; with `ifAccessToken`, only while it still holds that access token. */
+  delete(key: string, ifAccessToken?: string): Promise<boolean>;
+  /** Takes the lock for `key` for `ttlMs`, or resolves undefined when another holder has it. */
+  acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined>;
+  /** False while the backing service is unreachable. */
+  isHealthy(): boolean;
+  /** Releases what the store created itself (never a client it was given). */
+  close(): Promise<void>;
+}
+
+/** Injection token of the `TokenStore` in use (same name as the interface, as throttler does). */
+export const TokenStore = Symbol('TokenStore');

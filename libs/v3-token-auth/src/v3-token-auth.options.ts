@@ -1,0 +1,114 @@
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import type { V3ClientAuthMethod } from './v3-token.interfaces.js';
+import type { TokenStore } from './token-store.interface.js';
+
+/** Redis connection for the shared token cache. */
+export interface V3RedisOptions {
+  /** An existing ioredis client (standalone or Cluster). The module never disconnects it. */
+  client?: Redis | Cluster;
+  /** `redis://` or `rediss://` URL; the module creates the client and disconnects it on shutdown. */
+  url?: string;
+  /** Redis Cluster seed nodes, `host:port`. */
+  clusterNodes?: string[];
+  /** Redis Sentinel: the master group name and the sentinels, `host:port`. */
+  sentinel?: { name: string; sentinels: string[] };
+  /** Extra ioredis options for a client the module creates. */
+  options?: RedisOptions;
+  /** Per-command timeout in ms for a client the module creates. @default 500 */
+  commandTimeoutMs?: number;
+}
+
+/** A key that seals cached tokens at rest (AES-256-GCM). */
+export interface V3EncryptionKey {
+  /** Short identifier stored with each entry, so a previous key can still open old entries. */
+  id: string;
+  /** 32 bytes. */
+  key: Buffer;
+}
+
+/** Retry policy for retryable issuer failures (429, 5xx, timeouts, refused connections). */
+export interface V3RetryOptions {
+  /** Attempts in all, the first included. @default 3 */
+  attempts?: number;
+  /** Base of the jittered exponential backoff, ms. @default 100 */
+  baseDelayMs?: number;
+  /** Upper bound of one backoff (and of an honoured `Retry-After`), ms. @default 2000 */
+  maxDelayMs?: number;
+}
+
+/** Circuit breaker in front of the token endpoint. */
+export interface V3CircuitBreakerOptions {
+  /** Consecutive retryable failures that open the circuit. @default 5 */
+  failureThreshold?: number;
+  /** How long the circuit stays open before one trial request, ms. @default 10000 */
+  resetTimeoutMs?: number;
+}
+
+/**
+ * Options of `V3TokenAuthModule.forRoot()` / `forRootAsync()`.
+ * @example
+ * V3TokenAuthModule.forRoot({ tokenUrl: 'https://issuer.example/token', redis: { url: 'redis://localhost:6379' }, hmacKey })
+ */
+export interface V3TokenAuthModuleOptions {
+  /** The token endpoint, e.g. `https://keycloak/realms/acme/protocol/openid-connect/token`. Required. */
+  tokenUrl: string;
+  /**
+   * Grant performed for Basic credentials: `client_credentials` (Basic id:secret) or `password`
+   * (Basic username:password; the module adds `clientId`/`clientSecret`). @default 'client_credentials'
+   */
+  grantType?: 'client_credentials' | 'password';
+  /** How client credentials are sent to the token endpoint. @default 'client_secret_post' */
+  clientAuthMethod?: V3ClientAuthMethod;
+  /** The module's own client id, required for the `password` grant. */
+  clientId?: string;
+  /** The module's own client secret, for the `password` grant. */
+  clientSecret?: string;
+  /** Optional `scope` sent with every grant. */
+  scope?: string;
+  /** Redis for the shared cache. Without it (and without `store`), tokens are cached in process only. */
+  redis?: V3RedisOptions;
+  /** A custom `TokenStore`; takes precedence over `redis`. */
+  store?: TokenStore;
+  /** Prefix of every Redis key. @default 'v3t:' */
+  keyPrefix?: string;
+  /**
+   * Key of the HMAC that fingerprints credentials into cache keys and secret verifiers. Must be shared by every
+   * instance that shares Redis. @default a random key per process (cache entries are then private to the process)
+   */
+  hmacKey?: string | Buffer;
+  /** Keys sealing tokens at rest; the first seals, all open. @default none: entries are stored as JSON */
+  encryptionKeys?: V3EncryptionKey[];
+  /** A token counts as expired this many seconds before it does. @default 30 */
+  expirySkewSeconds?: number;
+  /** Timeout of one token endpoint call, ms. @default 5000 */
+  timeoutMs?: number;
+  /** Keep-alive connections to the token endpoint. @default 16 */
+  connections?: number;
+  /** Retry policy for retryable issuer failures. */
+  retry?: V3RetryOptions;
+  /** Circuit breaker of the token endpoint. */
+  circuitBreaker?: V3CircuitBreakerOptions;
+  /** In-process cache in front of the store. @default true */
+  memoryCache?: boolean;
+  /** Entries the in-process cache holds at most (least recently used go first). @default 10000 */
+  memoryCacheMaxEntries?: number;
+  /** Fraction of a token's life after which it is renewed in the background. 0 disables. @default 0.8 */
+  refreshAheadRatio?: number;
+  /** Lease of the cross-instance grant lock, ms (renewed while the grant runs). @default 10000 */
+  lockLeaseMs?: number;
+  /** How long a request waits for another instance's grant before granting itself, ms. @default 5000 */
+  lockWaitMs?: number;
+  /** How long an invalid-credentials answer is remembered (by fingerprint), ms. @default 5000 */
+  invalidCredentialsTtlMs?: number;
+  /** Wrong secrets per client per window before 429. @default 10 */
+  maxFailedAttempts?: number;
+  /** Window of `maxFailedAttempts`, ms. @default 60000 */
+  failedAttemptsWindowMs?: number;
+  /** Largest Authorization header accepted, bytes. @default 4096 */
+  maxHeaderBytes?: number;
+  /** Realm named in `WWW-Authenticate`. @default 'v3-token' */
+  realm?: string;
+  /** Event hooks for metrics and logs. */
+  observer?: V3TokenAuthObserver;
+}

@@ -1,0 +1,93 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/** OAuth 2.0 / Keycloak error codes the issuer answers for bad credentials. */
+export type V3OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_token';
+
+/** JSON body of every error this module raises. */
+export interface V3ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  /** OAuth 2.0 error code, when there is one. */
+  oauthError?: V3OAuthErrorCode | string;
+}
+
+/** Base of the module's HTTP errors: a JSON body and, optionally, response headers. */
+export abstract class V3TokenException extends HttpException {
+  constructor(
+    status: number,
+    error: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+    readonly oauthError?: string,
+  ) {
+    const body: V3ErrorBody = { statusCode: status, error, message };
+    if (oauthError) body.oauthError = oauthError;
+    super(body, status);
+  }
+}
+
+/**
+ * 401: the caller's credentials are missing, malformed or were refused by the issuer.
+ * Carries `WWW-Authenticate`.
+ */
+export class V3UnauthorizedException extends V3TokenException {
+  constructor(message: string, oauthError: string = 'invalid_client', realm = 'v3-token') {
+    super(HttpStatus.UNAUTHORIZED, 'Unauthorized', message, {
+      'WWW-Authenticate': `Basic realm="${realm}", Bearer realm="${realm}"`,
+    }, oauthError);
+  }
+}
+
+/** 400: the request is malformed (e.g. an oversized or undecodable Authorization header). */
+export class V3BadRequestException extends V3TokenException {
+  constructor(message: string, oauthError: string = 'invalid_request') {
+    super(HttpStatus.BAD_REQUEST, 'Bad Request', message, {}, oauthError);
+  }
+}
+
+/** 400/401 from the issuer: the credentials were refused (`invalid_client`, `invalid_grant`, `unauthorized_client`). */
+export class V3InvalidCredentialsException extends V3UnauthorizedException {
+  constructor(
+    readonly issuerStatus: number,
+    oauthError: string,
+    readonly errorDescription?: string,
+  ) {
+    super(errorDescription ? `${oauthError}: ${errorDescription}` : `The issuer refused the credentials (${oauthError})`, oauthError);
+  }
+}
+
+/** 503: the issuer is unavailable (429, 5xx, timeout, refused connection, open circuit). Retryable. */
+export class V3IssuerUnavailableException extends V3TokenException {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
+    super(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', message, {
+      'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }, 'temporarily_unavailable');
+  }
+}
+
+/** 502: the issuer answered 200 with something that is not a valid V3TokenResponse. Never cached. */
+export class V3ProtocolException extends V3TokenException {
+  constructor(message: string) {
+    super(HttpStatus.BAD_GATEWAY, 'Bad Gateway', `The token endpoint answered an invalid token response: ${message}`);
+  }
+}
+
+/** 429: too many wrong secrets for one client; the right secret is not locked out. */
+export class V3TooManyAttemptsException extends V3TokenException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(HttpStatus.TOO_MANY_REQUESTS, 'Too Many Requests', 'Too many failed attempts for this client; retry later', {
+      'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+    }, 'slow_down');
+  }
+}
