@@ -16,7 +16,7 @@ export interface V3ErrorBody {
   error: string;
   message: string;
   /** OAuth 2.0 error code, when there is one. */
-  oauthError?: V3OAuthErrorCode | string;
+  oauthError?: string;
 }
 
 /** Base of the module's HTTP errors: a JSON body and, optionally, response headers. */
@@ -40,9 +40,15 @@ export abstract class V3TokenException extends HttpException {
  */
 export class V3UnauthorizedException extends V3TokenException {
   constructor(message: string, oauthError: string = 'invalid_client', realm = 'v3-token') {
-    super(HttpStatus.UNAUTHORIZED, 'Unauthorized', message, {
-      'WWW-Authenticate': `Basic realm="${realm}", Bearer realm="${realm}"`,
-    }, oauthError);
+    super(
+      HttpStatus.UNAUTHORIZED,
+      'Unauthorized',
+      message,
+      {
+        'WWW-Authenticate': `Basic realm="${realm}", Bearer realm="${realm}"`,
+      },
+      oauthError,
+    );
   }
 }
 
@@ -60,7 +66,12 @@ export class V3InvalidCredentialsException extends V3UnauthorizedException {
     oauthError: string,
     readonly errorDescription?: string,
   ) {
-    super(errorDescription ? `${oauthError}: ${errorDescription}` : `The issuer refused the credentials (${oauthError})`, oauthError);
+    super(
+      errorDescription
+        ? `${oauthError}: ${errorDescription}`
+        : `The issuer refused the credentials (${oauthError})`,
+      oauthError,
+    );
   }
 }
 
@@ -70,24 +81,40 @@ export class V3IssuerUnavailableException extends V3TokenException {
     message: string,
     readonly retryAfterSeconds = 5,
   ) {
-    super(HttpStatus.SERVICE_UNAVAILABLE, 'Service Unavailable', message, {
-      'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    }, 'temporarily_unavailable');
+    super(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+      message,
+      {
+        'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+      },
+      'temporarily_unavailable',
+    );
   }
 }
 
 /** 502: the issuer answered 200 with something that is not a valid V3TokenResponse. Never cached. */
 export class V3ProtocolException extends V3TokenException {
   constructor(message: string) {
-    super(HttpStatus.BAD_GATEWAY, 'Bad Gateway', `The token endpoint answered an invalid token response: ${message}`);
+    super(
+      HttpStatus.BAD_GATEWAY,
+      'Bad Gateway',
+      `The token endpoint answered an invalid token response: ${message}`,
+    );
   }
 }
 
 /** 429: too many wrong secrets for one client; the right secret is not locked out. */
 export class V3TooManyAttemptsException extends V3TokenException {
   constructor(readonly retryAfterSeconds: number) {
-    super(HttpStatus.TOO_MANY_REQUESTS, 'Too Many Requests', 'Too many failed attempts for this client; retry later', {
-      'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-    }, 'slow_down');
+    super(
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+      'Too many failed attempts for this client; retry later',
+      {
+        'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+      },
+      'slow_down',
+    );
   }
 }

@@ -1,0 +1,48 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { V3Credentials } from './v3-token.interfaces.js';
+
+/**
+ * Keyed hashes (HMAC-SHA256) that stand in for credentials: cache keys, secret verifiers, bearer and header keys.
+ * None of them contains or reveals a secret; instances that share Redis must share the key.
+ */
+export class TokenFingerprinter {
+  private readonly key: Buffer;
+
+  constructor(
+    key: string | Buffer | undefined,
+    private readonly tokenUrl: string,
+  ) {
+    this.key = key === undefined ? randomBytes(32) : Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
+  }
+
+  private mac(...parts: string[]): string {
+    return createHmac('sha256', this.key).update(parts.join('\u0000')).digest('base64url');
+  }
+
+  /** Cache key of a client (and user): token URL, grant type, client id and username. Never a secret. */
+  credentialsKey(credentials: V3Credentials): string {
+    return `c.${this.mac('key', this.tokenUrl, credentials.grantType, credentials.clientId, credentials.username ?? '')}`;
+  }
+
+  /** Verifier of the secrets that obtained a token, bound to its cache key. */
+  verifier(cacheKey: string, credentials: V3Credentials): string {
+    return this.mac('verifier', cacheKey, credentials.clientSecret ?? '', credentials.password ?? '');
+  }
+
+  /** Cache key of an access token handed out, for `Authorization: Bearer`. */
+  bearerKey(accessToken: string): string {
+    return `b.${this.mac('bearer', accessToken)}`;
+  }
+
+  /** Key of an exact Authorization header value, for the in-process hot path. */
+  headerKey(authorization: string): string {
+    return this.mac('header', authorization);
+  }
+
+  /** Constant-time comparison of two verifiers. */
+  static sameVerifier(a: string, b: string): boolean {
+    const left = Buffer.from(a);
+    const right = Buffer.from(b);
+    return left.length === right.length && timingSafeEqual(left, right);
+  }
+}

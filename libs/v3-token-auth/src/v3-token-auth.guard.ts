@@ -1,0 +1,70 @@
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { IncomingHttpHeaders } from 'node:http';
+import { IS_PUBLIC_KEY, V3_TOKEN_STRATEGY } from './v3-token.constants.js';
+import { V3TokenException, V3UnauthorizedException } from './v3-token.exceptions.js';
+import type { V3Principal } from './v3-token.interfaces.js';
+import { V3TokenService } from './v3-token.service.js';
+
+interface GuardedRequest {
+  headers: IncomingHttpHeaders;
+  user?: V3Principal;
+}
+
+interface HeaderWriter {
+  header?(name: string, value: string): unknown;
+  setHeader?(name: string, value: string): unknown;
+}
+
+/**
+ * Protects routes with the `v3-token` strategy; use per route (`@UseGuards(V3TokenAuthGuard)`) or globally
+ * (`APP_GUARD`) with `@Public()` to opt out. A header value verified before is accepted from the in-process cache
+ * without entering Passport. Failures carry `WWW-Authenticate` (401) or `Retry-After` (429, 503).
+ */
+@Injectable()
+export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: V3TokenService,
+  ) {
+    super();
+  }
+
+  override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (
+      this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()])
+    ) {
+      return true;
+    }
+    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    const authorization = request.headers.authorization;
+    if (typeof authorization === 'string') {
+      const principal = this.tokens.peek(authorization);
+      if (principal) {
+        request.user = principal;
+        return true;
+      }
+    }
+    return super.canActivate(context) as Promise<boolean>;
+  }
+
+  override handleRequest<TUser = V3Principal>(
+    error: unknown,
+    user: TUser | false,
+    _info: unknown,
+    context: ExecutionContext,
+  ): TUser {
+    if (!error && user) return user;
+    const failure =
+      error instanceof Error ? error : new V3UnauthorizedException('Authentication failed', 'invalid_client');
+    if (failure instanceof V3TokenException) {
+      const response = context.switchToHttp().getResponse<HeaderWriter>();
+      for (const [name, value] of Object.entries(failure.headers)) {
+        if (typeof response.header === 'function') response.header(name, value);
+        else response.setHeader?.(name, value);
+      }
+    }
+    throw failure;
+  }
+}

@@ -1,0 +1,278 @@
+import { describe, expect, it } from '@jest/globals';
+import { MemoryTokenStore } from './memory-token.store.js';
+import { TokenFingerprinter } from './token-fingerprint.js';
+import { resolveV3TokenAuthOptions } from './v3-token-auth.config.js';
+import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
+import type { V3GrantRequest, V3TokenClient } from './v3-token.client.js';
+import {
+  V3InvalidCredentialsException,
+  V3IssuerUnavailableException,
+  V3TooManyAttemptsException,
+  V3UnauthorizedException,
+} from './v3-token.exceptions.js';
+import type { V3TokenRequestResponse } from './v3-token.interfaces.js';
+import { V3TokenService } from './v3-token.service.js';
+
+const SECRETS: Record<string, string> = { alpha: 'alpha-secret', beta: 'beta-secret' };
+
+/** A unit-level stand-in for the token endpoint: counts grants and checks secrets. */
+class FakeClient {
+  grants: V3GrantRequest[] = [];
+  expiresIn = 300;
+  delayMs = 0;
+  outage = false;
+  breakerState: 'closed' | 'open' | 'half_open' = 'closed';
+  private issued = 0;
+
+  async requestToken(grant: V3GrantRequest): Promise<V3TokenRequestResponse> {
+    this.grants.push(grant);
+    const issuedAt = Date.now();
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (this.outage) throw new V3IssuerUnavailableException('issuer down', 7);
+    if (grant.grantType === 'refresh_token') {
+      if (!grant.refreshToken?.startsWith('refresh-'))
+        throw new V3InvalidCredentialsException(400, 'invalid_grant');
+    } else if (SECRETS[grant.clientId] !== grant.clientSecret) {
+      throw new V3InvalidCredentialsException(401, 'unauthorized_client', 'Invalid client credentials');
+    }
+    this.issued += 1;
+    return {
+      issuedAt,
+      httpMeta: { status: 200, headers: {}, durationMs: 1 },
+      v3TokenResponse: {
+        access_token: `token-${grant.clientId}-${this.issued}`,
+        token_type: 'Bearer',
+        expires_in: this.expiresIn,
+        refresh_token: `refresh-${this.issued}`,
+        refresh_expires_in: 1800,
+      },
+    };
+  }
+}
+
+function setup(options: Partial<V3TokenAuthModuleOptions> = {}) {
+  const client = new FakeClient();
+  const events: string[] = [];
+  const observer: V3TokenAuthObserver = {
+    cacheHit: (tier) => events.push(`hit:${tier}`),
+    cacheMiss: () => events.push('miss'),
+    singleFlightWait: () => events.push('wait'),
+    throttled: () => events.push('throttled'),
+  };
+  const resolved = resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer.test/token', observer, ...options });
+  const store = new MemoryTokenStore();
+  const service = new V3TokenService(
+    resolved,
+    store,
+    client as unknown as V3TokenClient,
+    new TokenFingerprinter('unit-test-hmac-key-0123456789abcdef', resolved.tokenUrl),
+  );
+  return { client, service, store, events };
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+
+describe('V3TokenService', () => {
+  it('grants once and serves later requests from the in-process cache', async () => {
+    const { client, service, events } = setup();
+    const first = await service.authenticate(basic('alpha', 'alpha-secret'));
+    const second = await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(first.accessToken).toBe('token-alpha-1');
+    expect(second).toBe(first);
+    expect(client.grants).toHaveLength(1);
+    expect(service.peek(basic('alpha', 'alpha-secret'))).toBe(first);
+    expect(events).toContain('hit:memory');
+  });
+
+  it('shares one grant between concurrent requests of one client', async () => {
+    const { client, service, events } = setup();
+    client.delayMs = 30;
+    const principals = await Promise.all(
+      Array.from({ length: 20 }, () => service.authenticate(basic('alpha', 'alpha-secret'))),
+    );
+    expect(new Set(principals.map((p) => p.accessToken)).size).toBe(1);
+    expect(client.grants).toHaveLength(1);
+    expect(events.filter((e) => e === 'wait').length).toBe(19);
+  });
+
+  it('never hands a cached token to a wrong secret', async () => {
+    const { client, service } = setup();
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(service.peek(basic('alpha', 'wrong'))).toBeUndefined();
+    await expect(service.authenticate(basic('alpha', 'wrong'))).rejects.toBeInstanceOf(
+      V3InvalidCredentialsException,
+    );
+    expect(client.grants.map((g) => g.clientSecret)).toEqual(['alpha-secret', 'wrong']);
+  });
+
+  it('remembers refused credentials briefly so a flood does not reach the issuer', async () => {
+    const { client, service } = setup();
+    for (let i = 0; i < 5; i += 1) {
+      await expect(service.authenticate(basic('alpha', 'wrong'))).rejects.toBeInstanceOf(
+        V3InvalidCredentialsException,
+      );
+    }
+    expect(client.grants).toHaveLength(1);
+  });
+
+  it('throttles many different wrong secrets without locking out the right one', async () => {
+    const { client, service, events } = setup({ maxFailedAttempts: 3, invalidCredentialsTtlMs: 0 });
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    client.expiresIn = 300;
+    for (let i = 0; i < 3; i += 1) {
+      await expect(service.authenticate(basic('alpha', `wrong-${i}`))).rejects.toBeInstanceOf(
+        V3InvalidCredentialsException,
+      );
+    }
+    const throttled = await service.authenticate(basic('alpha', 'wrong-9')).catch((error: unknown) => error);
+    expect(throttled).toBeInstanceOf(V3TooManyAttemptsException);
+    expect((throttled as V3TooManyAttemptsException).headers['Retry-After']).toMatch(/^\d+$/);
+    expect(events).toContain('throttled');
+    await expect(service.authenticate(basic('alpha', 'alpha-secret'))).resolves.toMatchObject({
+      clientId: 'alpha',
+    });
+  });
+
+  it('keeps clients apart', async () => {
+    const { service } = setup();
+    const alpha = await service.authenticate(basic('alpha', 'alpha-secret'));
+    const beta = await service.authenticate(basic('beta', 'beta-secret'));
+    expect(alpha.accessToken).not.toBe(beta.accessToken);
+    await expect(service.authenticate(basic('beta', 'alpha-secret'))).rejects.toBeInstanceOf(
+      V3InvalidCredentialsException,
+    );
+  });
+
+  it('uses but does not cache a token that lives no longer than the skew', async () => {
+    const { client, service } = setup({ expirySkewSeconds: 30 });
+    client.expiresIn = 20;
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(client.grants).toHaveLength(2);
+  });
+
+  it('grants again once a short-lived token has expired', async () => {
+    const { client, service } = setup({ expirySkewSeconds: 0 });
+    client.expiresIn = 1;
+    const first = await service.authenticate(basic('alpha', 'alpha-secret'));
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    const second = await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(client.grants).toHaveLength(2);
+  });
+
+  it('finds tokens it handed out by bearer, and refuses unknown ones', async () => {
+    const { service } = setup();
+    const issued = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'alpha',
+      client_secret: 'alpha-secret',
+    });
+    const principal = await service.authenticate(`Bearer ${issued.access_token}`);
+    expect(principal.clientId).toBe('alpha');
+    await expect(service.authenticate('Bearer not-a-token-we-issued')).rejects.toBeInstanceOf(
+      V3UnauthorizedException,
+    );
+  });
+
+  it('answers the token endpoint with the remaining lifetime', async () => {
+    const { client, service } = setup();
+    client.expiresIn = 120;
+    const first = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'alpha',
+      client_secret: 'alpha-secret',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const again = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'alpha',
+      client_secret: 'alpha-secret',
+    });
+    expect(again.access_token).toBe(first.access_token);
+    expect(first.expires_in).toBeGreaterThanOrEqual(119);
+    expect(again.expires_in).toBeLessThan(first.expires_in);
+    expect(client.grants).toHaveLength(1);
+  });
+
+  it('validates token endpoint requests', async () => {
+    const { service } = setup();
+    await expect(
+      service.issueToken({ grant_type: 'client_credentials', client_id: 'alpha' }),
+    ).rejects.toMatchObject({
+      status: 400,
+    });
+    await expect(
+      service.issueToken({ grant_type: 'implicit' } as unknown as Parameters<
+        V3TokenService['issueToken']
+      >[0]),
+    ).rejects.toMatchObject({ oauthError: 'unsupported_grant_type' });
+    await expect(
+      service.issueToken({
+        grant_type: 'client_credentials',
+        client_id: 'alpha',
+        client_secret: 42,
+      } as never),
+    ).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('adds its own client to the password grant', async () => {
+    const { client, service } = setup({
+      grantType: 'password',
+      clientId: 'alpha',
+      clientSecret: 'alpha-secret',
+    });
+    const principal = await service.authenticate(basic('jdoe', 'pw'));
+    expect(principal.username).toBe('jdoe');
+    expect(client.grants[0]).toMatchObject({
+      grantType: 'password',
+      clientId: 'alpha',
+      username: 'jdoe',
+      password: 'pw',
+    });
+  });
+
+  it('renews ahead of expiry with the refresh token while the old token keeps serving', async () => {
+    const { client, service } = setup({ refreshAheadRatio: 0.01, expirySkewSeconds: 0 });
+    client.expiresIn = 60;
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const during = await service.authenticate(header);
+    expect(during.accessToken).toBe(first.accessToken);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await service.authenticate(header);
+    expect(client.grants.map((g) => g.grantType)).toEqual(['client_credentials', 'refresh_token']);
+    expect(after.accessToken).not.toBe(first.accessToken);
+  });
+
+  it('evicts a token a downstream refused, only while it is still the cached one', async () => {
+    const { client, service } = setup();
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    await service.invalidate(first);
+    const second = await service.authenticate(header);
+    expect(second.accessToken).not.toBe(first.accessToken);
+    await service.invalidate(first);
+    expect(await service.authenticate(header)).toBe(second);
+    expect(client.grants).toHaveLength(2);
+  });
+
+  it('reports an outage as 503 and keeps serving cached tokens', async () => {
+    const { client, service } = setup();
+    const cached = await service.authenticate(basic('alpha', 'alpha-secret'));
+    client.outage = true;
+    await expect(service.authenticate(basic('alpha', 'alpha-secret'))).resolves.toBe(cached);
+    await expect(service.authenticate(basic('beta', 'beta-secret'))).rejects.toMatchObject({ status: 503 });
+  });
+
+  it('reads the shared store when the in-process layer is off', async () => {
+    const { client, service, events } = setup({ memoryCache: false });
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(client.grants).toHaveLength(1);
+    expect(service.peek(basic('alpha', 'alpha-secret'))).toBeUndefined();
+    expect(events).toContain('hit:store');
+  });
+});

@@ -1,0 +1,591 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { parseAuthorization } from './authorization-header.parser.js';
+import { BoundedTtlCache } from './memory-token.store.js';
+import { TokenFingerprinter } from './token-fingerprint.js';
+import { TokenStore, type CachedToken, type TokenLock } from './token-store.interface.js';
+import type { ResolvedV3TokenAuthOptions } from './v3-token-auth.config.js';
+import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import { V3TokenClient, type V3GrantRequest } from './v3-token.client.js';
+import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from './v3-token.constants.js';
+import {
+  V3BadRequestException,
+  V3InvalidCredentialsException,
+  V3TooManyAttemptsException,
+  V3UnauthorizedException,
+} from './v3-token.exceptions.js';
+import type {
+  V3Credentials,
+  V3Principal,
+  V3TokenRequest,
+  V3TokenRequestResponse,
+  V3TokenResponse,
+} from './v3-token.interfaces.js';
+
+/** A token held in process, with the principal built from it once. */
+interface Slot {
+  key: string;
+  token: CachedToken;
+  principal: V3Principal;
+  /** Epoch ms after which the token no longer counts (expiry less skew; bearer entries: expiry). */
+  freshUntil: number;
+  /** Epoch ms after which a hit renews the token in the background. */
+  refreshAt: number;
+}
+
+/** What an exact Authorization header value was verified against. */
+interface HeaderEntry {
+  slotKey: string;
+  verifier: string;
+}
+
+interface FailureWindow {
+  count: number;
+  resetAt: number;
+}
+
+type LockOutcome = { lock: TokenLock } | { slot: Slot } | { lock: undefined };
+
+const MAX_FIELD_LENGTH = 4096;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Turns credentials into access tokens: in-process cache, then the shared store, then one grant at a time per
+ * client (in this process and, through a store lock, across instances). A wrong secret never gets a cached token.
+ */
+@Injectable()
+export class V3TokenService {
+  private readonly headers: BoundedTtlCache<HeaderEntry>;
+  private readonly slots: BoundedTtlCache<Slot>;
+  private readonly refused: BoundedTtlCache<V3InvalidCredentialsException>;
+  private readonly failures: BoundedTtlCache<FailureWindow>;
+  private readonly lastGood: BoundedTtlCache<string>;
+  private readonly inflight = new Map<string, Promise<Slot>>();
+  private readonly refreshing = new Set<string>();
+  private readonly principalKeys = new WeakMap<V3Principal, string>();
+  private readonly observer: V3TokenAuthObserver;
+  private readonly skewMs: number;
+
+  constructor(
+    @Inject(V3_TOKEN_AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedV3TokenAuthOptions,
+    @Inject(TokenStore) private readonly store: TokenStore,
+    private readonly client: V3TokenClient,
+    private readonly fingerprinter: TokenFingerprinter,
+  ) {
+    const max = options.memoryCacheMaxEntries;
+    this.headers = new BoundedTtlCache<HeaderEntry>({ maxEntries: max });
+    this.slots = new BoundedTtlCache<Slot>({ maxEntries: max });
+    this.refused = new BoundedTtlCache<V3InvalidCredentialsException>({ maxEntries: max });
+    this.failures = new BoundedTtlCache<FailureWindow>({ maxEntries: max });
+    this.lastGood = new BoundedTtlCache<string>({ maxEntries: max });
+    this.observer = options.observer ?? {};
+    this.skewMs = options.expirySkewSeconds * 1000;
+  }
+
+  /**
+   * The principal of an exact Authorization header value that was verified before and whose token is still fresh,
+   * without any I/O; `undefined` otherwise. The hot path of the guard.
+   */
+  peek(authorization: string): V3Principal | undefined {
+    if (!this.options.memoryCache) return undefined;
+    const entry = this.headers.get(this.fingerprinter.headerKey(authorization));
+    if (entry === undefined) return undefined;
+    const slot = this.slots.get(entry.slotKey);
+    if (slot === undefined || slot.token.verifier !== entry.verifier) return undefined;
+    const now = Date.now();
+    if (now >= slot.freshUntil) return undefined;
+    if (now >= slot.refreshAt) this.refreshAhead(slot, () => this.credentialsFromHeader(authorization));
+    this.observer.cacheHit?.('memory');
+    return slot.principal;
+  }
+
+  /**
+   * Authenticates an `Authorization` header: `Basic` credentials (granting or reusing a token) or a `Bearer` token
+   * this module handed out. Throws a `V3TokenException` (401, 400, 429, 503, 502).
+   */
+  async authenticate(authorization: string | string[] | undefined): Promise<V3Principal> {
+    if (typeof authorization === 'string') {
+      const known = this.peek(authorization);
+      if (known) return known;
+    }
+    const parsed = parseAuthorization(authorization, this.options.maxHeaderBytes);
+    const header = authorization as string;
+    if (parsed.scheme === 'bearer') {
+      const slot = await this.resolveBearer(parsed.token);
+      this.rememberHeader(header, slot);
+      return slot.principal;
+    }
+    const credentials = this.credentialsFromBasic(parsed.id, parsed.secret);
+    const slot = await this.resolve(credentials, () => credentials);
+    this.rememberHeader(header, slot);
+    return slot.principal;
+  }
+
+  /** Resolves credentials to a principal, granting only when no fresh cached token matches them. */
+  async authenticateCredentials(credentials: V3Credentials): Promise<V3Principal> {
+    return (await this.resolve(credentials, () => credentials)).principal;
+  }
+
+  /**
+   * The cached token endpoint: answers a `V3TokenRequest` with a `V3TokenResponse` whose `expires_in` is the token's
+   * remaining lifetime. `refresh_token` grants go to the issuer and the new token is remembered for Bearer use.
+   */
+  async issueToken(request: V3TokenRequest): Promise<V3TokenResponse> {
+    const field = (name: keyof V3TokenRequest, required: boolean): string | undefined => {
+      const value = request[name];
+      if (value === undefined || value === null || value === '') {
+        if (required)
+          throw new V3BadRequestException(`${name} is required for grant_type ${request.grant_type}`);
+        return undefined;
+      }
+      if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH || CONTROL.test(value)) {
+        throw new V3BadRequestException(
+          `${name} must be a string of printable characters up to ${MAX_FIELD_LENGTH} long`,
+        );
+      }
+      return value;
+    };
+    const grantType = field('grant_type', true);
+    const scope = field('scope', false) ?? this.options.scope;
+    let credentials: V3Credentials;
+    switch (grantType) {
+      case 'client_credentials':
+        credentials = {
+          grantType,
+          clientId: field('client_id', true) as string,
+          clientSecret: field('client_secret', true),
+          scope,
+        };
+        break;
+      case 'password': {
+        const clientId = field('client_id', false);
+        credentials = {
+          grantType,
+          clientId: clientId ?? this.ownClientId(),
+          clientSecret: clientId ? field('client_secret', false) : this.options.clientSecret,
+          username: field('username', true),
+          password: field('password', true),
+          scope,
+        };
+        break;
+      }
+      case 'refresh_token':
+        return this.toResponse(
+          (
+            await this.refreshGrant({
+              grantType,
+              clientId: field('client_id', false) ?? this.ownClientId(),
+              clientSecret: field('client_id', false)
+                ? field('client_secret', false)
+                : this.options.clientSecret,
+              refreshToken: field('refresh_token', true),
+              scope,
+            })
+          ).token,
+        );
+      default:
+        throw new V3BadRequestException(
+          'grant_type must be client_credentials, password or refresh_token',
+          'unsupported_grant_type',
+        );
+    }
+    return this.toResponse((await this.resolve(credentials, () => credentials)).token);
+  }
+
+  /**
+   * A downstream refused `principal`'s token: forget it, but only while the cache still holds that very token
+   * (a newer one granted meanwhile stays).
+   */
+  async invalidate(principal: V3Principal): Promise<void> {
+    const bearerKey = this.fingerprinter.bearerKey(principal.accessToken);
+    const keys = [this.principalKeys.get(principal), bearerKey].filter(
+      (key): key is string => key !== undefined,
+    );
+    for (const key of keys) {
+      const local = this.slots.get(key);
+      if (local?.token.accessToken === principal.accessToken) this.slots.delete(key);
+      await this.safely('delete', () => this.store.delete(key, principal.accessToken));
+    }
+  }
+
+  /** State of the dependencies, for health checks. */
+  health(): { store: 'memory' | 'up' | 'down'; issuer: 'closed' | 'open' | 'half_open' } {
+    const shared = this.options.store !== undefined || this.options.redis !== undefined;
+    return {
+      store: shared ? (this.store.isHealthy() ? 'up' : 'down') : 'memory',
+      issuer: this.client.breakerState,
+    };
+  }
+
+  private ownClientId(): string {
+    if (!this.options.clientId) {
+      throw new V3BadRequestException(
+        'client_id is required: this gateway has no client of its own',
+        'invalid_client',
+      );
+    }
+    return this.options.clientId;
+  }
+
+  private credentialsFromBasic(id: string, secret: string): V3Credentials {
+    if (this.options.grantType === 'password') {
+      return {
+        grantType: 'password',
+        clientId: this.options.clientId as string,
+        clientSecret: this.options.clientSecret,
+        username: id,
+        password: secret,
+        scope: this.options.scope,
+      };
+    }
+    return { grantType: 'client_credentials', clientId: id, clientSecret: secret, scope: this.options.scope };
+  }
+
+  private credentialsFromHeader(authorization: string): V3Credentials | undefined {
+    try {
+      const parsed = parseAuthorization(authorization, this.options.maxHeaderBytes);
+      return parsed.scheme === 'basic' ? this.credentialsFromBasic(parsed.id, parsed.secret) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private rememberHeader(authorization: string, slot: Slot): void {
+    if (!this.options.memoryCache || this.slots.get(slot.key) !== slot) return;
+    this.headers.set(
+      this.fingerprinter.headerKey(authorization),
+      { slotKey: slot.key, verifier: slot.token.verifier },
+      slot.freshUntil,
+    );
+  }
+
+  private async resolve(
+    credentials: V3Credentials,
+    renewWith: () => V3Credentials | undefined,
+  ): Promise<Slot> {
+    const key = this.fingerprinter.credentialsKey(credentials);
+    const verifier = this.fingerprinter.verifier(key, credentials);
+    const refused = this.refused.get(verifier);
+    if (refused) throw refused;
+
+    const now = Date.now();
+    const local = this.options.memoryCache ? this.slots.get(key) : undefined;
+    if (local && now < local.freshUntil && TokenFingerprinter.sameVerifier(local.token.verifier, verifier)) {
+      this.observer.cacheHit?.('memory');
+      if (now >= local.refreshAt) this.refreshAhead(local, renewWith);
+      return local;
+    }
+    const stored = await this.readFresh(key, verifier);
+    if (stored) {
+      this.observer.cacheHit?.('store');
+      const slot = this.keep(key, stored);
+      if (Date.now() >= slot.refreshAt) this.refreshAhead(slot, renewWith);
+      return slot;
+    }
+    this.observer.cacheMiss?.();
+    this.checkThrottle(key, verifier, credentials.clientId);
+
+    const pending = this.inflight.get(verifier);
+    if (pending) {
+      this.observer.singleFlightWait?.();
+      return pending;
+    }
+    const flight = this.grantOnce(key, verifier, credentials).finally(() => this.inflight.delete(verifier));
+    this.inflight.set(verifier, flight);
+    return flight;
+  }
+
+  private async resolveBearer(accessToken: string): Promise<Slot> {
+    const key = this.fingerprinter.bearerKey(accessToken);
+    const now = Date.now();
+    const local = this.options.memoryCache ? this.slots.get(key) : undefined;
+    if (local && now < local.freshUntil && local.token.accessToken === accessToken) {
+      this.observer.cacheHit?.('bearer');
+      return local;
+    }
+    const stored = await this.safely('get', () => this.store.get(key));
+    if (stored && stored.accessToken === accessToken && now < stored.expiresAt) {
+      this.observer.cacheHit?.('bearer');
+      return this.keep(key, stored, stored.expiresAt);
+    }
+    throw new V3UnauthorizedException(
+      'Bearer token is unknown or expired: get one from POST /token',
+      'invalid_token',
+    );
+  }
+
+  /** The stored entry for `key` if it is fresh and was obtained with the same secret. */
+  private async readFresh(key: string, verifier: string): Promise<CachedToken | undefined> {
+    const stored = await this.safely('get', () => this.store.get(key));
+    if (!stored || Date.now() >= stored.expiresAt - this.skewMs) return undefined;
+    return TokenFingerprinter.sameVerifier(stored.verifier, verifier) ? stored : undefined;
+  }
+
+  private checkThrottle(key: string, verifier: string, clientId: string): void {
+    const window = this.failures.get(key);
+    if (!window || window.count < this.options.maxFailedAttempts) return;
+    if (this.lastGood.get(key) === verifier) return;
+    this.observer.throttled?.(clientId);
+    throw new V3TooManyAttemptsException((window.resetAt - Date.now()) / 1000);
+  }
+
+  private countFailure(key: string): void {
+    const now = Date.now();
+    const window = this.failures.get(key) ?? { count: 0, resetAt: now + this.options.failedAttemptsWindowMs };
+    window.count += 1;
+    this.failures.set(key, window, window.resetAt);
+  }
+
+  /** One grant for `key` across instances: take the store lock, or wait for the holder's entry. */
+  private async grantOnce(key: string, verifier: string, credentials: V3Credentials): Promise<Slot> {
+    const outcome = await this.lockOrWait(key, verifier);
+    if ('slot' in outcome) return outcome.slot;
+    const { lock } = outcome;
+    if (lock) {
+      const landed = await this.readFresh(key, verifier);
+      if (landed) {
+        await lock.release().catch(() => undefined);
+        return this.keep(key, landed);
+      }
+    }
+    const lease = this.options.lockLeaseMs;
+    const renewal = lock
+      ? setInterval(() => void lock.renew(lease).catch(() => false), Math.max(50, lease / 3))
+      : undefined;
+    renewal?.unref();
+    try {
+      return await this.grant(key, verifier, credentials);
+    } finally {
+      if (renewal) clearInterval(renewal);
+      await lock?.release().catch(() => undefined);
+    }
+  }
+
+  private async lockOrWait(key: string, verifier: string): Promise<LockOutcome> {
+    const deadline = Date.now() + this.options.lockWaitMs;
+    let waited = false;
+    for (;;) {
+      let lock: TokenLock | undefined;
+      try {
+        lock = await this.store.acquireLock(key, this.options.lockLeaseMs);
+      } catch (error) {
+        this.observer.storeError?.('lock', (error as Error).message);
+        this.observer.lockWait?.('fallback');
+        return { lock: undefined };
+      }
+      if (lock) {
+        if (!waited) this.observer.lockWait?.('acquired');
+        return { lock };
+      }
+      waited = true;
+      const landed = await this.readFresh(key, verifier);
+      if (landed) {
+        this.observer.lockWait?.('picked_up');
+        return { slot: this.keep(key, landed) };
+      }
+      if (Date.now() >= deadline) {
+        this.observer.lockWait?.('timeout');
+        return { lock: undefined };
+      }
+      await sleep(20 + Math.random() * 30);
+    }
+  }
+
+  private async grant(key: string, verifier: string, credentials: V3Credentials): Promise<Slot> {
+    let response: V3TokenRequestResponse;
+    try {
+      response = await this.client.requestToken(this.grantRequest(credentials));
+    } catch (error) {
+      if (error instanceof V3InvalidCredentialsException) {
+        this.refused.set(verifier, error, Date.now() + this.options.invalidCredentialsTtlMs);
+        this.countFailure(key);
+      }
+      throw error;
+    }
+    this.failures.delete(key);
+    this.lastGood.set(key, verifier, Date.now() + this.options.failedAttemptsWindowMs);
+    return this.remember(key, this.toCachedToken(response, credentials, verifier));
+  }
+
+  private grantRequest(credentials: V3Credentials): V3GrantRequest {
+    return {
+      grantType: credentials.grantType,
+      clientId: credentials.clientId,
+      clientSecret: credentials.clientSecret,
+      username: credentials.username,
+      password: credentials.password,
+      scope: credentials.scope,
+    };
+  }
+
+  private async refreshGrant(grant: V3GrantRequest): Promise<Slot> {
+    const response = await this.client.requestToken(grant);
+    const token = this.toCachedToken(
+      response,
+      { grantType: 'client_credentials', clientId: grant.clientId, scope: grant.scope },
+      '',
+    );
+    await this.rememberBearer(token);
+    return this.toSlot('', token, token.expiresAt);
+  }
+
+  private toCachedToken(
+    response: V3TokenRequestResponse,
+    credentials: V3Credentials,
+    verifier: string,
+  ): CachedToken {
+    const answer = response.v3TokenResponse;
+    const token: CachedToken = {
+      accessToken: answer.access_token,
+      tokenType: 'Bearer',
+      issuedAt: response.issuedAt,
+      expiresAt: response.issuedAt + answer.expires_in * 1000,
+      clientId: credentials.clientId,
+      verifier,
+    };
+    if (credentials.username !== undefined) token.username = credentials.username;
+    if (answer.scope !== undefined) token.scope = answer.scope;
+    if (answer.refresh_token !== undefined) {
+      token.refreshToken = answer.refresh_token;
+      if (answer.refresh_expires_in)
+        token.refreshExpiresAt = response.issuedAt + answer.refresh_expires_in * 1000;
+    }
+    return token;
+  }
+
+  /** Caches a new token (store, in process, and its bearer entry) when it outlives the skew. */
+  private async remember(key: string, token: CachedToken): Promise<Slot> {
+    const ttl = token.expiresAt - this.skewMs - Date.now();
+    if (ttl <= 0) return this.toSlot(key, token, token.expiresAt);
+    await this.safely('set', () => this.store.set(key, token, ttl));
+    await this.rememberBearer(token);
+    return this.keep(key, token);
+  }
+
+  private async rememberBearer(token: CachedToken): Promise<void> {
+    const key = this.fingerprinter.bearerKey(token.accessToken);
+    const ttl = token.expiresAt - Date.now();
+    if (ttl <= this.skewMs) return;
+    const entry: CachedToken = { ...token, verifier: '' };
+    delete entry.refreshToken;
+    delete entry.refreshExpiresAt;
+    await this.safely('set', () => this.store.set(key, entry, ttl));
+    this.keep(key, entry, token.expiresAt);
+  }
+
+  /** Holds `token` in process under `key` (when the in-process layer is on). */
+  private keep(key: string, token: CachedToken, freshUntil = token.expiresAt - this.skewMs): Slot {
+    const slot = this.toSlot(key, token, freshUntil);
+    if (this.options.memoryCache) this.slots.set(key, slot, freshUntil);
+    return slot;
+  }
+
+  private toSlot(key: string, token: CachedToken, freshUntil: number): Slot {
+    const principal: V3Principal = {
+      clientId: token.clientId,
+      accessToken: token.accessToken,
+      tokenType: 'Bearer',
+      expiresAt: token.expiresAt,
+    };
+    if (token.username !== undefined) principal.username = token.username;
+    if (token.scope !== undefined) principal.scope = token.scope;
+    if (key) this.principalKeys.set(principal, key);
+    const ratio = this.options.refreshAheadRatio;
+    const life = token.expiresAt - token.issuedAt;
+    const refreshAt =
+      ratio > 0 && token.verifier !== ''
+        ? token.issuedAt + life * Math.min(0.99, ratio * (1 + Math.random() * 0.05))
+        : Infinity;
+    return { key, token, principal, freshUntil, refreshAt };
+  }
+
+  private toResponse(token: CachedToken): V3TokenResponse {
+    const now = Date.now();
+    const response: V3TokenResponse = {
+      access_token: token.accessToken,
+      token_type: 'Bearer',
+      expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
+    };
+    if (token.refreshToken !== undefined) {
+      response.refresh_token = token.refreshToken;
+      response.refresh_expires_in =
+        token.refreshExpiresAt === undefined
+          ? 0
+          : Math.max(0, Math.floor((token.refreshExpiresAt - now) / 1000));
+    }
+    if (token.scope !== undefined) response.scope = token.scope;
+    return response;
+  }
+
+  /** Renews a token past its refresh point in the background; the current token keeps serving meanwhile. */
+  private refreshAhead(slot: Slot, credentials: () => V3Credentials | undefined): void {
+    if (this.refreshing.has(slot.key)) return;
+    this.refreshing.add(slot.key);
+    slot.refreshAt = Infinity;
+    this.observer.refreshAhead?.('started');
+    void this.renew(slot, credentials)
+      .then((renewed) => this.observer.refreshAhead?.(renewed ? 'success' : 'failed'))
+      .finally(() => this.refreshing.delete(slot.key));
+  }
+
+  private async renew(slot: Slot, credentials: () => V3Credentials | undefined): Promise<boolean> {
+    let lock: TokenLock | undefined;
+    try {
+      lock = await this.store.acquireLock(slot.key, this.options.lockLeaseMs);
+      if (!lock) return false;
+    } catch {
+      lock = undefined;
+    }
+    try {
+      const stored = await this.safely('get', () => this.store.get(slot.key));
+      if (
+        stored &&
+        stored.accessToken !== slot.token.accessToken &&
+        stored.verifier === slot.token.verifier
+      ) {
+        this.keep(slot.key, stored);
+        return true;
+      }
+      const caller = credentials();
+      const current = slot.token;
+      let response: V3TokenRequestResponse | undefined;
+      if (current.refreshToken && (current.refreshExpiresAt ?? Infinity) > Date.now()) {
+        const client = caller ?? { clientId: current.clientId };
+        response = await this.client
+          .requestToken({
+            grantType: 'refresh_token',
+            clientId: client.clientId,
+            clientSecret: caller?.clientSecret,
+            refreshToken: current.refreshToken,
+            scope: caller?.scope,
+          })
+          .catch(() => undefined);
+      }
+      if (!response) {
+        if (!caller) return false;
+        response = await this.client.requestToken(this.grantRequest(caller));
+      }
+      const renewed = this.toCachedToken(
+        response,
+        { grantType: 'client_credentials', clientId: current.clientId, username: current.username },
+        current.verifier,
+      );
+      await this.remember(slot.key, renewed);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await lock?.release().catch(() => undefined);
+    }
+  }
+
+  private async safely<T>(operation: string, action: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await action();
+    } catch (error) {
+      this.observer.storeError?.(operation, (error as Error).message);
+      return undefined;
+    }
+  }
+}
