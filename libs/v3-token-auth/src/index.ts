@@ -17,7 +17,7 @@ export {
 } from './authorization-header.parser.js';
 export { TokenStore, type CachedToken, type TokenLock } from './token-store.interface.js';
 export { MemoryTokenStore } from './memory-token.store.js';
-export { RedisTokenStore } from './redis-token.store.js';
+export { RedisTokenStore, TokenStoreUnavailableError } from './redis-token.store.js';
 export { TokenSealer, parseEncryptionKeys } from './token-sealer.js';
 export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './v3-token.client.js';
 export { parseV3TokenResponse } from './v3-token-response.parser.js';

@@ -1,0 +1,119 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { V3RedisOptions } from './v3-token-auth.options.js';
+import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+
+/** A Redis client for the token store, and whether the store created it (and so must close it). */
+export interface RedisClientHandle {
+  client: Redis | Cluster;
+  /** True when the client was created here: its owner disconnects it on shutdown. */
+  owned: boolean;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+const CONNECT_TIMEOUT_MS = 1000;
+const MAX_RECONNECT_DELAY_MS = 2000;
+
+/** Reconnects forever, backing off from 50 ms to 2 s, so the client comes back by itself. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(Math.max(attempt - 1, 0), 6), MAX_RECONNECT_DELAY_MS);
+}
+
+/** `value` with any password replaced by `***`, for error messages. */
+export function redactRedisUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/([^/@]*):[^/@]*@/, '//$1:***@').replace(/\/\/[^/@:]+@/, '//***@');
+  }
+}
+
+/** `host:port` strings as ioredis addresses; throws an Error naming the bad entry. */
+export function parseHostPorts(values: string[], what: string): { host: string; port: number }[] {
+  return values.map((value) => {
+    const match = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(value.trim());
+    const port = match ? Number(match[2]) : 0;
+    if (!match || port < 1 || port > 65535) {
+      throw new Error(`${what} entry "${value}" is not host:port (e.g. redis-1:6379)`);
+    }
+    return { host: match[1], port };
+  });
+}
+
+function assertRedisUrl(url: string): void {
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new Error(
+      `REDIS_URL is not a valid redis:// or rediss:// URL: ${redactRedisUrl(url)} (e.g. redis://localhost:6379/0)`,
+    );
+  }
+}
+
+function safeMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/rediss?:\/\/[^\s]*/g, (url) => redactRedisUrl(url));
+}
+
+/**
+ * The client the token store talks to. An existing `client` is used as is (owned: false); otherwise one is
+ * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
+ * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
+ * Connection errors go to `observer.storeError`, never unhandled.
+ * @example const { client, owned } = createRedisClient({ url: 'redis://localhost:6379' });
+ */
+export function createRedisClient(
+  options: V3RedisOptions,
+  observer?: V3TokenAuthObserver,
+): RedisClientHandle {
+  if (options.client) return { client: options.client, owned: false };
+
+  const common: RedisOptions = {
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: reconnectDelay,
+    ...options.options,
+    commandTimeout: options.commandTimeoutMs ?? options.options?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+  };
+
+  let client: Redis | Cluster;
+  if (options.url !== undefined) {
+    assertRedisUrl(options.url);
+    client = new Redis(options.url, common);
+  } else if (options.clusterNodes !== undefined && options.clusterNodes.length > 0) {
+    const {
+      retryStrategy: _retry,
+      enableOfflineQueue: _queue,
+      sentinels: _sentinels,
+      lazyConnect: _lazy,
+      ...redisOptions
+    } = common;
+    const clusterOptions: ClusterOptions = {
+      redisOptions,
+      enableOfflineQueue: false,
+      lazyConnect: false,
+      clusterRetryStrategy: reconnectDelay,
+      slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+    };
+    client = new Cluster(parseHostPorts(options.clusterNodes, 'REDIS_CLUSTER_NODES'), clusterOptions);
+  } else if (options.sentinel !== undefined) {
+    client = new Redis({
+      ...common,
+      sentinels: parseHostPorts(options.sentinel.sentinels, 'Redis sentinel'),
+      name: options.sentinel.name,
+      sentinelRetryStrategy: reconnectDelay,
+    });
+  } else {
+    throw new Error('Redis options need one of client, url, clusterNodes or sentinel');
+  }
+
+  client.on('error', (error: unknown) => observer?.storeError?.('connection', safeMessage(error)));
+  return { client, owned: true };
+}

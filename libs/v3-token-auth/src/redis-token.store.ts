@@ -1,0 +1,283 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { createRedisClient } from './redis-client.factory.js';
+import type { CachedToken, TokenLock, TokenStore } from './token-store.interface.js';
+import type { TokenSealer } from './token-sealer.js';
+import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import type { V3RedisOptions } from './v3-token-auth.options.js';
+
+/** Options of `RedisTokenStore`. */
+export interface RedisTokenStoreOptions {
+  /** The Redis to use: an existing client (never disconnected by the store), a URL, cluster nodes or sentinels. */
+  redis: V3RedisOptions;
+  /** Prefix of every key; must not contain `{` or `}`. @default 'v3t:' */
+  keyPrefix?: string;
+  /** Seals entries at rest (AES-256-GCM). @default none: entries are stored as JSON */
+  sealer?: TokenSealer;
+  /** Receives `storeError` for every Redis failure the store absorbs. */
+  observer?: V3TokenAuthObserver;
+}
+
+/** Thrown by `acquireLock` when Redis cannot be asked: distinct from "another holder has the lock" (undefined). */
+export class TokenStoreUnavailableError extends Error {
+  constructor(message: string) {
+    super(`The token store is unavailable: ${message}`);
+    this.name = 'TokenStoreUnavailableError';
+  }
+}
+
+interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function luaScript(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+const DELETE_IF_PREFIX = luaScript(`local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+
+const DELETE_IF_EQUAL =
+  luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+
+const PEXPIRE_IF_EQUAL =
+  luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`);
+
+const FINGERPRINT_LENGTH = 64;
+const SEPARATOR = '|';
+
+function fingerprint(accessToken: string): string {
+  return createHash('sha256').update(accessToken).digest('hex');
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isOptional(value: unknown, type: 'string' | 'number'): boolean {
+  return value === undefined || typeof value === type;
+}
+
+function toCachedToken(value: unknown): CachedToken | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (
+    typeof v.accessToken !== 'string' ||
+    v.accessToken === '' ||
+    v.tokenType !== 'Bearer' ||
+    typeof v.issuedAt !== 'number' ||
+    typeof v.expiresAt !== 'number' ||
+    typeof v.clientId !== 'string' ||
+    typeof v.verifier !== 'string' ||
+    !isOptional(v.refreshToken, 'string') ||
+    !isOptional(v.refreshExpiresAt, 'number') ||
+    !isOptional(v.scope, 'string') ||
+    !isOptional(v.username, 'string')
+  ) {
+    return undefined;
+  }
+  const entry: CachedToken = {
+    accessToken: v.accessToken,
+    tokenType: 'Bearer',
+    issuedAt: v.issuedAt,
+    expiresAt: v.expiresAt,
+    clientId: v.clientId,
+    verifier: v.verifier,
+  };
+  if (v.refreshToken !== undefined) entry.refreshToken = v.refreshToken as string;
+  if (v.refreshExpiresAt !== undefined) entry.refreshExpiresAt = v.refreshExpiresAt as number;
+  if (v.scope !== undefined) entry.scope = v.scope as string;
+  if (v.username !== undefined) entry.username = v.username as string;
+  return entry;
+}
+
+/**
+ * `TokenStore` on Redis (standalone, Cluster or Sentinel), shared by every instance.
+ *
+ * An entry lives at `<prefix>{<key>}` and its grant lock at `<prefix>{<key>}:lock` (one hash tag, one slot).
+ * The value is `<sha256(accessToken) hex>|<payload>`, the payload being the entry's JSON or, with a sealer,
+ * its sealed form bound to the Redis key. A Redis failure never escapes `get`, `set` or `delete` (they answer
+ * a miss / nothing and report `storeError`); `acquireLock` throws `TokenStoreUnavailableError`.
+ * @example new RedisTokenStore({ redis: { url: 'redis://localhost:6379' }, sealer: new TokenSealer(keys) })
+ */
+export class RedisTokenStore implements TokenStore {
+  /** The client in use; exposed for health checks. */
+  readonly client: Redis | Cluster;
+  private readonly owned: boolean;
+  private readonly prefix: string;
+  private readonly sealer: TokenSealer | undefined;
+  private readonly observer: V3TokenAuthObserver | undefined;
+
+  constructor({ redis, keyPrefix = 'v3t:', sealer, observer }: RedisTokenStoreOptions) {
+    if (keyPrefix.includes('{') || keyPrefix.includes('}')) {
+      throw new Error(
+        `keyPrefix "${keyPrefix}" must not contain '{' or '}': the store adds its own hash tag`,
+      );
+    }
+    const { client, owned } = createRedisClient(redis, observer);
+    this.client = client;
+    this.owned = owned;
+    this.prefix = keyPrefix;
+    this.sealer = sealer;
+    this.observer = observer;
+  }
+
+  /** The Redis key of an entry. */
+  entryKey(key: string): string {
+    return `${this.prefix}{${key}}`;
+  }
+
+  /** The Redis key of an entry's grant lock (same hash slot as the entry). */
+  lockKey(key: string): string {
+    return `${this.prefix}{${key}}:lock`;
+  }
+
+  async get(key: string): Promise<CachedToken | undefined> {
+    if (!this.reachable('get')) return undefined;
+    const redisKey = this.entryKey(key);
+    let raw: string | null;
+    try {
+      raw = await this.client.get(redisKey);
+    } catch (error) {
+      this.report('get', error);
+      return undefined;
+    }
+    if (raw === null) return undefined;
+    const entry = this.decode(redisKey, raw);
+    if (entry === undefined) {
+      this.report('get', 'an unreadable entry was found and removed');
+      void this.script(DELETE_IF_EQUAL, redisKey, [raw]).catch(() => undefined);
+    }
+    return entry;
+  }
+
+  async set(key: string, entry: CachedToken, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0) || !this.reachable('set')) return;
+    const stored = toCachedToken(entry);
+    if (stored === undefined) {
+      this.report('set', 'the entry does not have the CachedToken shape; not stored');
+      return;
+    }
+    const redisKey = this.entryKey(key);
+    const json = JSON.stringify(stored);
+    const payload = this.sealer ? this.sealer.seal(json, redisKey) : json;
+    try {
+      await this.client.set(
+        redisKey,
+        `${fingerprint(entry.accessToken)}${SEPARATOR}${payload}`,
+        'PX',
+        Math.ceil(ttlMs),
+      );
+    } catch (error) {
+      this.report('set', error);
+    }
+  }
+
+  async delete(key: string, ifAccessToken?: string): Promise<boolean> {
+    if (!this.reachable('delete')) return false;
+    const redisKey = this.entryKey(key);
+    try {
+      if (ifAccessToken === undefined) return (await this.client.del(redisKey)) > 0;
+      const expected = `${fingerprint(ifAccessToken)}${SEPARATOR}`;
+      return (await this.script(DELETE_IF_PREFIX, redisKey, [expected])) === 1;
+    } catch (error) {
+      this.report('delete', error);
+      return false;
+    }
+  }
+
+  async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
+    if (!this.reachable('acquireLock')) {
+      throw new TokenStoreUnavailableError(`Redis is not connected (${this.client.status})`);
+    }
+    const lockKey = this.lockKey(key);
+    const owner = randomBytes(16).toString('base64url');
+    let reply: string | null;
+    try {
+      reply = await this.client.set(lockKey, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    } catch (error) {
+      this.report('acquireLock', error);
+      throw new TokenStoreUnavailableError(errorMessage(error));
+    }
+    if (reply !== 'OK') return undefined;
+    return {
+      key,
+      renew: async (renewTtlMs: number): Promise<boolean> => {
+        try {
+          const ttl = Math.max(1, Math.ceil(renewTtlMs));
+          return (await this.script(PEXPIRE_IF_EQUAL, lockKey, [owner, ttl])) === 1;
+        } catch (error) {
+          this.report('renewLock', error);
+          return false;
+        }
+      },
+      release: async (): Promise<void> => {
+        try {
+          await this.script(DELETE_IF_EQUAL, lockKey, [owner]);
+        } catch (error) {
+          this.report('releaseLock', error);
+        }
+      },
+    };
+  }
+
+  isHealthy(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned || this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private decode(redisKey: string, raw: string): CachedToken | undefined {
+    if (raw.length <= FINGERPRINT_LENGTH + 1 || raw[FINGERPRINT_LENGTH] !== SEPARATOR) return undefined;
+    let payload: string | undefined = raw.slice(FINGERPRINT_LENGTH + 1);
+    if (this.sealer) payload = this.sealer.open(payload, redisKey);
+    if (payload === undefined) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return undefined;
+    }
+    const entry = toCachedToken(parsed);
+    if (entry === undefined || fingerprint(entry.accessToken) !== raw.slice(0, FINGERPRINT_LENGTH))
+      return undefined;
+    return entry;
+  }
+
+  /** Runs a Lua script by its SHA, loading it (EVAL) when this Redis node does not have it yet. */
+  private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(script.sha, 1, key, ...args);
+    } catch (error) {
+      if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(script.lua, 1, key, ...args);
+    }
+  }
+
+  /** False (and reported) while the client cannot take commands, so callers never wait on a dead connection. */
+  private reachable(operation: string): boolean {
+    const status = this.client.status;
+    if (status === 'ready' || status === 'wait') return true;
+    this.observer?.storeError?.(operation, `Redis is not connected (${status})`);
+    return false;
+  }
+
+  private report(operation: string, error: unknown): void {
+    this.observer?.storeError?.(operation, typeof error === 'string' ? error : errorMessage(error));
+  }
+}

@@ -1,0 +1,101 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisTokenStore, TokenSealer, type CachedToken, type TokenLock } from 'nestjs-v3-token-auth';
+import { startRedisCluster, type PrivateRedisCluster } from './support/redis-cluster.js';
+
+function token(accessToken: string): CachedToken {
+  const now = Date.now();
+  return {
+    accessToken,
+    tokenType: 'Bearer',
+    issuedAt: now,
+    expiresAt: now + 300_000,
+    clientId: 'customer_id',
+    verifier: 'hmac-of-secret',
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+describe('RedisTokenStore on a 3-master Redis Cluster', () => {
+  const keys = Array.from({ length: 120 }, (_, i) => `fingerprint-${i}`);
+  let cluster: PrivateRedisCluster;
+  let nodes: Redis[];
+  let store: RedisTokenStore;
+  let other: RedisTokenStore;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster(3);
+    nodes = cluster.nodes.map((node) => new Redis(Number(node.split(':')[1]), '127.0.0.1'));
+    const sealer = new TokenSealer([{ id: 'k1', key: randomBytes(32) }]);
+    store = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
+    other = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
+    await waitFor(() => store.isHealthy() && other.isHealthy());
+  }, 60_000);
+
+  afterAll(async () => {
+    await store?.close();
+    await other?.close();
+    for (const node of nodes ?? []) node.disconnect();
+    await cluster?.stop();
+  });
+
+  it('stores and reads many keys, spread over every master', async () => {
+    await Promise.all(keys.map((key) => store.set(key, token(`at-${key}`), 60_000)));
+    const read = await Promise.all(keys.map((key) => other.get(key)));
+    expect(read.map((entry) => entry?.accessToken)).toEqual(keys.map((key) => `at-${key}`));
+    const perNode = await Promise.all(nodes.map((node) => node.dbsize()));
+    expect(perNode.every((count) => count > 0)).toBe(true);
+    expect(perNode.reduce((a, b) => a + b, 0)).toBe(keys.length);
+  });
+
+  it('puts an entry and its lock in the same hash slot', async () => {
+    for (const key of keys.slice(0, 10)) {
+      const [entrySlot, lockSlot] = await Promise.all([
+        nodes[0].cluster('KEYSLOT', store.entryKey(key)),
+        nodes[0].cluster('KEYSLOT', store.lockKey(key)),
+      ]);
+      expect(lockSlot).toBe(entrySlot);
+    }
+  });
+
+  it('compare-and-deletes on every node (scripts load on each master)', async () => {
+    const stale = await Promise.all(keys.map((key) => store.delete(key, 'at-someone-else')));
+    expect(stale.every((deleted) => deleted === false)).toBe(true);
+    const deleted = await Promise.all(keys.map((key) => store.delete(key, `at-${key}`)));
+    expect(deleted.every(Boolean)).toBe(true);
+    expect(await Promise.all(keys.map((key) => other.get(key)))).toEqual(keys.map(() => undefined));
+    const perNode = await Promise.all(nodes.map((node) => node.dbsize()));
+    expect(perNode).toEqual([0, 0, 0]);
+  });
+
+  it('grants each lock to one store only; renew and release work by owner on every slot', async () => {
+    const mine = await Promise.all(keys.map((key) => store.acquireLock(key, 10_000)));
+    expect(mine.every((lock) => lock !== undefined)).toBe(true);
+    const theirs = await Promise.all(keys.map((key) => other.acquireLock(key, 10_000)));
+    expect(theirs.every((lock) => lock === undefined)).toBe(true);
+
+    const held = mine as TokenLock[];
+    expect((await Promise.all(held.map((lock) => lock.renew(20_000)))).every(Boolean)).toBe(true);
+    await Promise.all(held.map((lock) => lock.release()));
+
+    const after = await Promise.all(keys.map((key) => other.acquireLock(key, 10_000)));
+    expect(after.every((lock) => lock !== undefined)).toBe(true);
+    expect((await Promise.all(held.map((lock) => lock.renew(1_000)))).some(Boolean)).toBe(false);
+    await Promise.all(held.map((lock) => lock.release()));
+    expect((await Promise.all(nodes.map((node) => node.dbsize()))).reduce((a, b) => a + b, 0)).toBe(
+      keys.length,
+    );
+    await Promise.all((after as TokenLock[]).map((lock) => lock.release()));
+    expect((await Promise.all(nodes.map((node) => node.dbsize()))).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+});

@@ -1,0 +1,312 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { RedisTokenStore, TokenSealer, type CachedToken } from 'nestjs-v3-token-auth';
+import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
+
+function token(accessToken: string, overrides: Partial<CachedToken> = {}): CachedToken {
+  const now = Date.now();
+  return {
+    accessToken,
+    tokenType: 'Bearer',
+    issuedAt: now,
+    expiresAt: now + 300_000,
+    refreshToken: `refresh-of-${accessToken}`,
+    refreshExpiresAt: now + 1_800_000,
+    scope: 'orders',
+    clientId: 'customer_id',
+    username: 'alice',
+    verifier: 'hmac-of-secret',
+    ...overrides,
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(condition: () => boolean, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
+
+/** The value `read` settles on: polls until it equals `expected` or 2 s pass, then answers the last value. */
+async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
+  const deadline = Date.now() + 2000;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await sleep(20);
+    value = await read();
+  }
+  return value;
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  const value = await work();
+  return { value, ms: Date.now() - started };
+}
+
+function flipChar(text: string, index: number): string {
+  return text.slice(0, index) + (text[index] === 'A' ? 'B' : 'A') + text.slice(index + 1);
+}
+
+describe('RedisTokenStore against a private redis-server', () => {
+  let server: PrivateRedis;
+  let raw: Redis;
+  let store: RedisTokenStore;
+  let sealed: RedisTokenStore;
+  const errors: string[] = [];
+  const observer = {
+    storeError: (operation: string, message: string) => errors.push(`${operation}: ${message}`),
+  };
+  const sealer = new TokenSealer([{ id: 'k1', key: randomBytes(32) }]);
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    raw = new Redis(server.url);
+    store = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:', observer });
+    sealed = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'sealed:', sealer, observer });
+    await waitFor(() => store.isHealthy() && sealed.isHealthy());
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await sealed?.close();
+    raw?.disconnect();
+    await server?.stop();
+  });
+
+  it('round-trips an entry and misses an unknown key', async () => {
+    const entry = token('at-round-trip');
+    await store.set('rt', entry, 60_000);
+    expect(await store.get('rt')).toEqual(entry);
+    expect(await store.get('never-set')).toBeUndefined();
+  });
+
+  it('keeps only the CachedToken fields', async () => {
+    const entry = { ...token('at-extra'), password: 'must-not-be-stored' } as CachedToken;
+    await store.set('extra', entry, 60_000);
+    expect(await raw.get('e2e:{extra}')).not.toContain('must-not-be-stored');
+    expect(await store.get('extra')).toEqual(
+      token('at-extra', {
+        issuedAt: entry.issuedAt,
+        expiresAt: entry.expiresAt,
+        refreshExpiresAt: entry.refreshExpiresAt,
+      }),
+    );
+  });
+
+  it('names keys <prefix>{<key>} and locks <prefix>{<key>}:lock', async () => {
+    await store.set('fp-abc', token('at-keys'), 60_000);
+    const lock = await store.acquireLock('fp-abc', 5_000);
+    expect(await raw.exists('e2e:{fp-abc}')).toBe(1);
+    expect(await raw.exists('e2e:{fp-abc}:lock')).toBe(1);
+    expect(await raw.keys('e2e:*fp-abc*')).toEqual(
+      expect.arrayContaining(['e2e:{fp-abc}', 'e2e:{fp-abc}:lock']),
+    );
+    await lock!.release();
+    expect(await raw.exists('e2e:{fp-abc}:lock')).toBe(0);
+  });
+
+  it('sets the Redis TTL from ttlMs, and a short-lived entry disappears by itself', async () => {
+    await store.set('ttl', token('at-ttl'), 60_000);
+    const pttl = await raw.pttl('e2e:{ttl}');
+    expect(pttl).toBeGreaterThan(59_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+
+    await store.set('short', token('at-short'), 150);
+    expect((await store.get('short'))?.accessToken).toBe('at-short');
+    await sleep(300);
+    expect(await store.get('short')).toBeUndefined();
+    expect(await raw.exists('e2e:{short}')).toBe(0);
+  });
+
+  it('stores nothing for a non-positive ttl', async () => {
+    await store.set('zero', token('at-zero'), 0);
+    await store.set('negative', token('at-negative'), -1);
+    expect(await raw.exists('e2e:{zero}', 'e2e:{negative}')).toBe(0);
+  });
+
+  it('seals entries: Redis holds no plaintext token, and the store opens them', async () => {
+    const entry = token('eyJ.plaintext-access-token');
+    await sealed.set('s1', entry, 60_000);
+    const value = (await raw.get('sealed:{s1}'))!;
+    expect(value).toMatch(/^[0-9a-f]{64}\|v1\.k1\./);
+    for (const secret of [entry.accessToken, entry.refreshToken!, 'plaintext', 'hmac-of-secret', 'alice']) {
+      expect(value).not.toContain(secret);
+    }
+    expect(await sealed.get('s1')).toEqual(entry);
+  });
+
+  it('treats a tampered sealed entry as a miss and removes it', async () => {
+    await sealed.set('tamper', token('at-tamper'), 60_000);
+    const value = (await raw.get('sealed:{tamper}'))!;
+    await raw.set('sealed:{tamper}', flipChar(value, value.length - 3), 'KEEPTTL');
+    errors.length = 0;
+    expect(await sealed.get('tamper')).toBeUndefined();
+    expect(errors.some((e) => e.startsWith('get: '))).toBe(true);
+    expect(await eventually(() => raw.exists('sealed:{tamper}'), 0)).toBe(0);
+  });
+
+  it('does not open a sealed entry moved to another key, nor sealed data without a sealer', async () => {
+    await sealed.set('origin', token('at-moved'), 60_000);
+    const value = (await raw.get('sealed:{origin}'))!;
+    await raw.set('sealed:{elsewhere}', value, 'PX', 60_000);
+    expect(await sealed.get('elsewhere')).toBeUndefined();
+    await raw.set('e2e:{sealed-copy}', value, 'PX', 60_000);
+    expect(await store.get('sealed-copy')).toBeUndefined();
+    expect((await sealed.get('origin'))?.accessToken).toBe('at-moved');
+  });
+
+  it('treats corrupt or wrongly shaped entries as misses', async () => {
+    const fp = '0'.repeat(64);
+    await raw.set('e2e:{garbage}', 'not json at all', 'PX', 60_000);
+    await raw.set('e2e:{shape}', `${fp}|{"accessToken":42}`, 'PX', 60_000);
+    const good = JSON.stringify(token('at-mismatch'));
+    await raw.set('e2e:{mismatch}', `${fp}|${good}`, 'PX', 60_000);
+    expect(await store.get('garbage')).toBeUndefined();
+    expect(await store.get('shape')).toBeUndefined();
+    expect(await store.get('mismatch')).toBeUndefined();
+    expect(await eventually(() => raw.exists('e2e:{garbage}', 'e2e:{shape}', 'e2e:{mismatch}'), 0)).toBe(0);
+  });
+
+  it('compare-and-deletes: only while the entry still holds that access token', async () => {
+    for (const s of [store, sealed]) {
+      await s.set('cad', token('at-current'), 60_000);
+      expect(await s.delete('cad', 'at-previous')).toBe(false);
+      expect((await s.get('cad'))?.accessToken).toBe('at-current');
+      expect(await s.delete('cad', 'at-current')).toBe(true);
+      expect(await s.get('cad')).toBeUndefined();
+      expect(await s.delete('cad', 'at-current')).toBe(false);
+      await s.set('cad', token('at-any'), 60_000);
+      expect(await s.delete('cad')).toBe(true);
+      expect(await s.delete('cad')).toBe(false);
+    }
+  });
+
+  it('grants a lock to one holder across store instances; renew extends it; only the owner releases', async () => {
+    const other = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    try {
+      await waitFor(() => other.isHealthy());
+      const mine = await store.acquireLock('lock-1', 300);
+      expect(mine).toBeDefined();
+      expect(await other.acquireLock('lock-1', 300)).toBeUndefined();
+
+      expect(await mine!.renew(10_000)).toBe(true);
+      expect(await raw.pttl('e2e:{lock-1}:lock')).toBeGreaterThan(9_000);
+      await mine!.release();
+      const theirs = await other.acquireLock('lock-1', 200);
+      expect(theirs).toBeDefined();
+
+      await sleep(300);
+      const next = await store.acquireLock('lock-1', 10_000);
+      expect(next).toBeDefined();
+      expect(await theirs!.renew(10_000)).toBe(false);
+      await theirs!.release();
+      expect(await raw.exists('e2e:{lock-1}:lock')).toBe(1);
+      expect(await other.acquireLock('lock-1', 300)).toBeUndefined();
+      await next!.release();
+      expect(await raw.exists('e2e:{lock-1}:lock')).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('lets exactly one of many concurrent contenders take a lock', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.acquireLock('contended', 5_000)),
+    );
+    expect(results.filter((lock) => lock !== undefined)).toHaveLength(1);
+    await results.find((lock) => lock !== undefined)!.release();
+  });
+
+  it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
+    await store.set('flush', token('at-flush'), 60_000);
+    await raw.script('FLUSH');
+    expect(await store.delete('flush', 'at-flush')).toBe(true);
+    expect(await raw.exists('e2e:{flush}')).toBe(0);
+  });
+
+  it('never disconnects a client it was given, and quits one it created', async () => {
+    const given = new Redis(server.url);
+    try {
+      const borrowing = new RedisTokenStore({ redis: { client: given } });
+      expect(borrowing.client).toBe(given);
+      await waitFor(() => borrowing.isHealthy());
+      await borrowing.set('borrowed', token('at-borrowed'), 60_000);
+      await borrowing.close();
+      expect(given.status).toBe('ready');
+      expect(await given.ping()).toBe('PONG');
+
+      const owning = new RedisTokenStore({ redis: { url: server.url } });
+      await waitFor(() => owning.isHealthy());
+      await owning.close();
+      await waitFor(() => owning.client.status === 'end', 2000);
+      expect(owning.isHealthy()).toBe(false);
+      expect(await owning.get('borrowed')).toBeUndefined();
+    } finally {
+      given.disconnect();
+    }
+  });
+});
+
+describe('RedisTokenStore through a Redis outage', () => {
+  let server: PrivateRedis;
+  let store: RedisTokenStore;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    store = new RedisTokenStore({
+      redis: { url: server.url },
+      observer: { storeError: (operation, message) => errors.push(`${operation}: ${message}`) },
+    });
+    await waitFor(() => store.isHealthy());
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await server?.stop();
+  });
+
+  it('answers misses quickly without throwing while Redis is down, and recovers by itself', async () => {
+    await store.set('k', token('at-before'), 60_000);
+    expect((await store.get('k'))?.accessToken).toBe('at-before');
+
+    await server.kill();
+    const first = await timed(() => store.get('k'));
+    expect(first.value).toBeUndefined();
+    expect(first.ms).toBeLessThan(1000);
+
+    await waitFor(() => !store.isHealthy(), 2000);
+    const burst = await timed(() =>
+      Promise.all([
+        ...Array.from({ length: 25 }, () => store.get('k')),
+        store.set('k', token('at-during'), 60_000).then(() => 'set'),
+        store.delete('k', 'at-before'),
+      ]),
+    );
+    expect(burst.value.slice(0, 25)).toEqual(Array.from({ length: 25 }, () => undefined));
+    expect(burst.value.slice(25)).toEqual(['set', false]);
+    expect(burst.ms).toBeLessThan(1000);
+
+    const lock = await timed(() =>
+      store.acquireLock('k', 1_000).then(
+        () => 'acquired',
+        (error: Error) => error,
+      ),
+    );
+    expect(lock.value).toBeInstanceOf(Error);
+    expect((lock.value as Error).name).toBe('TokenStoreUnavailableError');
+    expect(lock.ms).toBeLessThan(1000);
+    expect(errors.length).toBeGreaterThan(0);
+
+    await server.restart();
+    await waitFor(() => store.isHealthy(), 8000);
+    await store.set('k', token('at-after'), 60_000);
+    expect((await store.get('k'))?.accessToken).toBe('at-after');
+    expect(await store.acquireLock('k-lock', 1_000)).toBeDefined();
+  });
+});
