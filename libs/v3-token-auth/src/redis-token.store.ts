@@ -229,6 +229,23 @@ export class RedisTokenStore implements TokenStore {
     return this.client.status === 'ready';
   }
 
+  /** Resolves true once the connection is ready (or lazy), false after `timeoutMs`; never throws. */
+  waitUntilReady(timeoutMs: number): Promise<boolean> {
+    const status = this.client.status;
+    if (status === 'ready' || status === 'wait') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const settle = (ready: boolean) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = () => settle(true);
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      timer.unref();
+      this.client.once('ready', onReady);
+    });
+  }
+
   async close(): Promise<void> {
     if (!this.owned || this.client.status === 'end') return;
     if (this.client.status !== 'ready') {

@@ -39,6 +39,8 @@ export interface TokenStore {
   delete(key: string, ifAccessToken?: string): Promise<boolean>;
   /** Takes the lock for `key` for `ttlMs`, or resolves undefined when another holder has it. */
   acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined>;
+  /** Resolves once the backing service can answer (true), or false after `timeoutMs`. Optional. */
+  waitUntilReady?(timeoutMs: number): Promise<boolean>;
   /** False while the backing service is unreachable. */
   isHealthy(): boolean;
   /** Releases what the store created itself (never a client it was given). */

@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { MemoryTokenStore } from './memory-token.store.js';
 import { RedisTokenStore } from './redis-token.store.js';
@@ -16,6 +16,8 @@ import { V3TokenClient } from './v3-token.client.js';
 import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from './v3-token.constants.js';
 import { V3TokenService } from './v3-token.service.js';
 import { V3TokenStrategy } from './v3-token.strategy.js';
+
+const STORE_READY_TIMEOUT_MS = 2000;
 
 function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
   if (options.store) return options.store;
@@ -70,13 +72,21 @@ function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
   ],
   exports: [V3TokenService, V3TokenAuthGuard, TokenStore],
 })
-export class V3TokenAuthModule extends V3TokenAuthConfigurableModule implements OnApplicationShutdown {
+export class V3TokenAuthModule
+  extends V3TokenAuthConfigurableModule
+  implements OnModuleInit, OnApplicationShutdown
+{
   constructor(
     @Inject(V3_TOKEN_AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedV3TokenAuthOptions,
     @Inject(TokenStore) private readonly store: TokenStore,
     private readonly client: V3TokenClient,
   ) {
     super();
+  }
+
+  /** Gives a shared store a moment to connect, so the first requests use it; never fails boot. */
+  async onModuleInit(): Promise<void> {
+    await this.store.waitUntilReady?.(STORE_READY_TIMEOUT_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,0 +1,99 @@
+import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import {
+  CurrentClient,
+  Public,
+  V3TokenAuthGuard,
+  type V3Principal,
+} from 'nestjs-v3-token-auth';
+
+/** A guarded route (`GET /me`, answers the principal) and an open one (`GET /open`), for e2e specs. */
+@Controller()
+export class GuardedController {
+  @Get('me')
+  @UseGuards(V3TokenAuthGuard)
+  me(@CurrentClient() client: V3Principal): V3Principal {
+    return client;
+  }
+
+  @Get('open')
+  @Public()
+  @UseGuards(V3TokenAuthGuard)
+  open(): { open: true } {
+    return { open: true };
+  }
+}
+
+export type HttpPlatform = 'express' | 'fastify';
+
+/** A Nest app listening on 127.0.0.1, built around `V3TokenAuthModule`. */
+export interface GuardedApp {
+  app: INestApplication;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** `GET /me` with the given Authorization header (none when undefined). */
+  me(authorization?: string): Promise<HttpAnswer>;
+  close(): Promise<void>;
+}
+
+/** One HTTP answer, read completely. */
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The body parsed as JSON (undefined when it is not JSON). */
+  body: Record<string, unknown> | undefined;
+}
+
+/** `Basic base64(id:secret)`. */
+export function basic(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${id}:${secret}`, 'utf8').toString('base64')}`;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` every 25 ms until it holds or `timeoutMs` passes; answers whether it held. */
+export async function eventually(condition: () => boolean, timeoutMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (condition()) return true;
+    await sleep(25);
+  }
+  return condition();
+}
+
+export async function httpGet(url: string, authorization?: string): Promise<HttpAnswer> {
+  const response = await fetch(url, { headers: authorization === undefined ? {} : { authorization } });
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body };
+}
+
+/**
+ * Compiles `imports` with `controllers` (default `GuardedController`) on Express (the `Test` default) or Fastify and listens on
+ * 127.0.0.1 port 0.
+ */
+export async function startGuardedApp(
+  imports: NonNullable<ModuleMetadata['imports']>,
+  platform: HttpPlatform = 'express',
+  controllers: NonNullable<ModuleMetadata['controllers']> = [GuardedController],
+): Promise<GuardedApp> {
+  const moduleRef = await Test.createTestingModule({ imports, controllers }).compile();
+  const app: INestApplication =
+    platform === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  const address = (app.getHttpServer() as { address(): unknown }).address();
+  if (address === null || typeof address !== 'object' || !('port' in address)) {
+    throw new Error('the test app has no TCP address');
+  }
+  const url = `http://127.0.0.1:${String(address.port)}`;
+  return { app, url, me: (authorization) => httpGet(`${url}/me`, authorization), close: () => app.close() };
+}
