@@ -1,0 +1,182 @@
+import { describe, expect, it } from '@jest/globals';
+import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './report.js';
+import { readSettings } from './settings.js';
+import { median, summarise, type ConfigSummary, type RunSample } from './stats.js';
+
+const run = (requestsPerSecond: number, p99Ms: number, extra: Partial<RunSample> = {}): RunSample => ({
+  requestsPerSecond,
+  p50Ms: p99Ms / 4,
+  p99Ms,
+  meanMs: p99Ms / 3,
+  requests: requestsPerSecond * 5,
+  non2xx: 0,
+  errors: 0,
+  grants: 0,
+  redisHits: 0,
+  ...extra,
+});
+
+const config = (name: string, requestsPerSecond: number, p99Ms: number): ConfigSummary =>
+  summarise(name, name, [run(requestsPerSecond, p99Ms)]);
+
+function results(configs: ConfigSummary[], overrides: Partial<BenchResults> = {}): BenchResults {
+  return {
+    date: '2026-01-01T00:00:00.000Z',
+    machine: {
+      cpu: 'Test CPU',
+      cores: 2,
+      memoryGiB: 24,
+      os: 'linux',
+      node: 'v20',
+      redis: '7.0',
+      busyBeforeStart: 0.03,
+    },
+    settings: readSettings({}),
+    gatewayMeasured: true,
+    configs,
+    grants: { total: 2, perReusedClient: { a: 1, b: 1 }, duringMeasuredRuns: 0 },
+    memory: { bootRssMb: 80, afterRunsRssMb: 90, peakRssMb: 95 },
+    notes: [],
+    ...overrides,
+  };
+}
+
+const verdict = (all: ReturnType<typeof evaluateTargets>, prefix: string) =>
+  all.find((v) => v.target.startsWith(prefix));
+
+describe('median and summarise', () => {
+  it('takes the middle value, or the mean of the middle two', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('summarises runs by their medians and sums errors, grants and Redis hits per request', () => {
+    const summary = summarise('x', 'X', [
+      run(100, 9, { non2xx: 1, grants: 1, redisHits: 500 }),
+      run(300, 3, { errors: 2, redisHits: 1000 }),
+      run(200, 5),
+    ]);
+    expect(summary).toMatchObject({ requestsPerSecond: 200, p99Ms: 5, non2xx: 1, errors: 2, grants: 1 });
+    expect(summary.redisHitsPerRequest).toBeCloseTo(1500 / 3000);
+    expect(summary.runs).toHaveLength(3);
+  });
+});
+
+describe('evaluateTargets', () => {
+  it('passes the warm path at 0.90× the bare proxy and p99 within 1 ms, and fails just below', () => {
+    const passing = evaluateTargets(
+      results([
+        config('bare-proxy', 1000, 4),
+        config('gateway-basic', 900, 5),
+        config('gateway-redis', 800, 6),
+      ]),
+    );
+    expect(passing.every((v) => v.pass)).toBe(true);
+    const failing = evaluateTargets(
+      results([
+        config('bare-proxy', 1000, 4),
+        config('gateway-basic', 899, 5.5),
+        config('gateway-redis', 799, 6),
+      ]),
+    );
+    expect(verdict(failing, 'warm path (Basic)')?.pass).toBe(false);
+    expect(verdict(failing, 'warm path p99')?.pass).toBe(false);
+    expect(verdict(failing, 'Redis-hit path')?.pass).toBe(false);
+  });
+
+  it('fails when a reused client saw more than one grant, or a stampede more than one', () => {
+    const all = evaluateTargets(
+      results([], {
+        grants: { total: 3, perReusedClient: { a: 1, b: 2 }, duringMeasuredRuns: 1 },
+        stampede: {
+          requests: 1000,
+          instances: 2,
+          ok: 1000,
+          statuses: { '200': 1000 },
+          grants: 2,
+          durationMs: 50,
+        },
+      }),
+    );
+    expect(verdict(all, 'grants per reused client')?.pass).toBe(false);
+    expect(verdict(all, 'cold stampede')?.pass).toBe(false);
+    expect(verdict(all, 'cold stampede')?.measured).toContain('2 grant(s)');
+  });
+
+  it('judges the distinct-clients scenario by peak RSS, second-pass grants and the hot path after it', () => {
+    const bare = config('bare-proxy', 1000, 4);
+    const warm = config('gateway-basic', 950, 4);
+    const pass = { ok: 10, statuses: { '200': 10 }, grants: 0, redisHits: 10, durationMs: 5 };
+    const many = (peakRssMb: number, secondGrants: number, hotAfter: number) =>
+      evaluateTargets(
+        results([bare, warm], {
+          manyClients: {
+            clients: 10,
+            firstPass: { ...pass, grants: 10 },
+            secondPass: { ...pass, grants: secondGrants },
+            redisKeys: 10,
+            rssMb: peakRssMb,
+            peakRssMb,
+            hotAfter: config('gateway-basic', hotAfter, 4),
+            bareAfter: config('bare-proxy', 1000, 4),
+          },
+        }),
+      );
+    const good = many(250, 0, 900);
+    expect(
+      good.filter((v) => v.target.startsWith('10 distinct') || v.target.startsWith('hot')).map((v) => v.pass),
+    ).toEqual([true, true, true]);
+    expect(verdict(many(300, 0, 900), '10 distinct clients: gateway peak RSS')?.pass).toBe(false);
+    expect(verdict(many(250, 1, 900), '10 distinct clients served again')?.pass).toBe(false);
+    expect(verdict(many(250, 0, 800), 'hot clients')?.pass).toBe(false);
+  });
+});
+
+describe('renderMarkdown and renderSvg', () => {
+  const configs = [config('direct', 3000, 2), config('bare-proxy', 1000, 4), config('gateway-basic', 500, 9)];
+
+  it('prints the machine, one row per configuration with its ratio to the bare proxy, and failed targets', () => {
+    const all = results(configs);
+    const markdown = renderMarkdown(all, evaluateTargets(all));
+    expect(markdown).toContain('Machine: Test CPU, 2 cores, 24 GiB');
+    expect(markdown).toContain('3% of the CPU busy before the bench started');
+    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \|/);
+    expect(markdown).toMatch(/\| gateway-basic \| 500 \| 0\.50× \|/);
+    expect(markdown).toMatch(
+      /warm path \(Basic\) requests\/s vs bare proxy \| ≥ 0\.90× \| 0\.50× \| \*\*FAIL\*\*/,
+    );
+  });
+
+  it('draws two bars per configuration, scaled to the largest value, with labels escaped', () => {
+    const svg = renderSvg([...configs, config('<evil & co>', 1500, 1)], 'Chart "title"');
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    expect(svg.match(/<rect x=/g)).toHaveLength(8);
+    expect(svg).toContain('width="250.0"');
+    expect(svg).toContain('&#60;evil &#38; co&#62;');
+    expect(svg).not.toContain('<evil');
+    expect(svg).toContain('Chart &#34;title&#34;');
+  });
+});
+
+describe('readSettings', () => {
+  it('reads durations and sizes from the environment, with short defaults', () => {
+    expect(readSettings({})).toMatchObject({
+      durationSeconds: 5,
+      rounds: 3,
+      distinctClients: 100_000,
+      stampedeRequests: 1000,
+    });
+    expect(readSettings({ BENCH_DURATION_S: '1', BENCH_CLIENTS: '0' })).toMatchObject({
+      durationSeconds: 1,
+      distinctClients: 0,
+    });
+  });
+
+  it('names the variable that is not a number', () => {
+    expect(() => readSettings({ BENCH_ROUNDS: 'three' })).toThrow(
+      'BENCH_ROUNDS must be a non-negative number, got "three"',
+    );
+  });
+});

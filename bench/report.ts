@@ -1,0 +1,343 @@
+import { cpus, release, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConfigSummary } from './stats.js';
+
+/** The machine a run was measured on. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  redis: string;
+  /** Share of CPU time other processes used in the second before the bench started anything (0–1). */
+  busyBeforeStart: number;
+}
+
+/** Settings of a run; every configuration is measured with the same ones. */
+export interface BenchSettings {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  hotClients: number;
+  distinctClients: number;
+  /** Requests in flight while serving the distinct clients. */
+  clientConcurrency: number;
+  stampedeRequests: number;
+  grantDelayMs: number;
+}
+
+/** A cold stampede of one client across gateway instances. */
+export interface StampedeResult {
+  requests: number;
+  instances: number;
+  ok: number;
+  statuses: Record<string, number>;
+  grants: number;
+  durationMs: number;
+}
+
+/** One pass of requests over many distinct clients. */
+export interface ClientsPass {
+  ok: number;
+  statuses: Record<string, number>;
+  grants: number;
+  redisHits: number;
+  durationMs: number;
+}
+
+/** The many-distinct-clients scenario. */
+export interface ManyClientsResult {
+  clients: number;
+  firstPass: ClientsPass;
+  secondPass: ClientsPass;
+  redisKeys: number;
+  rssMb: number;
+  peakRssMb: number;
+  /** The hot clients' warm path and the bare proxy, measured again afterwards. */
+  hotAfter: ConfigSummary;
+  bareAfter: ConfigSummary;
+}
+
+/** Everything a run measured. Written as `bench/results/<date>.json`. */
+export interface BenchResults {
+  date: string;
+  machine: MachineInfo;
+  settings: BenchSettings;
+  gatewayMeasured: boolean;
+  configs: ConfigSummary[];
+  grants: {
+    total: number;
+    /** Grants per client that was used for more than one request (hot clients, the bearer client). */
+    perReusedClient: Record<string, number>;
+    duringMeasuredRuns: number;
+  };
+  memory: { bootRssMb: number; afterRunsRssMb: number; peakRssMb: number };
+  stampede?: StampedeResult;
+  manyClients?: ManyClientsResult;
+  notes: string[];
+}
+
+/** One target of the benchmark and whether this run met it. */
+export interface TargetVerdict {
+  target: string;
+  wanted: string;
+  measured: string;
+  pass: boolean;
+}
+
+export const RSS_LIMIT_MB = 300;
+
+const fixed = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const integer = (value: number): string =>
+  Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
+
+/** Share of all cores' time spent busy during the next `ms` milliseconds (0–1). */
+export async function cpuBusyFraction(ms = 1000): Promise<number> {
+  const totals = (): { busy: number; all: number } =>
+    cpus().reduce(
+      (sum, cpu) => {
+        const all = cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.idle + cpu.times.irq;
+        return { busy: sum.busy + all - cpu.times.idle, all: sum.all + all };
+      },
+      { busy: 0, all: 0 },
+    );
+  const before = totals();
+  await sleep(ms);
+  const after = totals();
+  const all = after.all - before.all;
+  return all > 0 ? (after.busy - before.busy) / all : 0;
+}
+
+/** The machine this process runs on. */
+export function machineInfo(redisVersion: string, busyBeforeStart: number): MachineInfo {
+  const cpuList = cpus();
+  return {
+    cpu: cpuList[0]?.model.trim() ?? 'unknown',
+    cores: cpuList.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    redis: redisVersion,
+    busyBeforeStart,
+  };
+}
+
+function byName(results: BenchResults, name: string): ConfigSummary | undefined {
+  return results.configs.find((config) => config.name === name);
+}
+
+/** Checks the issue's targets against a run. Targets whose configuration was not measured are left out. */
+export function evaluateTargets(results: BenchResults): TargetVerdict[] {
+  const verdicts: TargetVerdict[] = [];
+  const bare = byName(results, 'bare-proxy');
+  const warm = byName(results, 'gateway-basic');
+  const redis = byName(results, 'gateway-redis');
+  if (bare && warm) {
+    const ratio = warm.requestsPerSecond / bare.requestsPerSecond;
+    verdicts.push({
+      target: 'warm path (Basic) requests/s vs bare proxy',
+      wanted: '≥ 0.90×',
+      measured: `${fixed(ratio)}×`,
+      pass: ratio >= 0.9,
+    });
+    const extra = warm.p99Ms - bare.p99Ms;
+    verdicts.push({
+      target: 'warm path p99 vs bare proxy p99',
+      wanted: '≤ +1 ms',
+      measured: `${extra >= 0 ? '+' : ''}${fixed(extra)} ms`,
+      pass: extra <= 1,
+    });
+  }
+  if (bare && redis) {
+    const ratio = redis.requestsPerSecond / bare.requestsPerSecond;
+    verdicts.push({
+      target: 'Redis-hit path requests/s vs bare proxy',
+      wanted: '≥ 0.80×',
+      measured: `${fixed(ratio)}×`,
+      pass: ratio >= 0.8,
+    });
+  }
+  const reused = Object.values(results.grants.perReusedClient);
+  if (reused.length > 0) {
+    const extra = reused.filter((grants) => grants !== 1).length;
+    verdicts.push({
+      target: 'grants per reused client, whole run',
+      wanted: 'exactly 1',
+      measured:
+        extra === 0
+          ? `1 for each of ${reused.length}`
+          : `${extra} of ${reused.length} clients ≠ 1 (${reused.join(', ')})`,
+      pass: extra === 0,
+    });
+  }
+  const stampede = results.stampede;
+  if (stampede) {
+    verdicts.push({
+      target: `cold stampede: ${stampede.requests} concurrent requests of one client over ${stampede.instances} instances`,
+      wanted: '1 grant, all 200',
+      measured: `${stampede.grants} grant(s), ${stampede.ok}/${stampede.requests} × 200`,
+      pass: stampede.grants === 1 && stampede.ok === stampede.requests,
+    });
+  }
+  const many = results.manyClients;
+  if (many) {
+    verdicts.push({
+      target: `${integer(many.clients)} distinct clients: gateway peak RSS`,
+      wanted: `< ${RSS_LIMIT_MB} MB`,
+      measured: `${fixed(many.peakRssMb, 0)} MB`,
+      pass: many.peakRssMb > 0 && many.peakRssMb < RSS_LIMIT_MB,
+    });
+    verdicts.push({
+      target: `${integer(many.clients)} distinct clients served again: no new grant`,
+      wanted: `0 grants, all 200`,
+      measured: `${integer(many.secondPass.grants)} grants, ${integer(many.secondPass.ok)} × 200, ${integer(many.secondPass.redisHits)} Redis hits`,
+      pass:
+        many.secondPass.grants === 0 &&
+        many.secondPass.ok === many.clients &&
+        many.firstPass.ok === many.clients,
+    });
+    if (warm && bare) {
+      const before = warm.requestsPerSecond / bare.requestsPerSecond;
+      const after = many.hotAfter.requestsPerSecond / many.bareAfter.requestsPerSecond;
+      verdicts.push({
+        target: 'hot clients’ warm path after them (vs bare proxy)',
+        wanted: `unchanged (≥ 0.90 of ${fixed(before)}×)`,
+        measured: `${fixed(after)}×`,
+        pass: after >= 0.9 * before,
+      });
+    }
+  }
+  return verdicts;
+}
+
+/** The results as Markdown: machine, settings, one row per configuration, the targets and the rest. */
+export function renderMarkdown(results: BenchResults, verdicts: readonly TargetVerdict[]): string {
+  const { machine, settings } = results;
+  const bare = byName(results, 'bare-proxy');
+  const lines: string[] = [
+    `### Benchmark, ${results.date}`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; ` +
+      `Redis ${machine.redis}; ${fixed(machine.busyBeforeStart * 100, 0)}% of the CPU busy before the bench started.`,
+    `Load: autocannon, ${settings.connections} keep-alive connections, ${settings.warmupSeconds} s warm-up, then ` +
+      `${settings.rounds} interleaved rounds of ${settings.durationSeconds} s per configuration; medians. ` +
+      `Token endpoint latency ${settings.grantDelayMs} ms. Everything on loopback, on the same machine as the load generator.`,
+    '',
+    '| configuration | requests/s | × bare proxy | p50 ms | p99 ms | mean ms | non-2xx | grants during runs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const config of results.configs) {
+    const ratio = bare ? `${fixed(config.requestsPerSecond / bare.requestsPerSecond)}×` : 'n/a';
+    lines.push(
+      `| ${config.label} | ${integer(config.requestsPerSecond)} | ${ratio} | ${fixed(config.p50Ms, 1)} | ` +
+        `${fixed(config.p99Ms, 1)} | ${fixed(config.meanMs)} | ${config.non2xx + config.errors} | ${config.grants} |`,
+    );
+  }
+  if (verdicts.length > 0) {
+    lines.push('', '| target | wanted | measured | |', '| --- | --- | --- | --- |');
+    for (const verdict of verdicts) {
+      lines.push(
+        `| ${verdict.target} | ${verdict.wanted} | ${verdict.measured} | ${verdict.pass ? 'pass' : '**FAIL**'} |`,
+      );
+    }
+  }
+  lines.push('');
+  if (results.gatewayMeasured) {
+    lines.push(
+      `Grants the token endpoint saw: ${integer(results.grants.total)} in all, ${results.grants.duringMeasuredRuns} during the measured runs. ` +
+        `Gateway RSS: ${fixed(results.memory.bootRssMb, 0)} MB at boot, ${fixed(results.memory.afterRunsRssMb, 0)} MB after the runs, ` +
+        `peak ${fixed(results.memory.peakRssMb, 0)} MB.`,
+    );
+  }
+  if (results.stampede) {
+    const s = results.stampede;
+    lines.push(
+      `Stampede: ${s.requests} requests in ${fixed(s.durationMs, 0)} ms, statuses ${JSON.stringify(s.statuses)}.`,
+    );
+  }
+  if (results.manyClients) {
+    const m = results.manyClients;
+    lines.push(
+      `Distinct clients: ${integer(m.clients)} served in ${fixed(m.firstPass.durationMs / 1000, 1)} s ` +
+        `(${integer(m.firstPass.grants)} grants), again in ${fixed(m.secondPass.durationMs / 1000, 1)} s ` +
+        `(${integer(m.secondPass.grants)} grants, ${integer(m.secondPass.redisHits)} Redis hits); ${integer(m.redisKeys)} Redis keys; ` +
+        `RSS ${fixed(m.rssMb, 0)} MB after, peak ${fixed(m.peakRssMb, 0)} MB.`,
+    );
+  }
+  for (const note of results.notes) lines.push(`Note: ${note}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+const COLOURS: Record<string, string> = {
+  direct: '#9e9e9e',
+  'bare-proxy': '#1f77b4',
+  'gateway-basic': '#2ca02c',
+  'gateway-bearer': '#17becf',
+  'gateway-redis': '#ff7f0e',
+};
+
+/** A dependency-free SVG: requests/s and p99 latency per configuration, as two bar panels side by side. */
+export function renderSvg(configs: readonly ConfigSummary[], title: string): string {
+  const labelWidth = Math.max(
+    120,
+    16 + Math.ceil(7 * Math.max(...configs.map((config) => config.label.length))),
+  );
+  const panelWidth = 260;
+  const gap = 40;
+  const rowHeight = 26;
+  const top = 56;
+  const width = labelWidth + panelWidth * 2 + gap + 70;
+  const height = top + rowHeight * configs.length + 24;
+  const maxRps = Math.max(1, ...configs.map((config) => config.requestsPerSecond).filter(Number.isFinite));
+  const maxP99 = Math.max(1, ...configs.map((config) => config.p99Ms).filter(Number.isFinite));
+  const panels = [
+    {
+      x: labelWidth,
+      heading: 'requests/s (higher is better)',
+      value: (c: ConfigSummary) => c.requestsPerSecond,
+      max: maxRps,
+      text: integer,
+    },
+    {
+      x: labelWidth + panelWidth + gap,
+      heading: 'p99 latency, ms (lower is better)',
+      value: (c: ConfigSummary) => c.p99Ms,
+      max: maxP99,
+      text: (v: number) => fixed(v, 1),
+    },
+  ];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
+  ];
+  for (const panel of panels) {
+    parts.push(`<text x="${panel.x}" y="${top - 12}" font-weight="bold">${escapeXml(panel.heading)}</text>`);
+    parts.push(`<line x1="${panel.x}" y1="${top - 4}" x2="${panel.x}" y2="${height - 20}" stroke="#333"/>`);
+  }
+  configs.forEach((config, row) => {
+    const y = top + row * rowHeight;
+    parts.push(
+      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(config.label)}</text>`,
+    );
+    for (const panel of panels) {
+      const value = panel.value(config);
+      const barWidth = Number.isFinite(value) ? Math.max(1, (value / panel.max) * (panelWidth - 10)) : 0;
+      const colour = COLOURS[config.name] ?? '#7f7f7f';
+      parts.push(
+        `<rect x="${panel.x}" y="${y + 3}" width="${barWidth.toFixed(1)}" height="${rowHeight - 8}" fill="${colour}"/>`,
+      );
+      parts.push(
+        `<text x="${(panel.x + barWidth + 4).toFixed(1)}" y="${y + 15}">${escapeXml(panel.text(value))}</text>`,
+      );
+    }
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}

@@ -1,0 +1,403 @@
+import type { AutocannonRequest } from 'autocannon';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { freePort } from '../test/support/free-port.js';
+import { startRedisServer } from '../test/support/redis-server.js';
+import { runBatch, runLoad, runStampede, type LoadSettings } from './load.js';
+import { forkServer, memoryOf, spawnNodeService, type ChildServer } from './processes.js';
+import {
+  cpuBusyFraction,
+  evaluateTargets,
+  machineInfo,
+  renderMarkdown,
+  renderSvg,
+  type BenchResults,
+  type ClientsPass,
+  type ManyClientsResult,
+  type StampedeResult,
+} from './report.js';
+import { readSettings } from './settings.js';
+import { summarise, type ConfigSummary, type RunSample } from './stats.js';
+import { benchSecret, type GrantStats } from './token-endpoint.js';
+
+/** One configuration under load: where the requests go and what they carry. */
+interface Target {
+  name: string;
+  label: string;
+  origin: string;
+  requests: AutocannonRequest[];
+}
+
+const REQUEST_PATH = '/orders/items?limit=10';
+/** Share of CPU busy before the start above which the results carry a warning. */
+const BUSY_MACHINE = 0.15;
+const childrenDir = join(dirname(fileURLToPath(import.meta.url)), 'children');
+const repoRoot = process.cwd();
+const gatewayMain = resolve(repoRoot, process.env.BENCH_GATEWAY_MAIN ?? 'dist/apps/gateway/main.js');
+const outDir = resolve(repoRoot, process.env.BENCH_OUT_DIR ?? 'bench/results');
+
+const log = (message: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+};
+
+const basic = (clientId: string): string =>
+  `Basic ${Buffer.from(`${clientId}:${benchSecret(clientId)}`).toString('base64')}`;
+
+function hotRequests(clientIds: readonly string[]): AutocannonRequest[] {
+  return clientIds.map((id) => ({
+    method: 'GET',
+    path: REQUEST_PATH,
+    headers: { authorization: basic(id) },
+  }));
+}
+
+async function grantStats(
+  tokenEndpoint: ChildServer,
+  clientIds: readonly string[] = [],
+): Promise<GrantStats> {
+  const query = clientIds.length > 0 ? `?clients=${clientIds.map(encodeURIComponent).join(',')}` : '';
+  const response = await fetch(`${tokenEndpoint.origin}/stats${query}`);
+  return (await response.json()) as GrantStats;
+}
+
+async function redisInfo(redis: Redis, section: string, field: string): Promise<string> {
+  const info = await redis.info(section);
+  return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+}
+
+const redisHits = async (redis: Redis): Promise<number> =>
+  Number(await redisInfo(redis, 'stats', 'keyspace_hits'));
+
+/** Sends each of the target's requests once (so every client is granted before any measurement) and wants 200s. */
+async function probe(target: Target): Promise<void> {
+  for (const request of target.requests) {
+    const response = await fetch(`${target.origin}${request.path ?? '/'}`, { headers: request.headers });
+    const body = await response.text();
+    if (response.status !== 200) {
+      throw new Error(
+        `${target.label} answered ${response.status} to a probe request: ${body.slice(0, 300)}`,
+      );
+    }
+  }
+}
+
+async function bearerToken(gateway: ChildServer, clientId: string): Promise<string> {
+  const response = await fetch(`${gateway.origin}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: clientId,
+      client_secret: benchSecret(clientId),
+    }),
+  });
+  const body = (await response.json()) as { access_token?: unknown };
+  if (response.status !== 200 || typeof body.access_token !== 'string') {
+    throw new Error(
+      `POST /token on the gateway answered ${response.status}: ${JSON.stringify(body).slice(0, 300)}`,
+    );
+  }
+  return body.access_token;
+}
+
+/** Runs every target once per round, in the same order each round (A B C A B C …), and keeps each run. */
+async function interleavedRounds(
+  targets: readonly Target[],
+  rounds: number,
+  load: LoadSettings,
+  counters: { grants: () => Promise<number>; hits: () => Promise<number> },
+): Promise<ConfigSummary[]> {
+  const runs = new Map<string, RunSample[]>(targets.map((target) => [target.name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const target of targets) {
+      const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
+      const result = await runLoad(target.origin, target.requests, load);
+      const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
+      runs
+        .get(target.name)!
+        .push({ ...result, grants: grantsAfter - grantsBefore, redisHits: hitsAfter - hitsBefore });
+      log(
+        `round ${round}/${rounds} ${target.label}: ${Math.round(result.requestsPerSecond)} req/s, ` +
+          `p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`,
+      );
+    }
+  }
+  return targets.map((target) => summarise(target.name, target.label, runs.get(target.name)!));
+}
+
+async function warmUp(targets: readonly Target[], seconds: number, connections: number): Promise<void> {
+  if (seconds <= 0) return;
+  for (const target of targets)
+    await runLoad(target.origin, target.requests, { connections, durationSeconds: seconds });
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const load: LoadSettings = { connections: settings.connections, durationSeconds: settings.durationSeconds };
+  const notes: string[] = [];
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanUp = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  const interrupted = (): void => void cleanUp().finally(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+
+  const date = new Date();
+  const busyBeforeStart = await cpuBusyFraction();
+  if (busyBeforeStart > BUSY_MACHINE) {
+    notes.push(
+      `${Math.round(busyBeforeStart * 100)}% of the CPU was busy before the bench started: other processes compete ` +
+        'with the servers and the load generator, so these numbers are noisy. Run it on an idle machine.',
+    );
+    log(notes[notes.length - 1]);
+  }
+  let results: BenchResults;
+  try {
+    log('starting a private redis-server, the token endpoint, the downstream and the bare proxy');
+    const redisServer = await startRedisServer();
+    cleanups.push(() => redisServer.stop());
+    const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+    cleanups.push(() => redis.quit());
+    const tokenEndpoint = await forkServer('token endpoint', join(childrenDir, 'token-endpoint.js'), {
+      BENCH_GRANT_DELAY_MS: String(settings.grantDelayMs),
+    });
+    cleanups.push(() => tokenEndpoint.stop());
+    const downstream = await forkServer('downstream', join(childrenDir, 'downstream.js'));
+    cleanups.push(() => downstream.stop());
+    const bareProxy = await forkServer('bare proxy', join(childrenDir, 'bare-proxy.js'), {
+      BENCH_UPSTREAM: downstream.origin,
+    });
+    cleanups.push(() => bareProxy.stop());
+
+    const targets: Target[] = [
+      {
+        name: 'direct',
+        label: 'downstream, direct',
+        origin: downstream.origin,
+        requests: [{ method: 'GET', path: REQUEST_PATH }],
+      },
+      {
+        name: 'bare-proxy',
+        label: 'bare proxy (no auth)',
+        origin: bareProxy.origin,
+        requests: [{ method: 'GET', path: REQUEST_PATH }],
+      },
+    ];
+    const hotClients = Array.from({ length: settings.hotClients }, (_, i) => `bench-hot-${i + 1}`);
+    const bearerClient = 'bench-bearer';
+    const gatewayMeasured = existsSync(gatewayMain);
+    let gatewayA: ChildServer | undefined;
+    let gatewayB: ChildServer | undefined;
+
+    if (gatewayMeasured) {
+      const hmacKey = randomBytes(32).toString('hex');
+      const gatewayEnv = (port: number, extra: Record<string, string> = {}): Record<string, string> => ({
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        V3_TOKEN_URL: `${tokenEndpoint.origin}/token`,
+        REDIS_URL: redisServer.url,
+        TOKEN_CACHE_HMAC_KEY: hmacKey,
+        GATEWAY_ROUTES: `/orders=${downstream.origin}`,
+        LOG_LEVEL: 'warn',
+        ...(process.env.BENCH_GATEWAY_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS }
+          : {}),
+        ...extra,
+      });
+      log(`starting two gateway instances (${relative(repoRoot, gatewayMain)}) on the shared Redis`);
+      const portA = await freePort();
+      gatewayA = await spawnNodeService('gateway', gatewayMain, portA, gatewayEnv(portA));
+      cleanups.push(() => gatewayA!.stop());
+      const portB = await freePort();
+      gatewayB = await spawnNodeService(
+        'gateway (TOKEN_MEMORY_CACHE=false)',
+        gatewayMain,
+        portB,
+        gatewayEnv(portB, { TOKEN_MEMORY_CACHE: 'false' }),
+      );
+      cleanups.push(() => gatewayB!.stop());
+      const token = await bearerToken(gatewayA, bearerClient);
+      targets.push(
+        {
+          name: 'gateway-basic',
+          label: 'gateway, Basic (warm)',
+          origin: gatewayA.origin,
+          requests: hotRequests(hotClients),
+        },
+        {
+          name: 'gateway-bearer',
+          label: 'gateway, Bearer token',
+          origin: gatewayA.origin,
+          requests: [{ method: 'GET', path: REQUEST_PATH, headers: { authorization: `Bearer ${token}` } }],
+        },
+        {
+          name: 'gateway-redis',
+          label: 'gateway, Redis hit per request',
+          origin: gatewayB.origin,
+          requests: hotRequests(hotClients),
+        },
+      );
+    } else {
+      notes.push(
+        `${relative(repoRoot, gatewayMain)} does not exist (run npm run build): only direct and the bare proxy were measured.`,
+      );
+      log(notes[notes.length - 1]);
+    }
+    const bootMemory = memoryOf(gatewayA?.child.pid);
+
+    for (const target of targets) await probe(target);
+    log(`warm-up: ${settings.warmupSeconds} s per configuration`);
+    await warmUp(targets, settings.warmupSeconds, settings.connections);
+    const counters = {
+      grants: async () => (await grantStats(tokenEndpoint)).total,
+      hits: () => redisHits(redis),
+    };
+    const configs = await interleavedRounds(targets, settings.rounds, load, counters);
+    const afterRunsMemory = memoryOf(gatewayA?.child.pid);
+    const redisPath = configs.find((config) => config.name === 'gateway-redis');
+    if (redisPath && redisPath.redisHitsPerRequest < 0.5) {
+      notes.push(
+        `the TOKEN_MEMORY_CACHE=false instance made ${redisPath.redisHitsPerRequest.toFixed(2)} Redis hits per request: ` +
+          'it seems to keep its in-process cache, so its row is not the Redis-hit path.',
+      );
+    }
+
+    let stampede: StampedeResult | undefined;
+    if (gatewayA && gatewayB && settings.stampedeRequests > 0) {
+      const client = 'bench-stampede';
+      log(`cold stampede: ${settings.stampedeRequests} concurrent requests of one client over two instances`);
+      const batch = await runStampede(
+        [gatewayA.origin, gatewayB.origin],
+        REQUEST_PATH,
+        settings.stampedeRequests,
+        {
+          authorization: basic(client),
+        },
+      );
+      const grants = (await grantStats(tokenEndpoint, [client])).byClient[client];
+      stampede = {
+        requests: settings.stampedeRequests,
+        instances: 2,
+        ok: batch.ok,
+        statuses: batch.statuses,
+        grants,
+        durationMs: batch.durationMs,
+      };
+      log(`stampede: ${grants} grant(s), statuses ${JSON.stringify(batch.statuses)}`);
+    }
+
+    let manyClients: ManyClientsResult | undefined;
+    if (gatewayA && settings.distinctClients > 0) {
+      const gateway = gatewayA;
+      const clientHeaders = (i: number): Record<string, string> => ({
+        authorization: basic(`bench-client-${i}`),
+      });
+      const pass = async (label: string): Promise<ClientsPass> => {
+        const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
+        const batch = await runBatch(
+          gateway.origin,
+          REQUEST_PATH,
+          settings.distinctClients,
+          settings.clientConcurrency,
+          clientHeaders,
+        );
+        const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
+        const result = {
+          ok: batch.ok,
+          statuses: batch.statuses,
+          grants: grantsAfter - grantsBefore,
+          redisHits: hitsAfter - hitsBefore,
+          durationMs: batch.durationMs,
+        };
+        log(
+          `${label}: ${result.grants} grants, ${result.redisHits} Redis hits, statuses ${JSON.stringify(batch.statuses)} in ${Math.round(batch.durationMs)} ms`,
+        );
+        return result;
+      };
+      log(`serving ${settings.distinctClients} distinct clients (${settings.clientConcurrency} in flight)`);
+      const firstPass = await pass('distinct clients, first pass');
+      const secondPass = await pass('distinct clients, second pass');
+      const memory = memoryOf(gateway.child.pid);
+      const hot = targets.filter((target) => target.name === 'bare-proxy' || target.name === 'gateway-basic');
+      log('measuring the hot clients again, beside the bare proxy');
+      await warmUp(hot, settings.warmupSeconds, settings.connections);
+      const [bareAfter, hotAfter] = await interleavedRounds(hot, settings.rounds, load, counters);
+      manyClients = {
+        clients: settings.distinctClients,
+        firstPass,
+        secondPass,
+        redisKeys: await redis.dbsize(),
+        rssMb: memory.rssMb,
+        peakRssMb: memoryOf(gateway.child.pid).peakRssMb,
+        hotAfter: {
+          ...hotAfter,
+          label: `gateway, Basic, after ${settings.distinctClients.toLocaleString('en-US')} clients`,
+        },
+        bareAfter: {
+          ...bareAfter,
+          label: `bare proxy, after ${settings.distinctClients.toLocaleString('en-US')} clients`,
+        },
+      };
+    }
+
+    const reused = gatewayMeasured ? [...hotClients, bearerClient] : [];
+    const finalGrants = await grantStats(tokenEndpoint, reused);
+    const finalMemory = memoryOf(gatewayA?.child.pid);
+    results = {
+      date: date.toISOString(),
+      machine: machineInfo(await redisInfo(redis, 'server', 'redis_version'), busyBeforeStart),
+      settings,
+      gatewayMeasured,
+      configs,
+      grants: {
+        total: finalGrants.total,
+        perReusedClient: finalGrants.byClient,
+        duringMeasuredRuns: configs.reduce((total, config) => total + config.grants, 0),
+      },
+      memory: {
+        bootRssMb: bootMemory.rssMb,
+        afterRunsRssMb: afterRunsMemory.rssMb,
+        peakRssMb: finalMemory.peakRssMb,
+      },
+      stampede,
+      manyClients,
+      notes,
+    };
+  } finally {
+    log('stopping everything the bench started');
+    await cleanUp();
+  }
+
+  const verdicts = evaluateTargets(results);
+  const markdown = renderMarkdown(results, verdicts);
+  const stem = date.toISOString().slice(0, 19).replace(/:/g, '-');
+  const chartConfigs = results.manyClients
+    ? [...results.configs, results.manyClients.hotAfter]
+    : results.configs;
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(
+    join(outDir, `${stem}.json`),
+    `${JSON.stringify({ ...results, targets: verdicts }, null, 2)}\n`,
+  );
+  writeFileSync(join(outDir, `${stem}.md`), markdown);
+  writeFileSync(
+    join(outDir, `${stem}.svg`),
+    renderSvg(chartConfigs, `V3 gateway benchmark, ${results.date.slice(0, 10)}`),
+  );
+  process.stdout.write(`\n${markdown}\n`);
+  log(`results: ${relative(repoRoot, join(outDir, stem))}.{json,md,svg}`);
+  if (process.env.BENCH_STRICT === '1' && verdicts.some((verdict) => !verdict.pass)) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
