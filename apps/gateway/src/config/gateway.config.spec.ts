@@ -1,0 +1,223 @@
+import { describe, it, expect } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import {
+  GATEWAY_CONFIG,
+  GatewayConfigError,
+  SANDBOX_TOKEN_URL,
+  parseGatewayConfig,
+  validateGatewayEnv,
+} from './gateway.config.js';
+
+const ROUTES = '/v3=http://platform:8080';
+const HMAC = 'h'.repeat(32);
+
+function failure(env: Record<string, string | undefined>): string {
+  try {
+    parseGatewayConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayConfigError);
+    return (error as Error).message;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('parseGatewayConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = parseGatewayConfig({ GATEWAY_ROUTES: ROUTES });
+    expect(config).toEqual({
+      nodeEnv: 'development',
+      port: 3000,
+      host: '0.0.0.0',
+      tokenUrl: SANDBOX_TOKEN_URL,
+      grantType: 'client_credentials',
+      clientAuthMethod: 'client_secret_post',
+      clientId: undefined,
+      clientSecret: undefined,
+      redis: undefined,
+      hmacKey: undefined,
+      encryptionKeys: undefined,
+      expirySkewSeconds: 30,
+      routes: [{ prefix: '/v3', target: 'http://platform:8080' }],
+      logLevel: 'info',
+      upstreamTimeoutMs: 30_000,
+      memoryCache: true,
+    });
+  });
+
+  it('maps every variable to the typed config', () => {
+    const key = randomBytes(32).toString('base64');
+    const config = parseGatewayConfig({
+      NODE_ENV: 'production',
+      PORT: '8081',
+      HOST: '127.0.0.1',
+      V3_TOKEN_URL: 'https://kc.example/realms/acme/protocol/openid-connect/token',
+      V3_GRANT_TYPE: 'password',
+      V3_CLIENT_AUTH: 'client_secret_basic',
+      V3_CLIENT_ID: 'gateway',
+      V3_CLIENT_SECRET: 'gw-secret',
+      REDIS_URL: 'rediss://cache.example:6380',
+      TOKEN_CACHE_HMAC_KEY: HMAC,
+      TOKEN_CACHE_ENCRYPTION_KEY: `new:${key},old:${randomBytes(32).toString('base64')}`,
+      TOKEN_EXPIRY_SKEW_SECONDS: '10',
+      GATEWAY_ROUTES: ' /v3=http://platform:8080 , /orders/=https://orders.example/api/ ',
+      LOG_LEVEL: 'warn',
+      GATEWAY_UPSTREAM_TIMEOUT_MS: '1500',
+      TOKEN_MEMORY_CACHE: 'false',
+    });
+    expect(config).toMatchObject({
+      nodeEnv: 'production',
+      port: 8081,
+      host: '127.0.0.1',
+      tokenUrl: 'https://kc.example/realms/acme/protocol/openid-connect/token',
+      grantType: 'password',
+      clientAuthMethod: 'client_secret_basic',
+      clientId: 'gateway',
+      clientSecret: 'gw-secret',
+      redis: { url: 'rediss://cache.example:6380' },
+      hmacKey: HMAC,
+      expirySkewSeconds: 10,
+      routes: [
+        { prefix: '/v3', target: 'http://platform:8080' },
+        { prefix: '/orders', target: 'https://orders.example/api' },
+      ],
+      logLevel: 'warn',
+      upstreamTimeoutMs: 1500,
+      memoryCache: false,
+    });
+    expect(config.encryptionKeys?.map((k) => k.id)).toEqual(['new', 'old']);
+    expect(config.encryptionKeys?.[0].key.toString('base64')).toBe(key);
+  });
+
+  it('reads Redis Cluster and Sentinel settings', () => {
+    expect(
+      parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, REDIS_CLUSTER_NODES: 'r1:7000, r2:7001' }).redis,
+    ).toEqual({
+      clusterNodes: ['r1:7000', 'r2:7001'],
+    });
+    expect(
+      parseGatewayConfig({
+        GATEWAY_ROUTES: ROUTES,
+        REDIS_SENTINELS: 's1:26379,s2:26379',
+        REDIS_SENTINEL_NAME: 'mymaster',
+      }).redis,
+    ).toEqual({ sentinel: { name: 'mymaster', sentinels: ['s1:26379', 's2:26379'] } });
+  });
+
+  it.each([
+    [
+      { GATEWAY_ROUTES: '/v3=ftp://x' },
+      'Invalid configuration: GATEWAY_ROUTES: "/v3=ftp://x" — each entry is /prefix=http(s)://host[:port], comma-separated',
+    ],
+    [
+      {},
+      'Invalid configuration: GATEWAY_ROUTES: is required — each entry is /prefix=http(s)://host[:port], comma-separated, e.g. /v3=http://platform:8080',
+    ],
+    [{ GATEWAY_ROUTES: 'v3=http://p:1' }, 'GATEWAY_ROUTES: "v3=http://p:1" — each entry is'],
+    [
+      { GATEWAY_ROUTES: '/v3=http://p:1,/v3=http://q:1' },
+      'GATEWAY_ROUTES: "/v3=http://q:1" — /v3 is listed twice',
+    ],
+    [
+      { GATEWAY_ROUTES: '/token=http://p:1' },
+      'GATEWAY_ROUTES: "/token=http://p:1" — /token is served by the gateway itself',
+    ],
+    [{ GATEWAY_ROUTES: '/:id=http://p:1' }, 'GATEWAY_ROUTES: "/:id=http://p:1" — each entry is'],
+    [{ GATEWAY_ROUTES: ' , ' }, 'GATEWAY_ROUTES: is empty'],
+    [{ GATEWAY_ROUTES: ROUTES, PORT: 'abc' }, 'PORT: "abc" — use a TCP port number from 0 to 65535'],
+    [{ GATEWAY_ROUTES: ROUTES, PORT: '70000' }, 'PORT: "70000" — use a TCP port'],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_GRANT_TYPE: 'implicit' },
+      'V3_GRANT_TYPE: "implicit" — use one of client_credentials, password',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_CLIENT_AUTH: 'jwt' },
+      'V3_CLIENT_AUTH: "jwt" — use one of client_secret_post, client_secret_basic',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_URL: 'not a url' },
+      'V3_TOKEN_URL: "not a url" — use the http(s) URL of the token endpoint',
+    ],
+    [{ GATEWAY_ROUTES: ROUTES, NODE_ENV: 'production' }, 'V3_TOKEN_URL: is required in production'],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_GRANT_TYPE: 'password' },
+      'V3_CLIENT_ID: is required with V3_GRANT_TYPE=password',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_GRANT_TYPE: 'password', V3_CLIENT_ID: 'gw' },
+      'V3_CLIENT_SECRET: is required with V3_GRANT_TYPE=password',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_URL: 'http://redis:6379' },
+      'REDIS_URL: use a redis:// or rediss:// URL',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_CLUSTER_NODES: 'r1:7000,r2' },
+      'REDIS_CLUSTER_NODES: "r2" is not host:port',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_SENTINELS: 's1:26379' },
+      'REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r1:7000' },
+      'set only one of REDIS_URL',
+    ],
+    [
+      {
+        GATEWAY_ROUTES: ROUTES,
+        NODE_ENV: 'production',
+        V3_TOKEN_URL: 'https://i/token',
+        REDIS_URL: 'redis://r:6379',
+      },
+      'TOKEN_CACHE_HMAC_KEY: is required in production with Redis',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_CACHE_HMAC_KEY: 'short' },
+      'TOKEN_CACHE_HMAC_KEY: must be at least 32 characters',
+    ],
+    [{ GATEWAY_ROUTES: ROUTES, TOKEN_CACHE_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'TOKEN_CACHE_ENCRYPTION_KEY: '],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_EXPIRY_SKEW_SECONDS: '-1' },
+      'TOKEN_EXPIRY_SKEW_SECONDS: "-1" — use whole seconds',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, LOG_LEVEL: 'verbose' },
+      'LOG_LEVEL: "verbose" — use one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, GATEWAY_UPSTREAM_TIMEOUT_MS: '0' },
+      'GATEWAY_UPSTREAM_TIMEOUT_MS: "0" — use milliseconds',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_MEMORY_CACHE: 'no' },
+      'TOKEN_MEMORY_CACHE: "no" — use one of true, false',
+    ],
+  ])('refuses %j with one line naming the variable and the fix', (env, expected) => {
+    const message = failure(env);
+    expect(message).toContain(expected);
+    expect(message.startsWith('Invalid configuration: ')).toBe(true);
+    expect(message).not.toContain('\n');
+  });
+
+  it('never shows a secret value in its message', () => {
+    const secrets = {
+      TOKEN_CACHE_HMAC_KEY: 'tiny-hmac-secret',
+      REDIS_URL: 'http://user:redis-password@redis:6379',
+      TOKEN_CACHE_ENCRYPTION_KEY: 'k1:not-base64-secret!!',
+    };
+    for (const [name, value] of Object.entries(secrets)) {
+      const message = failure({ GATEWAY_ROUTES: ROUTES, [name]: value });
+      expect(message).toContain(name);
+      expect(message).not.toContain(value);
+      expect(message).not.toContain('password');
+    }
+    const routes = failure({ GATEWAY_ROUTES: '/v3=http://admin:hunter2@p:1' });
+    expect(routes).not.toContain('hunter2');
+  });
+
+  it('gives @nestjs/config the typed config under its key', () => {
+    const validated = validateGatewayEnv({ GATEWAY_ROUTES: ROUTES, PORT: '4000', UNRELATED: 1 });
+    expect(validated[GATEWAY_CONFIG]).toMatchObject({ port: 4000, routes: [{ prefix: '/v3' }] });
+    expect(() => validateGatewayEnv({ GATEWAY_ROUTES: '/v3=ftp://x' })).toThrow(GatewayConfigError);
+  });
+});

@@ -1,0 +1,320 @@
+import { ConfigModule, type ConfigModuleOptions } from '@nestjs/config';
+import type { DynamicModule } from '@nestjs/common';
+import { parseEncryptionKeys, type V3EncryptionKey } from 'nestjs-v3-token-auth';
+import { z } from 'zod';
+
+/** Key under which the validated `GatewayConfig` is held by `ConfigService`. */
+export const GATEWAY_CONFIG = 'gateway';
+
+/** The sandbox token endpoint, used when `V3_TOKEN_URL` is not set outside production. */
+export const SANDBOX_TOKEN_URL = 'http://127.0.0.1:3001/token';
+
+/** Paths the gateway serves itself; no route prefix may take them. */
+export const RESERVED_PATHS: readonly string[] = ['/token', '/health', '/metrics'];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type GatewayLogLevel = (typeof LOG_LEVELS)[number];
+
+/** One `GATEWAY_ROUTES` entry: requests under `prefix` go to `target` (the full original path is kept). */
+export interface GatewayRoute {
+  /** `/v3`: matches `/v3` and `/v3/...`, never `/v3x`. */
+  prefix: string;
+  /** The downstream base URL, without a trailing slash. */
+  target: string;
+}
+
+export interface GatewayRedisConfig {
+  url?: string;
+  clusterNodes?: string[];
+  sentinel?: { name: string; sentinels: string[] };
+}
+
+/** The gateway's configuration, validated from environment variables at boot. */
+export interface GatewayConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  tokenUrl: string;
+  grantType: 'client_credentials' | 'password';
+  clientAuthMethod: 'client_secret_post' | 'client_secret_basic';
+  clientId?: string;
+  clientSecret?: string;
+  redis?: GatewayRedisConfig;
+  hmacKey?: string;
+  encryptionKeys?: V3EncryptionKey[];
+  expirySkewSeconds: number;
+  routes: GatewayRoute[];
+  logLevel: GatewayLogLevel;
+  upstreamTimeoutMs: number;
+  memoryCache: boolean;
+}
+
+/** A configuration problem, as one line that names the variable and the fix. Never contains a secret. */
+export class GatewayConfigError extends Error {
+  constructor(message: string) {
+    super(`Invalid configuration: ${message}`);
+    this.name = 'GatewayConfigError';
+  }
+}
+
+const ROUTES_FORMAT = 'each entry is /prefix=http(s)://host[:port], comma-separated';
+const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
+
+/** Variables whose values are never shown in an error message. */
+const SECRET_VARIABLES = new Set([
+  'V3_CLIENT_SECRET',
+  'TOKEN_CACHE_HMAC_KEY',
+  'TOKEN_CACHE_ENCRYPTION_KEY',
+  'REDIS_URL',
+]);
+
+/** Marks an issue whose message already says all there is: the value is not repeated in front of it. */
+const BARE = { bare: true };
+
+const optionalText = z
+  .string()
+  .transform((value) => value.trim())
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+function integer(min: number, max: number, fix: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: fix })
+    .transform(Number)
+    .pipe(z.number().int().min(min, { message: fix }).max(max, { message: fix }));
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z
+    .string()
+    .trim()
+    .pipe(z.enum(values, { message: `use one of ${values.join(', ')}` }));
+}
+
+function httpUrl(fix: string) {
+  return z.string().trim().refine(isHttpUrl, { message: fix });
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && !url.username;
+  } catch {
+    return false;
+  }
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+}
+
+/** Parses `GATEWAY_ROUTES`; reports the first bad entry through `ctx`. */
+function parseRoutes(value: string, ctx: z.RefinementCtx): GatewayRoute[] {
+  const routes: GatewayRoute[] = [];
+  for (const entry of list(value)) {
+    const separator = entry.indexOf('=');
+    const prefix = separator > 0 ? entry.slice(0, separator).trim().replace(/\/+$/, '') : '';
+    const target = separator > 0 ? entry.slice(separator + 1).trim() : '';
+    const url = isHttpUrl(target) ? new URL(target) : undefined;
+    let problem: string | undefined;
+    if (!PREFIX.test(prefix) || !url || url.search !== '' || url.hash !== '') problem = ROUTES_FORMAT;
+    else if (RESERVED_PATHS.includes(prefix))
+      problem = `${prefix} is served by the gateway itself; pick another prefix`;
+    else if (routes.some((route) => route.prefix === prefix))
+      problem = `${prefix} is listed twice; list each prefix once`;
+    if (problem) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" — ${problem}`, params: BARE });
+      return z.NEVER;
+    }
+    routes.push({ prefix, target: `${url!.origin}${url!.pathname.replace(/\/+$/, '')}` });
+  }
+  if (routes.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `is empty — ${ROUTES_FORMAT}`, params: BARE });
+    return z.NEVER;
+  }
+  return routes;
+}
+
+function hostPorts(variable: string) {
+  return (value: string, ctx: z.RefinementCtx): string[] => {
+    const nodes = list(value);
+    const bad = nodes.find((node) => !HOST_PORT.test(node));
+    if (nodes.length === 0 || bad !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${bad === undefined ? 'is empty' : `"${bad}" is not host:port`} — ${variable} is host:port,host:port`,
+        params: BARE,
+      });
+      return z.NEVER;
+    }
+    return nodes;
+  };
+}
+
+const envSchema = z
+  .object({
+    NODE_ENV: optionalText,
+    PORT: integer(0, 65535, 'use a TCP port number from 0 to 65535').default(3000),
+    HOST: z
+      .string()
+      .trim()
+      .min(1, { message: 'use an interface address such as 0.0.0.0' })
+      .default('0.0.0.0'),
+    V3_TOKEN_URL: httpUrl(
+      'use the http(s) URL of the token endpoint, e.g. https://issuer.example/token',
+    ).optional(),
+    V3_GRANT_TYPE: oneOf(['client_credentials', 'password']).default('client_credentials'),
+    V3_CLIENT_AUTH: oneOf(['client_secret_post', 'client_secret_basic']).default('client_secret_post'),
+    V3_CLIENT_ID: optionalText,
+    V3_CLIENT_SECRET: optionalText,
+    REDIS_URL: optionalText.refine((value) => value === undefined || /^rediss?:\/\/[^/]/.test(value), {
+      message: 'use a redis:// or rediss:// URL, e.g. redis://redis:6379',
+    }),
+    REDIS_CLUSTER_NODES: optionalText.transform((value, ctx) =>
+      value === undefined ? undefined : hostPorts('REDIS_CLUSTER_NODES')(value, ctx),
+    ),
+    REDIS_SENTINELS: optionalText.transform((value, ctx) =>
+      value === undefined ? undefined : hostPorts('REDIS_SENTINELS')(value, ctx),
+    ),
+    REDIS_SENTINEL_NAME: optionalText,
+    TOKEN_CACHE_HMAC_KEY: optionalText.refine((value) => value === undefined || value.length >= 32, {
+      message: 'must be at least 32 characters, e.g. `openssl rand -base64 32`',
+    }),
+    TOKEN_CACHE_ENCRYPTION_KEY: optionalText.transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      try {
+        return parseEncryptionKeys(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message, params: BARE });
+        return z.NEVER;
+      }
+    }),
+    TOKEN_EXPIRY_SKEW_SECONDS: integer(0, 3600, 'use whole seconds from 0 to 3600').default(30),
+    GATEWAY_ROUTES: z
+      .string({ message: `is required — ${ROUTES_FORMAT}, e.g. /v3=http://platform:8080` })
+      .transform(parseRoutes),
+    LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
+    GATEWAY_UPSTREAM_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(30_000),
+    TOKEN_MEMORY_CACHE: oneOf(['true', 'false'])
+      .transform((value) => value === 'true')
+      .default(true),
+  })
+  .superRefine((env, ctx) => {
+    const production = env.NODE_ENV === 'production';
+    const issue = (path: string, message: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message, params: BARE });
+    if (production && env.V3_TOKEN_URL === undefined) {
+      issue('V3_TOKEN_URL', 'is required in production — the http(s) URL of the token endpoint');
+    }
+    if (env.V3_GRANT_TYPE === 'password') {
+      if (!env.V3_CLIENT_ID)
+        issue('V3_CLIENT_ID', "is required with V3_GRANT_TYPE=password — the gateway's own client id");
+      if (!env.V3_CLIENT_SECRET)
+        issue(
+          'V3_CLIENT_SECRET',
+          "is required with V3_GRANT_TYPE=password — the gateway's own client secret",
+        );
+    }
+    const redisSources = [env.REDIS_URL, env.REDIS_CLUSTER_NODES, env.REDIS_SENTINELS].filter(
+      (v) => v !== undefined,
+    );
+    if (redisSources.length > 1) {
+      issue('REDIS_URL', 'set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS');
+    }
+    if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
+      issue(
+        'REDIS_SENTINEL_NAME',
+        'is required with REDIS_SENTINELS — the Sentinel master group name, e.g. mymaster',
+      );
+    }
+    if (production && redisSources.length > 0 && !env.TOKEN_CACHE_HMAC_KEY) {
+      issue(
+        'TOKEN_CACHE_HMAC_KEY',
+        'is required in production with Redis — at least 32 characters shared by every instance, e.g. `openssl rand -base64 32`',
+      );
+    }
+  });
+
+/** Hides the user-info part of a URL (`//user:pass@host` → `//***@host`). */
+function masked(value: string): string {
+  return value.replace(/\/\/[^/@\s]*@/g, '//***@');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const variable = String(issue.path[0] ?? 'environment');
+  const raw = env[variable];
+  const bare = issue.code === 'custom' && (issue.params as { bare?: boolean } | undefined)?.bare === true;
+  if (bare || raw === undefined || SECRET_VARIABLES.has(variable)) {
+    return `${variable}: ${masked(issue.message)}`;
+  }
+  return `${variable}: "${masked(raw.trim())}" — ${issue.message}`;
+}
+
+/**
+ * Maps environment variables to a typed `GatewayConfig`. Throws `GatewayConfigError` with one line naming the
+ * first bad variable and how to fix it; secret values are never part of the message.
+ */
+export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new GatewayConfigError(describeIssue(parsed.error.issues[0], env));
+  }
+  const value = parsed.data;
+  const production = value.NODE_ENV === 'production';
+  let redis: GatewayRedisConfig | undefined;
+  if (value.REDIS_URL) redis = { url: value.REDIS_URL };
+  else if (value.REDIS_CLUSTER_NODES) redis = { clusterNodes: value.REDIS_CLUSTER_NODES };
+  else if (value.REDIS_SENTINELS)
+    redis = { sentinel: { name: value.REDIS_SENTINEL_NAME as string, sentinels: value.REDIS_SENTINELS } };
+
+  return {
+    nodeEnv: value.NODE_ENV ?? 'development',
+    port: value.PORT,
+    host: value.HOST,
+    tokenUrl: value.V3_TOKEN_URL ?? (production ? '' : SANDBOX_TOKEN_URL),
+    grantType: value.V3_GRANT_TYPE,
+    clientAuthMethod: value.V3_CLIENT_AUTH,
+    clientId: value.V3_CLIENT_ID,
+    clientSecret: value.V3_CLIENT_SECRET,
+    redis,
+    hmacKey: value.TOKEN_CACHE_HMAC_KEY,
+    encryptionKeys: value.TOKEN_CACHE_ENCRYPTION_KEY,
+    expirySkewSeconds: value.TOKEN_EXPIRY_SKEW_SECONDS,
+    routes: value.GATEWAY_ROUTES,
+    logLevel: value.LOG_LEVEL,
+    upstreamTimeoutMs: value.GATEWAY_UPSTREAM_TIMEOUT_MS,
+    memoryCache: value.TOKEN_MEMORY_CACHE,
+  };
+}
+
+/** `@nestjs/config` `validate`: the environment plus the typed config under `GATEWAY_CONFIG`. */
+export function validateGatewayEnv(env: Record<string, unknown>): Record<string, unknown> {
+  const strings = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+  return { [GATEWAY_CONFIG]: parseGatewayConfig(strings) };
+}
+
+/**
+ * The `ConfigModule` of the gateway: validates the environment (`validateGatewayEnv`) or, given a config, holds
+ * that one (tests and benchmarks build the app without touching the environment). Awaiting it runs the validation,
+ * so a bad environment fails before Nest starts.
+ */
+export function gatewayConfigModule(config?: GatewayConfig): Promise<DynamicModule> {
+  const options: ConfigModuleOptions = config
+    ? {
+        isGlobal: true,
+        ignoreEnvFile: true,
+        validatePredefined: false,
+        skipProcessEnv: true,
+        load: [() => ({ [GATEWAY_CONFIG]: config })],
+      }
+    : { isGlobal: true, ignoreEnvFile: true, validate: validateGatewayEnv };
+  return ConfigModule.forRoot(options);
+}

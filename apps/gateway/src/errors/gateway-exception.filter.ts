@@ -1,0 +1,41 @@
+import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { V3TokenException } from 'nestjs-v3-token-auth';
+import { toErrorReply, toOAuthErrorReply } from './error-reply.js';
+
+/** Path of the gateway's token endpoint, whose errors are OAuth 2.0 JSON. */
+export const TOKEN_PATH = '/token';
+
+function isTokenEndpoint(url: string): boolean {
+  return url === TOKEN_PATH || url.startsWith(`${TOKEN_PATH}?`);
+}
+
+/**
+ * Every error on the gateway's own routes (and unknown paths) as JSON: OAuth 2.0 `{ error, error_description }`
+ * under `POST /token`, `{ statusCode, error, message }` elsewhere; the headers a `V3TokenException` carries
+ * (`WWW-Authenticate`, `Retry-After`) are put on the reply. 5xx causes are logged, never sent.
+ */
+@Catch()
+export class GatewayExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('GatewayExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const answer = isTokenEndpoint(request.url) ? toOAuthErrorReply(exception) : toErrorReply(exception);
+    if (exception instanceof V3TokenException) {
+      if (answer.status >= 500)
+        this.logger.warn({ status: answer.status, reason: exception.message }, 'token unavailable');
+    } else if (answer.status >= 500) {
+      this.logger.error({ err: exception, status: answer.status }, 'request failed');
+    }
+    if (reply.sent) return;
+    void reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .header('Cache-Control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send(answer.body);
+  }
+}

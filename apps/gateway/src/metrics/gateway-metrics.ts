@@ -1,0 +1,150 @@
+import { Injectable } from '@nestjs/common';
+import type { V3CacheTier, V3GrantOutcome, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+type BreakerState = 'closed' | 'open' | 'half_open';
+interface ProxyTimer {
+  observe(value: number): void;
+}
+
+/** `v3_token_breaker_state` values. */
+export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (default process metrics included). It is the
+ * `V3TokenAuthObserver` given to the token module, and the proxy records its latency here.
+ */
+@Injectable()
+export class GatewayMetrics implements V3TokenAuthObserver {
+  readonly registry = new Registry();
+
+  private readonly grants = new Counter({
+    name: 'v3_token_grants_total',
+    help: 'Calls to the token endpoint, by outcome and grant type',
+    labelNames: ['outcome', 'grant_type'] as const,
+    registers: [this.registry],
+  });
+  private readonly grantDuration = new Histogram({
+    name: 'v3_token_grant_duration_seconds',
+    help: 'Duration of calls to the token endpoint',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly cacheHits = new Counter({
+    name: 'v3_token_cache_hits_total',
+    help: 'Principals served from a cache, by tier (memory, store, bearer)',
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheMisses = new Counter({
+    name: 'v3_token_cache_misses_total',
+    help: 'Credentials that found no fresh cached token',
+    registers: [this.registry],
+  });
+  private readonly singleFlightWaiters = new Counter({
+    name: 'v3_token_singleflight_waiters_total',
+    help: 'Requests that waited for a grant already in flight in this process',
+    registers: [this.registry],
+  });
+  private readonly lockWaits = new Counter({
+    name: 'v3_token_lock_waits_total',
+    help: 'Cross-instance grant lock outcomes (acquired, picked_up, timeout, fallback)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly breaker = new Gauge({
+    name: 'v3_token_breaker_state',
+    help: 'Circuit breaker of the token endpoint: 0 closed, 1 half-open, 2 open',
+    registers: [this.registry],
+  });
+  private readonly throttledTotal = new Counter({
+    name: 'v3_token_throttled_total',
+    help: 'Requests refused with 429 after too many wrong secrets',
+    registers: [this.registry],
+  });
+  private readonly storeErrors = new Counter({
+    name: 'v3_token_store_errors_total',
+    help: 'Failed token store operations, by operation',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
+  private readonly refreshes = new Counter({
+    name: 'v3_token_refresh_ahead_total',
+    help: 'Background renewals of tokens near their expiry, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly proxyDuration = new Histogram({
+    name: 'gateway_proxy_duration_seconds',
+    help: 'Proxied requests, from arrival to the end of the response, by route prefix, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  private readonly proxyTimers = new Map<string, ProxyTimer>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+    this.breaker.set(BREAKER_STATE_VALUE.closed);
+  }
+
+  grant(outcome: V3GrantOutcome, grantType: string, durationMs: number): void {
+    this.grants.inc({ outcome, grant_type: grantType });
+    if (outcome !== 'circuit_open') this.grantDuration.observe(durationMs / 1000);
+  }
+
+  cacheHit(tier: V3CacheTier): void {
+    this.cacheHits.inc({ tier });
+  }
+
+  cacheMiss(): void {
+    this.cacheMisses.inc();
+  }
+
+  singleFlightWait(): void {
+    this.singleFlightWaiters.inc();
+  }
+
+  lockWait(outcome: 'acquired' | 'picked_up' | 'timeout' | 'fallback'): void {
+    this.lockWaits.inc({ outcome });
+  }
+
+  breakerState(state: BreakerState): void {
+    this.breaker.set(BREAKER_STATE_VALUE[state]);
+  }
+
+  throttled(): void {
+    this.throttledTotal.inc();
+  }
+
+  storeError(operation: string): void {
+    this.storeErrors.inc({ operation });
+  }
+
+  refreshAhead(outcome: 'started' | 'success' | 'failed'): void {
+    this.refreshes.inc({ outcome });
+  }
+
+  /** Records one proxied request; label children are cached, so the hot path does no label hashing. */
+  observeProxy(route: string, method: string, status: number, seconds: number): void {
+    const verb = KNOWN_METHODS.has(method) ? method : 'OTHER';
+    const key = `${route} ${verb} ${status}`;
+    let timer = this.proxyTimers.get(key);
+    if (timer === undefined) {
+      timer = this.proxyDuration.labels(route, verb, String(status));
+      this.proxyTimers.set(key, timer);
+    }
+    timer.observe(seconds);
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

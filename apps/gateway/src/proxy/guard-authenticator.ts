@@ -1,0 +1,33 @@
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { V3UnauthorizedException, type V3TokenAuthGuard, type V3TokenService } from 'nestjs-v3-token-auth';
+import type { ProxyAuthenticator } from './gateway-proxy.plugin.js';
+
+/** Stands for the proxy handler in the guard's execution context (its metadata lookups, e.g. `@Public()`). */
+export class GatewayProxyRoute {
+  forward(): void {}
+}
+
+const refused = () => new V3UnauthorizedException('Authentication failed', 'invalid_client');
+
+/**
+ * The proxy's authenticator: `V3TokenAuthGuard` protects every proxied route (its warm path is synchronous), and
+ * `V3TokenService` evicts and re-authenticates after a downstream 401.
+ */
+export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
+  const handler = GatewayProxyRoute.prototype.forward;
+  return {
+    authenticate(request, reply) {
+      const allowed = guard.canActivate(
+        new ExecutionContextHost([request, reply], GatewayProxyRoute, handler),
+      );
+      if (allowed === true) return true;
+      if (allowed === false) throw refused();
+      return allowed.then((ok) => {
+        if (!ok) throw refused();
+        return true;
+      });
+    },
+    invalidate: (principal) => tokens.invalidate(principal),
+    reauthenticate: (authorization) => tokens.authenticate(authorization),
+  };
+}

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** One request as the downstream saw it. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  bodyBytes: number;
+  bodySha256: string;
+  /** The body as text, when it is at most 64 KiB. */
+  body?: string;
+}
+
+/** A downstream service on 127.0.0.1 that records every request and answers with what it saw. */
+export interface EchoServer {
+  url: string;
+  seen: SeenRequest[];
+  /** Access tokens that get one 401 the first time they are seen. */
+  refuseOnce: Set<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the echo downstream. Paths steer the answer: `/…/slow?ms=N` waits N ms before answering,
+ * `/…/status/NNN` answers NNN, `/…/refuse-once` answers 401 to a token in `refuseOnce` (once per token).
+ * Every answer carries `x-downstream: echo` and hop-by-hop `keep-alive` and `proxy-authenticate` headers the gateway must drop.
+ */
+export async function startEchoServer(): Promise<EchoServer> {
+  const seen: SeenRequest[] = [];
+  const refuseOnce = new Set<string>();
+  const server: Server = createServer((request, response) => {
+    const hash = createHash('sha256');
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    request.on('data', (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (bytes <= 65536) chunks.push(chunk);
+    });
+    request.on('end', () => {
+      const record: SeenRequest = {
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        bodyBytes: bytes,
+        bodySha256: hash.digest('hex'),
+      };
+      if (bytes <= 65536) record.body = Buffer.concat(chunks).toString('utf8');
+      seen.push(record);
+
+      const path = record.url.split('?')[0] ?? '';
+      const query = new URL(record.url, 'http://echo').searchParams;
+      const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+      let status = 200;
+      const statusMatch = /\/status\/(\d{3})$/.exec(path);
+      if (statusMatch) status = Number(statusMatch[1]);
+      if (path.endsWith('/refuse-once') && token !== undefined && refuseOnce.delete(token)) status = 401;
+      const answer = () => {
+        response.writeHead(status, {
+          'content-type': 'application/json',
+          'x-downstream': 'echo',
+          'keep-alive': 'timeout=5',
+          'proxy-authenticate': 'Basic realm="hop"',
+          ...(status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}),
+        });
+        response.end(
+          JSON.stringify({ method: record.method, url: record.url, bytes, sha256: record.bodySha256 }),
+        );
+      };
+      const delay = path.endsWith('/slow') ? Number(query.get('ms') ?? '0') : 0;
+      if (delay > 0) setTimeout(answer, delay);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    refuseOnce,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
