@@ -346,8 +346,10 @@ export class V3TokenService {
       const landed = await this.readFresh(key, verifier);
       if (landed) {
         await lock.release().catch(() => undefined);
+        this.observer.lockWait?.('picked_up');
         return this.keep(key, landed);
       }
+      this.observer.lockWait?.('acquired');
     }
     const lease = this.options.lockLeaseMs;
     const renewal = lock
@@ -364,7 +366,6 @@ export class V3TokenService {
 
   private async lockOrWait(key: string, verifier: string): Promise<LockOutcome> {
     const deadline = Date.now() + this.options.lockWaitMs;
-    let waited = false;
     for (;;) {
       let lock: TokenLock | undefined;
       try {
@@ -374,11 +375,7 @@ export class V3TokenService {
         this.observer.lockWait?.('fallback');
         return { lock: undefined };
       }
-      if (lock) {
-        if (!waited) this.observer.lockWait?.('acquired');
-        return { lock };
-      }
-      waited = true;
+      if (lock) return { lock };
       const landed = await this.readFresh(key, verifier);
       if (landed) {
         this.observer.lockWait?.('picked_up');
@@ -404,8 +401,19 @@ export class V3TokenService {
       throw error;
     }
     this.failures.delete(key);
-    this.lastGood.set(key, verifier, Date.now() + this.options.failedAttemptsWindowMs);
-    return this.remember(key, this.toCachedToken(response, credentials, verifier));
+    const token = this.toCachedToken(response, credentials, verifier);
+    this.rememberGood(key, token);
+    return this.remember(key, token);
+  }
+
+  /**
+   * A secret that obtained `token` passes the wrong-secret throttle until a window after the token expires, so a
+   * flood of wrong secrets cannot lock the right one out when its token has to be renewed.
+   */
+  private rememberGood(key: string, token: CachedToken): void {
+    if (token.verifier === '') return;
+    const until = Math.max(Date.now(), token.expiresAt) + this.options.failedAttemptsWindowMs;
+    this.lastGood.set(key, token.verifier, until);
   }
 
   private grantRequest(credentials: V3Credentials): V3GrantRequest {
@@ -476,6 +484,7 @@ export class V3TokenService {
 
   /** Holds `token` in process under `key` (when the in-process layer is on). */
   private keep(key: string, token: CachedToken, freshUntil = token.expiresAt - this.skewMs): Slot {
+    this.rememberGood(key, token);
     const slot = this.toSlot(key, token, freshUntil);
     if (this.options.memoryCache) this.slots.set(key, slot, freshUntil);
     return slot;
