@@ -127,3 +127,40 @@ describe('V3TokenAuthModule registration variants (real token endpoint)', () => 
     await expect(compiling).rejects.toThrow(/option "tokenUrl" is not a valid URL/);
   });
 });
+
+describe('V3TokenAuthModule in several apps of one process', () => {
+  let first: TokenServer;
+  let second: TokenServer;
+  const apps: GuardedApp[] = [];
+
+  beforeAll(async () => {
+    first = await startTokenServer({ clients: { shared: 'shared-secret' } });
+    second = await startTokenServer({ clients: { shared: 'shared-secret' } });
+  });
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('authenticates each app against its own module, although Passport keeps one strategy per name', async () => {
+    const start = async (issuer: TokenServer) => {
+      const app = await startGuardedApp(
+        [V3TokenAuthModule.forRoot({ tokenUrl: issuer.tokenUrl, retry: { attempts: 1 } })],
+        'fastify',
+      );
+      apps.push(app);
+      return app;
+    };
+    const a = await start(first);
+    const b = await start(second);
+    const header = basic('shared', 'shared-secret');
+
+    expect((await a.me(header)).status).toBe(200);
+    expect(first.issuer.grantCount('shared')).toBe(1);
+    expect(second.issuer.grantCount('shared')).toBe(0);
+
+    expect((await b.me(header)).status).toBe(200);
+    expect(second.issuer.grantCount('shared')).toBe(1);
+    expect(first.issuer.grantCount('shared')).toBe(1);
+  });
+});

@@ -2,7 +2,7 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { IncomingHttpHeaders } from 'node:http';
-import { IS_PUBLIC_KEY, V3_TOKEN_STRATEGY } from './v3-token.constants.js';
+import { IS_PUBLIC_KEY, V3_TOKEN_SERVICE_OF_REQUEST, V3_TOKEN_STRATEGY } from './v3-token.constants.js';
 import { V3TokenException, V3UnauthorizedException } from './v3-token.exceptions.js';
 import type { V3Principal } from './v3-token.interfaces.js';
 import { V3TokenService } from './v3-token.service.js';
@@ -10,6 +10,7 @@ import { V3TokenService } from './v3-token.service.js';
 interface GuardedRequest {
   headers: IncomingHttpHeaders;
   user?: V3Principal;
+  [V3_TOKEN_SERVICE_OF_REQUEST]?: V3TokenService;
 }
 
 interface HeaderWriter {
@@ -46,6 +47,7 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
         return true;
       }
     }
+    request[V3_TOKEN_SERVICE_OF_REQUEST] = this.tokens;
     return super.canActivate(context) as Promise<boolean>;
   }
 

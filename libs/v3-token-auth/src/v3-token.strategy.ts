@@ -2,9 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-custom';
 import type { IncomingHttpHeaders } from 'node:http';
-import { V3_TOKEN_STRATEGY } from './v3-token.constants.js';
+import { V3_TOKEN_SERVICE_OF_REQUEST, V3_TOKEN_STRATEGY } from './v3-token.constants.js';
 import type { V3Principal } from './v3-token.interfaces.js';
 import { V3TokenService } from './v3-token.service.js';
+
+interface StrategyRequest {
+  headers: IncomingHttpHeaders;
+  [V3_TOKEN_SERVICE_OF_REQUEST]?: V3TokenService;
+}
 
 /**
  * The `v3-token` Passport strategy: `Authorization: Basic` client credentials (or username:password under the
@@ -16,7 +21,7 @@ export class V3TokenStrategy extends PassportStrategy(Strategy, V3_TOKEN_STRATEG
     super();
   }
 
-  validate(request: { headers: IncomingHttpHeaders }): Promise<V3Principal> {
-    return this.tokens.authenticate(request.headers.authorization);
+  validate(request: StrategyRequest): Promise<V3Principal> {
+    return (request[V3_TOKEN_SERVICE_OF_REQUEST] ?? this.tokens).authenticate(request.headers.authorization);
   }
 }
