@@ -1,12 +1,7 @@
 import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import {
-  CurrentClient,
-  Public,
-  V3TokenAuthGuard,
-  type V3Principal,
-} from 'nestjs-v3-token-auth';
+import { CurrentClient, Public, V3TokenAuthGuard, type V3Principal } from 'nestjs-v3-token-auth';
 
 /** A guarded route (`GET /me`, answers the principal) and an open one (`GET /open`), for e2e specs. */
 @Controller()

@@ -1,5 +1,6 @@
 /** Outcome of one call to the token endpoint. */
-export type V3GrantOutcome = 'success' | 'invalid_credentials' | 'unavailable' | 'protocol_error' | 'circuit_open';
+export type V3GrantOutcome =
+  'success' | 'invalid_credentials' | 'unavailable' | 'protocol_error' | 'circuit_open';
 
 /** Where a principal was found. */
 export type V3CacheTier = 'memory' | 'store' | 'bearer';
