@@ -76,6 +76,7 @@ export function createRedisClient(
   const common: RedisOptions = {
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: reconnectDelay,
+    enableAutoPipelining: true,
     ...options.options,
     commandTimeout: options.commandTimeoutMs ?? options.options?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: false,
@@ -98,6 +99,7 @@ export function createRedisClient(
     const clusterOptions: ClusterOptions = {
       redisOptions,
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       lazyConnect: false,
       clusterRetryStrategy: reconnectDelay,
       slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
