@@ -1,4 +1,5 @@
-import { describe, it, expect } from '@jest/globals';
+import { afterEach, describe, it, expect } from '@jest/globals';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { GatewayMetrics } from './gateway-metrics.js';
 
 describe('GatewayMetrics', () => {
@@ -13,8 +14,8 @@ describe('GatewayMetrics', () => {
     metrics.singleFlightWait();
     metrics.lockWait('picked_up');
     metrics.breakerState('open');
-    metrics.throttled();
-    metrics.storeError('get');
+    metrics.throttled('client-a');
+    metrics.storeError('get', 'Connection is closed');
     metrics.observeProxy('/v3', 'GET', 200, 0.004);
     metrics.observeProxy('/v3', 'GET', 200, 0.02);
     metrics.observeProxy('/v3', 'PROPFIND', 502, 0.5);
@@ -45,5 +46,49 @@ describe('GatewayMetrics', () => {
     const two = new GatewayMetrics();
     one.cacheMiss();
     expect(await two.metrics()).toContain('v3_token_cache_misses_total 0');
+  });
+
+  describe('fault logs', () => {
+    const lines: string[] = [];
+    const capture: LoggerService = {
+      log: (message: unknown) => lines.push(`log ${String(message)}`),
+      warn: (message: unknown) => lines.push(`warn ${String(message)}`),
+      error: (message: unknown) => lines.push(`error ${String(message)}`),
+    };
+    afterEach(() => {
+      lines.length = 0;
+      Logger.overrideLogger(false);
+    });
+
+    it('logs breaker changes, throttled clients, lock fallbacks and failed renewals', () => {
+      Logger.overrideLogger(capture);
+      const metrics = new GatewayMetrics();
+      metrics.breakerState('open');
+      metrics.breakerState('closed');
+      metrics.throttled('client-a');
+      metrics.lockWait('timeout');
+      metrics.lockWait('fallback');
+      metrics.lockWait('acquired');
+      metrics.refreshAhead('failed');
+      expect(lines).toEqual([
+        'warn Token endpoint circuit breaker is open',
+        'log Token endpoint circuit breaker is closed',
+        'warn Client "client-a" throttled after too many wrong secrets',
+        "warn Waited too long for another instance's grant; granting here instead",
+        'warn Grant lock unavailable (token store down); granting without it',
+        'warn Background token renewal failed; the current token keeps serving',
+      ]);
+    });
+
+    it('logs a failing store operation once per interval, not once per request', () => {
+      Logger.overrideLogger(capture);
+      const metrics = new GatewayMetrics();
+      for (let i = 0; i < 50; i += 1) metrics.storeError('get', 'Connection is closed');
+      metrics.storeError('set', 'Connection is closed');
+      expect(lines).toEqual([
+        'warn Token store get failed: Connection is closed',
+        'warn Token store set failed: Connection is closed',
+      ]);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { V3CacheTier, V3GrantOutcome, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -11,6 +11,9 @@ interface ProxyTimer {
 export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** A store failing under an outage reports every request; the log says so once per operation per interval. */
+const STORE_ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The gateway's Prometheus metrics, in a registry of its own (default process metrics included). It is the
@@ -84,6 +87,9 @@ export class GatewayMetrics implements V3TokenAuthObserver {
     registers: [this.registry],
   });
   private readonly proxyTimers = new Map<string, ProxyTimer>();
+  private readonly hitsByTier = new Map<V3CacheTier, { inc(): void }>();
+  private readonly storeErrorLoggedAt = new Map<string, number>();
+  private readonly logger = new Logger('V3TokenAuth');
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -96,7 +102,12 @@ export class GatewayMetrics implements V3TokenAuthObserver {
   }
 
   cacheHit(tier: V3CacheTier): void {
-    this.cacheHits.inc({ tier });
+    let counter = this.hitsByTier.get(tier);
+    if (counter === undefined) {
+      counter = this.cacheHits.labels(tier);
+      this.hitsByTier.set(tier, counter);
+    }
+    counter.inc();
   }
 
   cacheMiss(): void {
@@ -109,22 +120,37 @@ export class GatewayMetrics implements V3TokenAuthObserver {
 
   lockWait(outcome: 'acquired' | 'picked_up' | 'timeout' | 'fallback'): void {
     this.lockWaits.inc({ outcome });
+    if (outcome === 'timeout') {
+      this.logger.warn("Waited too long for another instance's grant; granting here instead");
+    } else if (outcome === 'fallback') {
+      this.logger.warn('Grant lock unavailable (token store down); granting without it');
+    }
   }
 
   breakerState(state: BreakerState): void {
     this.breaker.set(BREAKER_STATE_VALUE[state]);
+    const message = `Token endpoint circuit breaker is ${state.replace('_', '-')}`;
+    if (state === 'closed') this.logger.log(message);
+    else this.logger.warn(message);
   }
 
-  throttled(): void {
+  throttled(clientId: string): void {
     this.throttledTotal.inc();
+    this.logger.warn(`Client ${JSON.stringify(clientId)} throttled after too many wrong secrets`);
   }
 
-  storeError(operation: string): void {
+  storeError(operation: string, message: string): void {
     this.storeErrors.inc({ operation });
+    const now = Date.now();
+    if (now - (this.storeErrorLoggedAt.get(operation) ?? 0) < STORE_ERROR_LOG_INTERVAL_MS) return;
+    this.storeErrorLoggedAt.set(operation, now);
+    this.logger.warn(`Token store ${operation} failed: ${message}`);
   }
 
   refreshAhead(outcome: 'started' | 'success' | 'failed'): void {
     this.refreshes.inc({ outcome });
+    if (outcome === 'failed')
+      this.logger.warn('Background token renewal failed; the current token keeps serving');
   }
 
   /** Records one proxied request; label children are cached, so the hot path does no label hashing. */
