@@ -1,12 +1,7 @@
+import type { LoadResult } from './load.js';
+
 /** One autocannon run of one configuration. */
-export interface RunSample {
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  meanMs: number;
-  requests: number;
-  non2xx: number;
-  errors: number;
+export interface RunSample extends LoadResult {
   /** Grants the token endpoint performed during the run. */
   grants: number;
   /** Redis keyspace hits during the run. */

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { V3TokenAuthModule, V3TokenService, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
+import { V3TokenService } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
 import { startTokenServer, type TokenServer } from './support/token-server.js';
-import { basic, sleep, startGuardedApp, type GuardedApp } from './support/v3-token-auth-app.js';
+import { basic, sleep, moduleApps } from './support/v3-token-auth-app.js';
 
 const HMAC_KEY = 'e2e-cache-hmac-key-0123456789abcdef';
 const CLIENTS: Record<string, string> = {
@@ -25,15 +25,7 @@ describe('V3TokenAuthModule cache (real token endpoint, real Redis)', () => {
   let issuer: TokenServer;
   let redis: PrivateRedis;
   let raw: Redis;
-  const apps: GuardedApp[] = [];
-
-  const start = async (options: Partial<V3TokenAuthModuleOptions> = {}): Promise<GuardedApp> => {
-    const app = await startGuardedApp([
-      V3TokenAuthModule.forRoot({ tokenUrl: issuer.tokenUrl, retry: { attempts: 1 }, ...options }),
-    ]);
-    apps.push(app);
-    return app;
-  };
+  const { start, closeAll } = moduleApps(() => issuer.tokenUrl);
 
   beforeAll(async () => {
     [issuer, redis] = await Promise.all([startTokenServer({ clients: CLIENTS }), startRedisServer()]);
@@ -41,7 +33,7 @@ describe('V3TokenAuthModule cache (real token endpoint, real Redis)', () => {
   });
 
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await closeAll();
     issuer.issuer.reset();
   });
 

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { V3TokenAuthModule, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
 import { startTokenServer, type SandboxFaults, type TokenServer } from './support/token-server.js';
-import { basic, sleep, startGuardedApp, type GuardedApp } from './support/v3-token-auth-app.js';
+import { basic, sleep, moduleApps } from './support/v3-token-auth-app.js';
 
 const CLIENTS: Record<string, string> = {
   warm: 'warm-secret-1',
@@ -11,22 +10,14 @@ const CLIENTS: Record<string, string> = {
 
 describe('V3TokenAuthModule when the token endpoint fails (real token endpoint with fault injection)', () => {
   let issuer: TokenServer;
-  const apps: GuardedApp[] = [];
-
-  const start = async (options: Partial<V3TokenAuthModuleOptions> = {}): Promise<GuardedApp> => {
-    const app = await startGuardedApp([
-      V3TokenAuthModule.forRoot({ tokenUrl: issuer.tokenUrl, retry: { attempts: 1 }, ...options }),
-    ]);
-    apps.push(app);
-    return app;
-  };
+  const { start, closeAll } = moduleApps(() => issuer.tokenUrl);
 
   beforeAll(async () => {
     issuer = await startTokenServer({ clients: CLIENTS });
   });
 
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await closeAll();
     issuer.issuer.reset();
   });
 

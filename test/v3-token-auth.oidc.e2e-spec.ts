@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { V3TokenAuthModule, V3TokenService, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
+import { V3TokenService } from 'nestjs-v3-token-auth';
 import { startOidcProvider, type OidcProviderServer } from './support/oidc-provider.js';
-import { basic, startGuardedApp, type GuardedApp } from './support/v3-token-auth-app.js';
+import { basic, moduleApps } from './support/v3-token-auth-app.js';
 
 const POST_CLIENT = { client_id: 'oidc-post', client_secret: 'oidc-post-secret' };
 const BASIC_CLIENT = {
@@ -67,15 +67,7 @@ async function startCountingProxy(
 describe('V3TokenAuthModule against oidc-provider (an independent OAuth 2.0 server)', () => {
   let provider: OidcProviderServer;
   let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
-  const apps: GuardedApp[] = [];
-
-  const start = async (options: Partial<V3TokenAuthModuleOptions> = {}): Promise<GuardedApp> => {
-    const app = await startGuardedApp([
-      V3TokenAuthModule.forRoot({ tokenUrl: proxy.url, retry: { attempts: 1 }, ...options }),
-    ]);
-    apps.push(app);
-    return app;
-  };
+  const { start, closeAll } = moduleApps(() => proxy.url);
 
   beforeAll(async () => {
     provider = await startOidcProvider({
@@ -86,7 +78,7 @@ describe('V3TokenAuthModule against oidc-provider (an independent OAuth 2.0 serv
   });
 
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await closeAll();
     proxy.requests.length = 0;
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { V3TokenAuthModule, V3TokenService, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
+import { V3TokenService, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
 import { startTokenServer, type TokenServer } from './support/token-server.js';
-import { basic, eventually, sleep, startGuardedApp, type GuardedApp } from './support/v3-token-auth-app.js';
+import { basic, eventually, sleep, moduleApps } from './support/v3-token-auth-app.js';
 
 const GATEWAY = { id: 'gateway-client', secret: 'gateway-secret' };
 const CLIENTS: Record<string, string> = {
@@ -14,15 +14,7 @@ const USERS: Record<string, string> = { jdoe: 'jdoe-password', asmith: 'asmith-p
 
 describe('V3TokenAuthModule tokens: refresh, Bearer, client authentication (real token endpoint)', () => {
   let issuer: TokenServer;
-  const apps: GuardedApp[] = [];
-
-  const start = async (options: Partial<V3TokenAuthModuleOptions> = {}): Promise<GuardedApp> => {
-    const app = await startGuardedApp([
-      V3TokenAuthModule.forRoot({ tokenUrl: issuer.keycloakTokenUrl, retry: { attempts: 1 }, ...options }),
-    ]);
-    apps.push(app);
-    return app;
-  };
+  const { start, closeAll } = moduleApps(() => issuer.keycloakTokenUrl);
   const passwordGrant: Partial<V3TokenAuthModuleOptions> = {
     grantType: 'password',
     clientId: GATEWAY.id,
@@ -34,7 +26,7 @@ describe('V3TokenAuthModule tokens: refresh, Bearer, client authentication (real
   });
 
   afterEach(async () => {
-    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await closeAll();
     issuer.issuer.reset();
   });
 

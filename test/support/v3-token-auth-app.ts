@@ -1,7 +1,14 @@
 import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { CurrentClient, Public, V3TokenAuthGuard, type V3Principal } from 'nestjs-v3-token-auth';
+import {
+  CurrentClient,
+  Public,
+  V3TokenAuthGuard,
+  V3TokenAuthModule,
+  type V3Principal,
+  type V3TokenAuthModuleOptions,
+} from 'nestjs-v3-token-auth';
 
 /** A guarded route (`GET /me`, answers the principal) and an open one (`GET /open`), for e2e specs. */
 @Controller()
@@ -91,4 +98,29 @@ export async function startGuardedApp(
   }
   const url = `http://127.0.0.1:${String(address.port)}`;
   return { app, url, me: (authorization) => httpGet(`${url}/me`, authorization), close: () => app.close() };
+}
+
+/** Guarded apps importing `V3TokenAuthModule.forRoot`, remembered so a spec can close them all. */
+export interface ModuleApps {
+  /** Starts one app (one attempt per grant unless `options.retry` says otherwise). */
+  start(options?: Partial<V3TokenAuthModuleOptions>): Promise<GuardedApp>;
+  /** Closes every app started so far. */
+  closeAll(): Promise<void>;
+}
+
+/** `tokenUrl` is read when an app starts, so it may name a server that a `beforeAll` starts later. */
+export function moduleApps(tokenUrl: () => string): ModuleApps {
+  const apps: GuardedApp[] = [];
+  return {
+    async start(options = {}) {
+      const app = await startGuardedApp([
+        V3TokenAuthModule.forRoot({ tokenUrl: tokenUrl(), retry: { attempts: 1 }, ...options }),
+      ]);
+      apps.push(app);
+      return app;
+    },
+    async closeAll() {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+    },
+  };
 }
