@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisTokenStore, TokenSealer, type CachedToken, type TokenLock } from 'nestjs-v3-token-auth';
 import { startRedisCluster, type PrivateRedisCluster } from './support/redis-cluster.js';
+import { waitFor } from './support/wait.js';
 
 function token(accessToken: string): CachedToken {
   const now = Date.now();
@@ -14,16 +15,6 @@ function token(accessToken: string): CachedToken {
     clientId: 'customer_id',
     verifier: 'hmac-of-secret',
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }
 
 describe('RedisTokenStore on a 3-master Redis Cluster', () => {
@@ -39,7 +30,7 @@ describe('RedisTokenStore on a 3-master Redis Cluster', () => {
     const sealer = new TokenSealer([{ id: 'k1', key: randomBytes(32) }]);
     store = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
     other = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
-    await waitFor(() => store.isHealthy() && other.isHealthy());
+    await waitFor(() => store.isHealthy() && other.isHealthy(), 10_000);
   }, 60_000);
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisTokenStore, TokenSealer, type CachedToken } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
+import { sleep, waitFor } from './support/wait.js';
 
 function token(accessToken: string, overrides: Partial<CachedToken> = {}): CachedToken {
   const now = Date.now();
@@ -19,16 +20,6 @@ function token(accessToken: string, overrides: Partial<CachedToken> = {}): Cache
     verifier: 'hmac-of-secret',
     ...overrides,
   };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(20);
-  }
 }
 
 /** The value `read` settles on: polls until it equals `expected` or 2 s pass, then answers the last value. */

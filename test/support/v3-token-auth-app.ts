@@ -53,17 +53,7 @@ export function basic(id: string, secret: string): string {
   return `Basic ${Buffer.from(`${id}:${secret}`, 'utf8').toString('base64')}`;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every 25 ms until it holds or `timeoutMs` passes; answers whether it held. */
-export async function eventually(condition: () => boolean, timeoutMs = 3000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (condition()) return true;
-    await sleep(25);
-  }
-  return condition();
-}
+export { eventually, sleep } from './wait.js';
 
 export async function httpGet(url: string, authorization?: string): Promise<HttpAnswer> {
   const response = await fetch(url, { headers: authorization === undefined ? {} : { authorization } });
