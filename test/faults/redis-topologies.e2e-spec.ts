@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { freePort } from '../support/free-port.js';
 import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-cluster.js';
-import { startRedisServer, waitForRedis, type PrivateRedis } from '../support/redis-server.js';
+import { exited, startRedisServer, waitForRedis, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic } from '../support/v3-token-auth-app.js';
 import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from './fault-harness.js';
@@ -45,11 +45,8 @@ async function startSentinel(
   return {
     port,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
+      child.kill('SIGKILL');
+      await exited(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
-import { waitForRedis } from './redis-server.js';
+import { exited, privateRedisArgs, waitForRedis } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -14,11 +14,6 @@ export interface PrivateRedisCluster {
   nodes: string[];
   /** Kills every node and removes their directory. */
   stop(): Promise<void>;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function distinctFreePorts(count: number): Promise<number[]> {
@@ -72,24 +67,15 @@ export async function startRedisCluster(masters = 3): Promise<PrivateRedisCluste
         spawn(
           'redis-server',
           [
-            '--port',
-            String(port),
+            ...privateRedisArgs(port, dir),
             '--cluster-port',
             String(busPorts[index]),
-            '--bind',
-            '127.0.0.1',
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
             join(dir, `nodes-${port}.conf`),
             '--cluster-node-timeout',
             '2000',
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-            '--dir',
-            dir,
           ],
           { stdio: 'ignore' },
         ),

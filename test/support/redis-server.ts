@@ -48,9 +48,15 @@ export async function waitForRedis(port: number, timeoutMs = 5000): Promise<void
   throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
 }
 
-function exited(child: ChildProcess): Promise<void> {
+/** Resolves once `child` has exited (at once if it already has). */
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Arguments of a private `redis-server` on loopback `port`, with no persistence, its files in `dir`. */
+export function privateRedisArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
 }
 
 /** Starts `redis-server` (from PATH) on a free port with no persistence, and waits until it answers. */
@@ -60,23 +66,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-        ...(options.args ?? []),
-      ],
-      { stdio: 'ignore' },
-    );
+    child = spawn('redis-server', [...privateRedisArgs(port, dir), ...(options.args ?? [])], {
+      stdio: 'ignore',
+    });
     await waitForRedis(port);
   };
   const kill = async (): Promise<void> => {
