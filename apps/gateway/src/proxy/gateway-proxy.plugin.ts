@@ -166,7 +166,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     // per request than one Agent that looks the origin up each time.
     const target = new URL(route.target);
     const basePath = target.pathname.replace(/\/+$/, '');
-    const register = (scope: FastifyInstance, next: (error?: Error) => void): void => {
+    const proxyRoute: FastifyPluginCallback = (scope, _options, next) => {
       void scope.register(replyFrom, {
         base: target.origin,
         undici: { connections, pipelining: 1 },
@@ -246,7 +246,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       scope.all(`${route.prefix}/*`, { onResponse }, forward);
       next();
     };
-    void instance.register((scope, _options, next) => register(scope, next));
+    void instance.register(proxyRoute);
   }
   done();
 };
