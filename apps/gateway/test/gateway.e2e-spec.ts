@@ -1,13 +1,13 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach } from '@jest/globals';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHash, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { createGatewayApp } from '../src/app.factory.js';
 import { parseGatewayConfig } from '../src/config/gateway.config.js';
 import { freePort } from '../../../test/support/free-port.js';
 import { startRedisServer, type PrivateRedis } from '../../../test/support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
-import { startEchoServer, type EchoServer } from './support/echo-server.js';
+import { bytesOf, startEchoServer, type EchoServer } from './support/echo-server.js';
 
 const CLIENT = 'svc-client';
 const SECRET = 's3cret:with%chars';
@@ -24,6 +24,7 @@ function rawRequest(
       let text = '';
       response.on('data', (chunk: Buffer) => (text += chunk.toString()));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      response.on('error', reject);
     });
     request.on('error', reject);
     if (Buffer.isBuffer(options.body)) {
@@ -183,6 +184,71 @@ describe('gateway (e2e)', () => {
       expect(answer.status).toBe(200);
       expect(echo.seen[0].bodyBytes).toBe(body.length);
       expect(echo.seen[0].bodySha256).toBe(createHash('sha256').update(body).digest('hex'));
+    });
+
+    it('streams a large answer back unchanged', async () => {
+      const answer = await call('/echo/bytes?n=8388608&seed=big', { headers: { authorization: GOOD } });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toBe('application/octet-stream');
+      const body = Buffer.from(await (answer as unknown as Response).arrayBuffer());
+      expect(body.length).toBe(8 * 1024 * 1024);
+      expect(body.equals(bytesOf(8 * 1024 * 1024, 'big'))).toBe(true);
+    });
+
+    it('closes the caller connection when the downstream breaks off an answer, and keeps serving', async () => {
+      const answer = await rawRequest(`${base}/echo/break`, {
+        method: 'GET',
+        headers: { authorization: GOOD },
+      })
+        .then(() => 'completed')
+        .catch((error: NodeJS.ErrnoException) => error.code ?? error.message);
+      expect(answer).toMatch(/ECONNRESET|aborted/);
+      const next = await call('/echo/after-break', { headers: { authorization: GOOD } });
+      expect(next.status).toBe(200);
+    });
+
+    it("keeps the caller's keep-alive connection and sends the request id back on proxied answers", async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const get = (id: string) =>
+        new Promise<{ reused: boolean; status: number; requestId: unknown }>((resolve, reject) => {
+          const request = httpRequest(
+            `${base}/echo/keep`,
+            { agent, headers: { authorization: GOOD, 'x-request-id': id } },
+            (response) => {
+              response.resume();
+              response.on('end', () =>
+                resolve({
+                  reused: request.reusedSocket,
+                  status: response.statusCode ?? 0,
+                  requestId: response.headers['x-request-id'],
+                }),
+              );
+            },
+          );
+          request.on('error', reject);
+          request.end();
+        });
+      try {
+        const answers = [await get('ka-1'), await get('ka-2'), await get('ka-3')];
+        expect(answers).toEqual([
+          { reused: false, status: 200, requestId: 'ka-1' },
+          { reused: true, status: 200, requestId: 'ka-2' },
+          { reused: true, status: 200, requestId: 'ka-3' },
+        ]);
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('accepts an upload sent with Expect: 100-continue', async () => {
+      const answer = await rawRequest(`${base}/echo/continue`, {
+        method: 'POST',
+        headers: { authorization: GOOD, 'content-type': 'text/plain', expect: '100-continue' },
+        body: 'after the interim answer',
+      });
+      expect(answer.status).toBe(200);
+      expect(echo.seen[0].body).toBe('after the interim answer');
+      expect(echo.seen[0].headers.expect).toBeUndefined();
     });
 
     it('refuses a wrong secret with 401 JSON and WWW-Authenticate; the downstream sees nothing', async () => {

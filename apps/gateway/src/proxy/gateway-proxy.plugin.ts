@@ -1,10 +1,9 @@
-import replyFrom, { type FastifyReplyFromHooks } from '@fastify/reply-from';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { V3TokenException, V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
 import type { GatewayRoute } from '../config/gateway.config.js';
 import { toErrorReply } from '../errors/error-reply.js';
 import { requestIdOf } from '../logging/request-id.js';
-import { dropHopByHop, toDownstreamHeaders } from './proxy-headers.js';
+import { Downstream, type ForwardOutcome } from './downstream.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
 export interface ProxyAuthenticator {
@@ -41,62 +40,21 @@ interface ProxiedRequest extends FastifyRequest {
   user?: V3Principal;
 }
 
-/** reply-from hands its hooks requests and replies typed for any server; the gateway's are HTTP/1 ones. */
-const proxied = (request: unknown): ProxiedRequest => request as ProxiedRequest;
-const replyOf = (reply: unknown): FastifyReply => reply as FastifyReply;
-
-/** What @fastify/reply-from hands `onResponse`: the downstream's status, headers and body stream. */
-interface UpstreamResponse {
-  statusCode: number;
-  headers: Record<string, unknown>;
-  stream: NodeJS.ReadableStream;
-}
-
-const retried = new WeakSet<FastifyRequest>();
-const noRetry = (): null => null;
-
-/** Upstream failures that mean "no answer in time" (504); any other failure to get an answer is a 502. */
-const TIMEOUT_CODES = new Set([
-  'FST_REPLY_FROM_TIMEOUT',
-  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
-  'FST_REPLY_FROM_HTTP_REQUEST_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function upstreamFailure(route: GatewayRoute, error: Error, timeoutMs: number) {
-  const cause = (error as { cause?: unknown }).cause;
-  const code = errorCode(cause) ?? errorCode(error) ?? 'UNKNOWN';
-  const timedOut = TIMEOUT_CODES.has(code) || TIMEOUT_CODES.has(errorCode(error) ?? '');
-  return timedOut
-    ? {
-        code,
-        status: 504,
-        body: {
-          statusCode: 504,
-          error: 'Gateway Timeout',
-          message: `The downstream service of ${route.prefix} did not answer within ${timeoutMs} ms`,
-        },
-      }
-    : {
-        code,
-        status: 502,
-        body: {
-          statusCode: 502,
-          error: 'Bad Gateway',
-          message: `The downstream service of ${route.prefix} is unreachable (${code})`,
-        },
-      };
-}
-
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
+/** Answers a failed downstream call: a Fastify reply, or the raw response once the reply was hijacked. */
+function sendFailure(reply: FastifyReply, status: number, body: object): void {
+  if (!reply.sent) {
+    void reply.code(status).type('application/json; charset=utf-8').send(body);
+    return;
+  }
+  const raw = reply.raw;
+  if (raw.headersSent || raw.destroyed) return;
+  for (const name of raw.getHeaderNames()) if (name !== 'x-request-id') raw.removeHeader(name);
+  const json = JSON.stringify(body);
+  raw.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
+  raw.end(json);
 }
 
 function sendError(reply: FastifyReply, exception: unknown): void {
@@ -109,8 +67,9 @@ function sendError(reply: FastifyReply, exception: unknown): void {
 }
 
 /**
- * The proxy: every route prefix is served by @fastify/reply-from behind the authenticator, with request bodies
- * left as streams (no content-type parser consumes them) and responses streamed back unchanged. A downstream 401
+ * The proxy: every route prefix is served by its `Downstream` (an undici pool) behind the authenticator, with
+ * request bodies left as streams (no content-type parser consumes them) and answers streamed back unchanged but for
+ * hop-by-hop headers. A downstream 401
  * evicts the relayed token and, when the request has no body to replay, retries once with a fresh one.
  * Register it in its own encapsulated context (`app.register(gatewayProxy, options)`).
  */
@@ -161,92 +120,88 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       .send(answer.body);
   });
 
+  const downstreams: Downstream[] = [];
+  instance.addHook('onClose', (_instance, closed) => {
+    Promise.all(downstreams.map((downstream) => downstream.close())).then(() => closed(), closed);
+  });
+
   for (const route of options.routes) {
-    // One keep-alive pool per downstream: reply-from with a `base` dispatches straight to its pool, a little cheaper
-    // per request than one Agent that looks the origin up each time.
-    const target = new URL(route.target);
-    const basePath = target.pathname.replace(/\/+$/, '');
-    const proxyRoute: FastifyPluginCallback = (scope, _options, next) => {
-      void scope.register(replyFrom, {
-        base: target.origin,
-        undici: { connections, pipelining: 1 },
-        disableRequestLogging: true,
-      });
-      const from: FastifyReplyFromHooks = {
-        timeout: upstreamTimeoutMs,
-        retryDelay: noRetry,
-        rewriteRequestHeaders: (request, headers) =>
-          toDownstreamHeaders(headers, proxied(request).user?.accessToken ?? '', {
-            remoteAddress: request.raw.socket.remoteAddress,
-            protocol: request.protocol,
-            host: request.headers.host,
-            requestId: requestIdOf(request.raw),
-          }),
-        rewriteHeaders: (headers) => dropHopByHop(headers),
-        onResponse: (raw, reply, response) => {
-          const upstream = response as unknown as UpstreamResponse;
-          const request = proxied(raw);
-          if (upstream.statusCode === 401 && !retried.has(request)) {
-            retried.add(request);
-            if (request.body === undefined) {
-              retry(request, replyOf(reply), upstream);
-              return;
-            }
-            void evict(request);
-          }
-          void reply.send(upstream.stream);
-        },
-        onError: (reply, { error }) => {
-          const failure = upstreamFailure(route, error, upstreamTimeoutMs);
+    const downstream = new Downstream({
+      prefix: route.prefix,
+      target: route.target,
+      timeoutMs: upstreamTimeoutMs,
+      connections,
+    });
+    downstreams.push(downstream);
+
+    const settle = (request: ProxiedRequest, reply: FastifyReply, outcome: ForwardOutcome): void => {
+      switch (outcome.kind) {
+        case 'relayed':
+          return;
+        case 'unauthorized':
+          retry(request, reply);
+          return;
+        case 'broken':
+          logger.warn(
+            { reqId: requestIdOf(request.raw), route: route.prefix, code: outcome.code },
+            'downstream answer broken off',
+          );
+          return;
+        case 'failed':
           logger.warn(
             {
-              reqId: requestIdOf(reply.request.raw),
+              reqId: requestIdOf(request.raw),
               route: route.prefix,
-              code: failure.code,
-              status: failure.status,
+              code: outcome.code,
+              status: outcome.status,
             },
             'downstream call failed',
           );
-          void reply.code(failure.status).type('application/json; charset=utf-8').send(failure.body);
+          sendFailure(reply, outcome.status, outcome.body);
+      }
+    };
+
+    const forward = (request: ProxiedRequest, reply: FastifyReply, firstAttempt: boolean): void => {
+      downstream.forward(
+        request,
+        reply,
+        request.user?.accessToken ?? '',
+        firstAttempt && request.body === undefined,
+        (outcome) => {
+          if (firstAttempt && outcome.kind === 'relayed' && reply.statusCode === 401) void evict(request);
+          settle(request, reply, outcome);
         },
-      };
+      );
+    };
 
-      const forward = (request: FastifyRequest, reply: FastifyReply): void => {
-        void reply.from(basePath + pathOf(request.url), from);
-      };
+    const evict = (request: ProxiedRequest): Promise<void> =>
+      request.user
+        ? auth.invalidate(request.user).catch((error: unknown) => {
+            logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
+          })
+        : Promise.resolve();
 
-      const evict = (request: ProxiedRequest): Promise<void> =>
-        request.user
-          ? auth.invalidate(request.user).catch((error: unknown) => {
-              logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
-            })
-          : Promise.resolve();
+    const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
+      evict(request)
+        .then(() => auth.reauthenticate(request.headers.authorization))
+        .then(
+          (fresh) => {
+            request.user = fresh;
+            forward(request, reply, false);
+          },
+          (error: unknown) => sendError(reply, error),
+        )
+        .catch((error: unknown) => sendError(reply, error));
+    };
 
-      const retry = (request: ProxiedRequest, reply: FastifyReply, response: UpstreamResponse): void => {
-        response.stream.resume();
-        for (const name of Object.keys(response.headers)) reply.removeHeader(name);
-        evict(request)
-          .then(() => auth.reauthenticate(request.headers.authorization))
-          .then(
-            (fresh) => {
-              request.user = fresh;
-              forward(request, reply);
-            },
-            (error: unknown) => sendError(reply, error),
-          )
-          .catch((error: unknown) => sendError(reply, error));
-      };
-
-      const onResponse = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
-        observe?.(route.prefix, request.method, reply.statusCode, reply.elapsedTime / 1000);
-        next();
-      };
-
-      scope.all(route.prefix, { onResponse }, forward);
-      scope.all(`${route.prefix}/*`, { onResponse }, forward);
+    const onResponse = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
+      observe?.(route.prefix, request.method, reply.statusCode, reply.elapsedTime / 1000);
       next();
     };
-    void instance.register(proxyRoute);
+    const handler = (request: FastifyRequest, reply: FastifyReply): void => forward(request, reply, true);
+    const config = { proxied: true };
+    instance.all(route.prefix, { onResponse, config }, handler);
+    instance.all(`${route.prefix}/*`, { onResponse, config }, handler);
   }
   done();
 };

@@ -13,6 +13,17 @@ export interface SeenRequest {
   body?: string;
 }
 
+/** `n` pseudo-random bytes, the same for the same `n` and `seed`. */
+export function bytesOf(n: number, seed: string): Buffer {
+  const body = Buffer.alloc(n);
+  let block = createHash('sha256').update(seed).digest();
+  for (let offset = 0; offset < n; offset += block.length) {
+    block.copy(body, offset);
+    block = createHash('sha256').update(block).digest();
+  }
+  return body;
+}
+
 /** A downstream service on 127.0.0.1 that records every request and answers with what it saw. */
 export interface EchoServer {
   url: string;
@@ -24,7 +35,8 @@ export interface EchoServer {
 
 /**
  * Starts the echo downstream. Paths steer the answer: `/…/slow?ms=N` waits N ms before answering,
- * `/…/status/NNN` answers NNN, `/…/refuse-once` answers 401 to a token in `refuseOnce` (once per token).
+ * `/…/status/NNN` answers NNN, `/…/refuse-once` answers 401 to a token in `refuseOnce` (once per token),
+ * `/…/break` sends its head and part of a body, then drops the connection, `/…/bytes?n=N&seed=S` streams N pseudo-random bytes (`bytesOf(N, S)`) in 64 KiB writes, honouring backpressure.
  * Every answer carries `x-downstream: echo` and hop-by-hop `keep-alive` and `proxy-authenticate` headers the gateway must drop.
  */
 export async function startEchoServer(): Promise<EchoServer> {
@@ -69,6 +81,29 @@ export async function startEchoServer(): Promise<EchoServer> {
           JSON.stringify({ method: record.method, url: record.url, bytes, sha256: record.bodySha256 }),
         );
       };
+      if (path.endsWith('/break')) {
+        response.writeHead(200, { 'content-type': 'text/plain', 'content-length': '1000' });
+        response.write('partial', () => setTimeout(() => response.socket?.destroy(), 20));
+        return;
+      }
+      if (path.endsWith('/bytes')) {
+        const body = bytesOf(Number(query.get('n') ?? '0'), query.get('seed') ?? '');
+        response.writeHead(200, { 'content-type': 'application/octet-stream', 'x-downstream': 'echo' });
+        let offset = 0;
+        const writeMore = (): void => {
+          while (offset < body.length) {
+            const chunk = body.subarray(offset, offset + 65536);
+            offset += chunk.length;
+            if (!response.write(chunk)) {
+              response.once('drain', writeMore);
+              return;
+            }
+          }
+          response.end();
+        };
+        writeMore();
+        return;
+      }
       const delay = path.endsWith('/slow') ? Number(query.get('ms') ?? '0') : 0;
       if (delay > 0) setTimeout(answer, delay);
       else answer();

@@ -1,0 +1,175 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { Writable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
+import { requestIdOf } from '../logging/request-id.js';
+import { toCallerHeaders, toDownstreamHeaders } from './proxy-headers.js';
+
+/** How one downstream is reached. */
+export interface DownstreamOptions {
+  /** The route prefix it serves, for error messages (`/v3`). */
+  prefix: string;
+  /** Its base URL; the path of it is prepended to every request's path. */
+  target: string;
+  /** Headers, idle body and connect timeout of one call, ms. */
+  timeoutMs: number;
+  /** Keep-alive connections to it, at most. */
+  connections: number;
+}
+
+/** What became of one call to the downstream. */
+export type ForwardOutcome =
+  /** The answer was streamed to the caller (or the caller went away meanwhile). */
+  | { kind: 'relayed' }
+  /** The downstream answered 401 to a call that asked to see it (`onUnauthorized: 'report'`); nothing was sent. */
+  | { kind: 'unauthorized' }
+  /** No answer: nothing was sent to the caller yet. */
+  | { kind: 'failed'; status: 502 | 504; code: string; body: DownstreamFailureBody }
+  /** The call failed after the answer's head was sent; the caller's connection was closed. */
+  | { kind: 'broken'; code: string };
+
+export interface DownstreamFailureBody {
+  statusCode: 502 | 504;
+  error: 'Bad Gateway' | 'Gateway Timeout';
+  message: string;
+}
+
+/** Errors that mean "no answer in time" (504); any other failure to get an answer is a 502. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+interface Call {
+  downstream: Downstream;
+  reply: FastifyReply;
+  reportUnauthorized: boolean;
+  unauthorized: boolean;
+  done: (outcome: ForwardOutcome) => void;
+}
+
+const discardBody = (): Writable =>
+  new Writable({
+    write: (_chunk, _encoding, next) => next(),
+  });
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : error.name || 'UNKNOWN';
+}
+
+/** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
+function startAnswer({ statusCode, headers, opaque: call }: Dispatcher.StreamFactoryData<Call>): Writable {
+  if (statusCode === 401 && call.reportUnauthorized) {
+    call.unauthorized = true;
+    return discardBody();
+  }
+  const { reply } = call;
+  const own = reply.getHeaders();
+  reply.hijack();
+  const response: ServerResponse = reply.raw;
+  response.statusCode = statusCode;
+  for (const name in own) {
+    const value = own[name];
+    if (value !== undefined) response.setHeader(name, value);
+  }
+  const relayed = toCallerHeaders(headers);
+  for (const name in relayed) response.setHeader(name, relayed[name]!);
+  return response;
+}
+
+function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): void {
+  if (error === null) {
+    call.done(call.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
+    return;
+  }
+  const code = errorCode(error);
+  if (call.reply.sent) {
+    call.done(call.reply.raw.headersSent ? { kind: 'broken', code } : call.downstream.failure(code));
+    return;
+  }
+  call.done(call.downstream.failure(code));
+}
+
+/**
+ * One downstream service: a keep-alive pool of connections (undici) to its origin, and the streaming of a
+ * caller's request to it and of its answer back, straight between the two sockets. The request body, when there
+ * is one, is the caller's stream; the answer is written to the caller's raw response (the Fastify reply is
+ * hijacked once the downstream's head arrives, so errors before that are still Fastify replies).
+ */
+export class Downstream {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+
+  constructor(private readonly options: DownstreamOptions) {
+    const target = new URL(options.target);
+    this.basePath = target.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(target.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      connect: { timeout: options.timeoutMs },
+    });
+  }
+
+  /**
+   * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` and relays the answer, then
+   * calls `done` with what happened. With `reportUnauthorized`, a 401 answer is not relayed but reported, its
+   * body discarded, so that the caller may retry with a fresh token.
+   */
+  forward(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    accessToken: string,
+    reportUnauthorized: boolean,
+    done: (outcome: ForwardOutcome) => void,
+  ): void {
+    const raw = request.raw;
+    const call: Call = { downstream: this, reply, reportUnauthorized, unauthorized: false, done };
+    this.pool.stream(
+      {
+        method: request.method,
+        path: this.basePath + request.url,
+        headers: toDownstreamHeaders(request.headers, accessToken, {
+          remoteAddress: raw.socket.remoteAddress,
+          protocol: request.protocol,
+          host: request.headers.host,
+          requestId: requestIdOf(raw),
+        }),
+        body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+        opaque: call,
+      },
+      startAnswer,
+      finishCall,
+    );
+  }
+
+  /** The caller's answer when the downstream gave none. */
+  failure(code: string): Extract<ForwardOutcome, { kind: 'failed' }> {
+    const { prefix, timeoutMs } = this.options;
+    return TIMEOUT_CODES.has(code)
+      ? {
+          kind: 'failed',
+          status: 504,
+          code,
+          body: {
+            statusCode: 504,
+            error: 'Gateway Timeout',
+            message: `The downstream service of ${prefix} did not answer within ${timeoutMs} ms`,
+          },
+        }
+      : {
+          kind: 'failed',
+          status: 502,
+          code,
+          body: {
+            statusCode: 502,
+            error: 'Bad Gateway',
+            message: `The downstream service of ${prefix} is unreachable (${code})`,
+          },
+        };
+  }
+
+  /** Closes the pool's connections once their calls end. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
