@@ -13,6 +13,9 @@ interface GuardedRequest {
   [V3_TOKEN_SERVICE_OF_REQUEST]?: V3TokenService;
 }
 
+type RouteHandler = ReturnType<ExecutionContext['getHandler']>;
+type RouteClass = ReturnType<ExecutionContext['getClass']>;
+
 interface HeaderWriter {
   header?(name: string, value: string): unknown;
   setHeader?(name: string, value: string): unknown;
@@ -25,6 +28,9 @@ interface HeaderWriter {
  */
 @Injectable()
 export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
+  /** `@Public()` of each handler, by handler and class: decorators do not change once the app runs. */
+  private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: V3TokenService,
@@ -33,11 +39,7 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
   }
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
-    if (
-      this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [context.getHandler(), context.getClass()])
-    ) {
-      return true;
-    }
+    if (this.isPublic(context.getHandler(), context.getClass())) return true;
     const request = context.switchToHttp().getRequest<GuardedRequest>();
     const authorization = request.headers.authorization;
     if (typeof authorization === 'string') {
@@ -49,6 +51,17 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
     }
     request[V3_TOKEN_SERVICE_OF_REQUEST] = this.tokens;
     return super.canActivate(context) as Promise<boolean>;
+  }
+
+  private isPublic(handler: RouteHandler, type: RouteClass): boolean {
+    let byClass = this.publicRoutes.get(handler);
+    let known = byClass?.get(type);
+    if (known === undefined) {
+      known = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, [handler, type]) === true;
+      if (byClass === undefined) this.publicRoutes.set(handler, (byClass = new WeakMap()));
+      byClass.set(type, known);
+    }
+    return known;
   }
 
   override handleRequest<TUser = V3Principal>(

@@ -1,0 +1,77 @@
+import { describe, it, expect } from '@jest/globals';
+import { Reflector } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { Public } from './public.decorator.js';
+import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
+import type { V3Principal } from './v3-token.interfaces.js';
+import type { V3TokenService } from './v3-token.service.js';
+
+const principal: V3Principal = {
+  clientId: 'svc',
+  accessToken: 'at-1',
+  tokenType: 'Bearer',
+  expiresAt: Date.now() + 60_000,
+};
+
+/** A token service that only knows one verified header value. */
+function tokensKnowing(header: string) {
+  const peeked: string[] = [];
+  const service = {
+    peek(authorization: string) {
+      peeked.push(authorization);
+      return authorization === header ? principal : undefined;
+    },
+  };
+  return { service: service as unknown as V3TokenService, peeked };
+}
+
+class Routes {
+  guarded(): void {}
+  @Public()
+  open(): void {}
+}
+
+@Public()
+class PublicRoutes extends Routes {}
+
+const context = (type: object, handler: () => void, headers: Record<string, string>) => {
+  const request: { headers: Record<string, string>; user?: V3Principal } = { headers };
+  return { request, host: new ExecutionContextHost([request, {}], type as never, handler) };
+};
+
+describe('V3TokenAuthGuard', () => {
+  it('lets @Public() handlers and classes through without looking at credentials', () => {
+    const { service, peeked } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    expect(guard.canActivate(context(Routes, Routes.prototype.open, {}).host)).toBe(true);
+    expect(guard.canActivate(context(PublicRoutes, Routes.prototype.guarded, {}).host)).toBe(true);
+    expect(peeked).toEqual([]);
+  });
+
+  it('accepts a verified header value synchronously and sets request.user', () => {
+    const { service } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    const { request, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic known' });
+    expect(guard.canActivate(host)).toBe(true);
+    expect(request.user).toBe(principal);
+  });
+
+  it('reads the metadata of a handler and class once, and tells classes sharing a handler apart', () => {
+    const reflector = new Reflector();
+    let reads = 0;
+    const read = reflector.getAllAndOverride.bind(reflector);
+    reflector.getAllAndOverride = ((key: string, targets: never[]) => {
+      reads++;
+      return read(key, targets);
+    }) as Reflector['getAllAndOverride'];
+    const { service, peeked } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(reflector, service);
+    const headers = { authorization: 'Basic known' };
+    for (let i = 0; i < 3; i++) {
+      expect(guard.canActivate(context(Routes, Routes.prototype.guarded, headers).host)).toBe(true);
+      expect(guard.canActivate(context(PublicRoutes, Routes.prototype.guarded, headers).host)).toBe(true);
+    }
+    expect(reads).toBe(2);
+    expect(peeked).toHaveLength(3);
+  });
+});
