@@ -5,6 +5,7 @@ import { Logger, PinoLogger } from 'nestjs-pino';
 import { V3TokenAuthGuard, V3TokenService } from 'nestjs-v3-token-auth';
 import { GATEWAY_CONFIG, gatewayConfigModule, type GatewayConfig } from './config/gateway.config.js';
 import { GatewayModule } from './gateway.module.js';
+import { logAccess } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { gatewayProxy } from './proxy/gateway-proxy.plugin.js';
@@ -22,15 +23,20 @@ const DRAIN_POLL_MS = 50;
  */
 export async function createGatewayApp(config?: GatewayConfig): Promise<NestFastifyApplication> {
   const configModule = await gatewayConfigModule(config);
-  const adapter = new FastifyAdapter({ genReqId: requestIdOf, return503OnClosing: true });
+  const adapter = new FastifyAdapter({ genReqId: requestIdOf, return503OnClosing: true, skipMiddie: true });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(configModule), adapter, {
     bufferLogs: true,
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  const accessLogger = await app.resolve(PinoLogger);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    logAccess(accessLogger, request, reply);
     done();
   });
   fastify.addHook('preClose', (done) => {

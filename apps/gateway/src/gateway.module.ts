@@ -9,7 +9,6 @@ import { GatewayExceptionFilter } from './errors/gateway-exception.filter.js';
 import { HealthController } from './health/health.controller.js';
 import { gatewayLoggerParams } from './logging/logger.options.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
-import { MetricsController } from './metrics/metrics.controller.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { TokenController } from './token/token.controller.js';
 
@@ -33,9 +32,6 @@ export function toTokenAuthOptions(
   };
 }
 
-/** The gateway's own routes (MetricsModule adds `GET /metrics`). */
-const CONTROLLERS = [TokenController, HealthController, MetricsController];
-
 const gatewayConfig = (config: ConfigService): GatewayConfig =>
   config.getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
 
@@ -53,7 +49,7 @@ export class GatewayModule {
         configModule,
         LoggerModule.forRootAsync({
           inject: [ConfigService],
-          useFactory: (config: ConfigService) => gatewayLoggerParams(gatewayConfig(config), CONTROLLERS),
+          useFactory: (config: ConfigService) => gatewayLoggerParams(gatewayConfig(config)),
         }),
         MetricsModule,
         TerminusModule.forRoot({ logger: false }),

@@ -1,6 +1,7 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { V3TokenException } from 'nestjs-v3-token-auth';
+import { requestIdOf } from '../logging/request-id.js';
 import { toErrorReply, toOAuthErrorReply } from './error-reply.js';
 
 /** Path of the gateway's token endpoint, whose errors are OAuth 2.0 JSON. */
@@ -26,9 +27,15 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     const answer = isTokenEndpoint(request.url) ? toOAuthErrorReply(exception) : toErrorReply(exception);
     if (exception instanceof V3TokenException) {
       if (answer.status >= 500)
-        this.logger.warn({ status: answer.status, reason: exception.message }, 'token unavailable');
+        this.logger.warn(
+          { reqId: requestIdOf(request.raw), status: answer.status, reason: exception.message },
+          'token unavailable',
+        );
     } else if (answer.status >= 500) {
-      this.logger.error({ err: exception, status: answer.status }, 'request failed');
+      this.logger.error(
+        { reqId: requestIdOf(request.raw), err: exception, status: answer.status },
+        'request failed',
+      );
     }
     if (reply.sent) return;
     void reply

@@ -1,11 +1,7 @@
 import { describe, it, expect } from '@jest/globals';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pino, type LevelWithSilent } from 'pino';
+import { pinoHttp, type Options } from 'pino-http';
 import { parseGatewayConfig } from '../config/gateway.config.js';
 import { gatewayLoggerParams } from './logger.options.js';
-import { requestIdOf } from './request-id.js';
-
-class HealthController {}
 
 const config = parseGatewayConfig({
   GATEWAY_ROUTES: '/v3=http://p:1',
@@ -14,27 +10,26 @@ const config = parseGatewayConfig({
   V3_TOKEN_URL: 'https://issuer.example/token',
 });
 
-interface HttpOptions {
-  level: LevelWithSilent;
-  redact: { paths: string[]; censor: string };
-  transport?: unknown;
-  genReqId: (request: IncomingMessage, response: ServerResponse) => string;
-  autoLogging: { ignore: (request: IncomingMessage & { originalUrl?: string }) => boolean };
-  customLogLevel: (request: IncomingMessage, response: ServerResponse, error?: Error) => string;
+const params = gatewayLoggerParams(config);
+const options = params.pinoHttp as Options;
+
+/** The root logger nestjs-pino builds from the options (`pinoHttp(options).logger`), writing to `lines`. */
+function rootLogger(lines: string[]) {
+  return pinoHttp({ ...options, level: 'trace' }, { write: (line: string) => lines.push(line) }).logger;
 }
 
-const params = gatewayLoggerParams(config, [HealthController]);
-const http = params.pinoHttp as HttpOptions;
-const request = (headers: Record<string, string>, url = '/token') =>
-  ({ headers, url }) as unknown as IncomingMessage;
-
 describe('gatewayLoggerParams', () => {
+  it('mounts no HTTP middleware: no pino-http, no bind-logger, no AsyncLocalStorage context per request', () => {
+    // An explicit empty list: nestjs-pino mounts on every route when forRoutes is left out (logging.e2e-spec.ts
+    // checks that the gateway ends up with no middleware at all).
+    expect(params.forRoutes).toEqual([]);
+    expect(params.exclude).toBeUndefined();
+    expect(params.useExisting).toBeUndefined();
+  });
+
   it('censors credentials and tokens at any level', () => {
     const lines: string[] = [];
-    const logger = pino(
-      { level: 'trace', redact: http.redact },
-      { write: (line: string) => lines.push(line) },
-    );
+    const logger = rootLogger(lines);
     logger.trace(
       {
         req: {
@@ -68,31 +63,26 @@ describe('gatewayLoggerParams', () => {
   });
 
   it('logs JSON at LOG_LEVEL, pretty only in development', () => {
-    expect(http.level).toBe('debug');
-    expect(http.transport).toBeUndefined();
-    const development = gatewayLoggerParams({ ...config, nodeEnv: 'development' }, [])
-      .pinoHttp as HttpOptions;
+    expect(options.level).toBe('debug');
+    expect(options.transport).toBeUndefined();
+    const lines: string[] = [];
+    const logger = pinoHttp(options, { write: (line: string) => lines.push(line) }).logger;
+    logger.trace('hidden');
+    logger.debug('shown');
+    expect(lines.map((line) => JSON.parse(line) as { level: number; msg: string })).toEqual([
+      expect.objectContaining({ level: 20, msg: 'shown' }),
+    ]);
+    const development = gatewayLoggerParams({ ...config, nodeEnv: 'development' }).pinoHttp as Options;
     expect(development.transport).toMatchObject({ target: 'pino-pretty' });
   });
 
-  it('uses a sane incoming x-request-id, else a random one, the same for the whole request', () => {
-    const response = {} as ServerResponse;
-    expect(http.genReqId(request({ 'x-request-id': 'abc-123' }), response)).toBe('abc-123');
-    const hostile = request({ 'x-request-id': 'x\n{"level":60}' });
-    const id = http.genReqId(hostile, response);
-    expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(requestIdOf(hostile)).toBe(id);
-    expect(http.genReqId(request({ 'x-request-id': 'a'.repeat(200) }), response)).not.toBe('a'.repeat(200));
-  });
-
-  it('does not access-log /health and /metrics, and logs failures louder', () => {
-    expect(http.autoLogging.ignore(Object.assign(request({}, '/'), { originalUrl: '/health' }))).toBe(true);
-    expect(http.autoLogging.ignore(request({}, '/metrics?x=1'))).toBe(true);
-    expect(http.autoLogging.ignore(request({}, '/token'))).toBe(false);
-    const status = (statusCode: number) => ({ statusCode }) as ServerResponse;
-    expect(http.customLogLevel(request({}), status(200))).toBe('info');
-    expect(http.customLogLevel(request({}), status(401))).toBe('warn');
-    expect(http.customLogLevel(request({}), status(503))).toBe('error');
-    expect(params.forRoutes).toEqual([HealthController]);
+  it('writes req and res objects as given (no pino-http serializers) and still serializes errors', () => {
+    const lines: string[] = [];
+    const logger = rootLogger(lines);
+    logger.info({ req: { method: 'POST', url: '/token' }, res: { statusCode: 201 } }, 'request completed');
+    logger.error({ err: new Error('boom') }, 'request failed');
+    const [access, failure] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(access).toMatchObject({ req: { method: 'POST', url: '/token' }, res: { statusCode: 201 } });
+    expect(failure).toMatchObject({ err: { type: 'Error', message: 'boom', stack: expect.any(String) } });
   });
 });

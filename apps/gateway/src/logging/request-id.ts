@@ -15,7 +15,7 @@ export interface RawRequest {
 
 /**
  * The id of a request: a sane incoming `x-request-id` (letters, digits, `._:-`, at most 128), else a random UUID.
- * Computed once per request, so Fastify, pino-http and the proxy all see the same value.
+ * Computed once per request, so Fastify, the access log and the proxy all see the same value.
  */
 export function requestIdOf(request: RawRequest): string {
   let id = request[REQUEST_ID];

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import { V3TokenException, V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
 import type { GatewayRoute } from '../config/gateway.config.js';
 import { toErrorReply } from '../errors/error-reply.js';
+import { skipAccessLog } from '../logging/access-log.js';
 import { requestIdOf } from '../logging/request-id.js';
 import { Downstream, type ForwardOutcome } from './downstream.js';
 
@@ -85,6 +86,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   const connections = options.connections ?? 128;
 
   instance.addHook('onRequest', (request, reply, next) => {
+    skipAccessLog(request);
     let outcome: boolean | Promise<boolean>;
     try {
       outcome = auth.authenticate(request, reply);
@@ -199,9 +201,8 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       next();
     };
     const handler = (request: FastifyRequest, reply: FastifyReply): void => forward(request, reply, true);
-    const config = { proxied: true };
-    instance.all(route.prefix, { onResponse, config }, handler);
-    instance.all(`${route.prefix}/*`, { onResponse, config }, handler);
+    instance.all(route.prefix, { onResponse }, handler);
+    instance.all(`${route.prefix}/*`, { onResponse }, handler);
   }
   done();
 };
