@@ -275,4 +275,44 @@ describe('V3TokenService', () => {
     expect(service.peek(basic('alpha', 'alpha-secret'))).toBeUndefined();
     expect(events).toContain('hit:store');
   });
+
+  it('with the in-process layer off, spares a known Basic header the HMACs but still reads the store each time', async () => {
+    const { client, service, store, events } = setup({ memoryCache: false });
+    const fingerprinter = (service as unknown as { fingerprinter: { mac(...parts: string[]): string } })
+      .fingerprinter;
+    const mac = fingerprinter.mac.bind(fingerprinter);
+    let macs = 0;
+    fingerprinter.mac = (...parts: string[]) => {
+      macs++;
+      return mac(...parts);
+    };
+    let reads = 0;
+    const get = store.get.bind(store);
+    store.get = (key: string) => {
+      reads++;
+      return get(key);
+    };
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    const [macsAfterGrant, readsAfterGrant] = [macs, reads];
+    const again = await service.authenticate(header);
+    await service.authenticate(header);
+    expect(again.accessToken).toBe(first.accessToken);
+    expect(macs).toBe(macsAfterGrant);
+    expect(reads - readsAfterGrant).toBe(2);
+    expect(events.filter((event) => event === 'hit:store')).toHaveLength(2);
+    expect(client.grants).toHaveLength(1);
+
+    await expect(service.authenticate(basic('alpha', 'wrong'))).rejects.toBeInstanceOf(
+      V3InvalidCredentialsException,
+    );
+    await service.invalidate(first);
+    const regranted = await service.authenticate(header);
+    expect(regranted.accessToken).not.toBe(first.accessToken);
+    expect(client.grants.map((grant) => grant.clientSecret)).toEqual([
+      'alpha-secret',
+      'wrong',
+      'alpha-secret',
+    ]);
+  });
 });

@@ -32,10 +32,14 @@ interface Slot {
   refreshAt: number;
 }
 
-/** What an exact Authorization header value was verified against. */
+/**
+ * What an exact Authorization header value was verified against: its slot's key and the verifier of its secret.
+ * For `Basic` both derive from the header alone, so they also spare a store hit the two HMACs.
+ */
 interface HeaderEntry {
   slotKey: string;
   verifier: string;
+  basic: boolean;
 }
 
 interface FailureWindow {
@@ -89,7 +93,11 @@ export class V3TokenService {
    */
   peek(authorization: string): V3Principal | undefined {
     if (!this.options.memoryCache) return undefined;
-    const entry = this.headers.get(this.fingerprinter.headerKey(authorization));
+    return this.peekHeader(this.fingerprinter.headerKey(authorization), authorization);
+  }
+
+  private peekHeader(headerKey: string, authorization: string): V3Principal | undefined {
+    const entry = this.headers.get(headerKey);
     if (entry === undefined) return undefined;
     const slot = this.slots.get(entry.slotKey);
     if (slot === undefined || slot.token.verifier !== entry.verifier) return undefined;
@@ -105,20 +113,32 @@ export class V3TokenService {
    * this module handed out. Throws a `V3TokenException` (401, 400, 429, 503, 502).
    */
   async authenticate(authorization: string | string[] | undefined): Promise<V3Principal> {
-    if (typeof authorization === 'string') {
-      const known = this.peek(authorization);
+    const headerKey =
+      typeof authorization === 'string' && authorization.length <= this.options.maxHeaderBytes
+        ? this.fingerprinter.headerKey(authorization)
+        : undefined;
+    if (headerKey !== undefined) {
+      const header = authorization as string;
+      const known = this.options.memoryCache ? this.peekHeader(headerKey, header) : undefined;
       if (known) return known;
+      const entry = this.headers.get(headerKey);
+      if (entry?.basic) {
+        const slot = await this.resolveKeys(entry.slotKey, entry.verifier, () =>
+          this.credentialsFromHeader(header),
+        );
+        this.rememberHeader(headerKey, slot, true);
+        return slot.principal;
+      }
     }
     const parsed = parseAuthorization(authorization, this.options.maxHeaderBytes);
-    const header = authorization as string;
     if (parsed.scheme === 'bearer') {
       const slot = await this.resolveBearer(parsed.token);
-      this.rememberHeader(header, slot);
+      if (headerKey !== undefined) this.rememberHeader(headerKey, slot, false);
       return slot.principal;
     }
     const credentials = this.credentialsFromBasic(parsed.id, parsed.secret);
     const slot = await this.resolve(credentials, () => credentials);
-    this.rememberHeader(header, slot);
+    if (headerKey !== undefined) this.rememberHeader(headerKey, slot, true);
     return slot.principal;
   }
 
@@ -251,21 +271,30 @@ export class V3TokenService {
     }
   }
 
-  private rememberHeader(authorization: string, slot: Slot): void {
-    if (!this.options.memoryCache || this.slots.get(slot.key) !== slot) return;
-    this.headers.set(
-      this.fingerprinter.headerKey(authorization),
-      { slotKey: slot.key, verifier: slot.token.verifier },
-      slot.freshUntil,
-    );
+  /**
+   * Remembers what a header value was verified against: for the in-process hot path (when the memory layer holds
+   * its slot), and for `Basic` also to derive its keys without HMACs on later store hits. Holds no token.
+   */
+  private rememberHeader(headerKey: string, slot: Slot, basic: boolean): void {
+    const inMemory = this.options.memoryCache && this.slots.get(slot.key) === slot;
+    if (!inMemory && !basic) return;
+    this.headers.set(headerKey, { slotKey: slot.key, verifier: slot.token.verifier, basic }, slot.freshUntil);
   }
 
-  private async resolve(
-    credentials: V3Credentials,
-    renewWith: () => V3Credentials | undefined,
-  ): Promise<Slot> {
+  private resolve(credentials: V3Credentials, renewWith: () => V3Credentials | undefined): Promise<Slot> {
     const key = this.fingerprinter.credentialsKey(credentials);
-    const verifier = this.fingerprinter.verifier(key, credentials);
+    return this.resolveKeys(key, this.fingerprinter.verifier(key, credentials), renewWith);
+  }
+
+  /**
+   * Resolves the credentials behind `key` and `verifier`; `credentialsOf` gives them when a grant or a renewal needs
+   * them (a header is parsed again only then).
+   */
+  private async resolveKeys(
+    key: string,
+    verifier: string,
+    credentialsOf: () => V3Credentials | undefined,
+  ): Promise<Slot> {
     const refused = this.refused.get(verifier);
     if (refused) throw refused;
 
@@ -273,17 +302,20 @@ export class V3TokenService {
     const local = this.options.memoryCache ? this.slots.get(key) : undefined;
     if (local && now < local.freshUntil && TokenFingerprinter.sameVerifier(local.token.verifier, verifier)) {
       this.observer.cacheHit?.('memory');
-      if (now >= local.refreshAt) this.refreshAhead(local, renewWith);
+      if (now >= local.refreshAt) this.refreshAhead(local, credentialsOf);
       return local;
     }
     const stored = await this.readFresh(key, verifier);
     if (stored) {
       this.observer.cacheHit?.('store');
       const slot = this.keep(key, stored);
-      if (Date.now() >= slot.refreshAt) this.refreshAhead(slot, renewWith);
+      if (Date.now() >= slot.refreshAt) this.refreshAhead(slot, credentialsOf);
       return slot;
     }
     this.observer.cacheMiss?.();
+    const credentials = credentialsOf();
+    if (credentials === undefined)
+      throw new V3UnauthorizedException('Authentication failed', 'invalid_client');
     this.checkThrottle(key, verifier, credentials.clientId);
 
     const pending = this.inflight.get(verifier);
