@@ -1,4 +1,4 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { ListeningMessage } from './children/child-ipc.js';
 
@@ -126,4 +126,59 @@ export function memoryOf(pid: number | undefined): { rssMb: number; peakRssMb: n
   } catch {
     return { rssMb: 0, peakRssMb: 0 };
   }
+}
+
+/** `/proc/<pid>/stat` numbers its fields from 1; the first one after the `)` that ends the command name is field 3. */
+const FIRST_FIELD_AFTER_COMM = 3;
+const UTIME_FIELD = 14;
+const STIME_FIELD = 15;
+
+/**
+ * CPU time a process has used (user + system, all its threads), in ms, from a line of `/proc/<pid>/stat`:
+ * fields 14 (utime) and 15 (stime), counted after the `)` that ends the command name (which may itself hold
+ * spaces and parentheses), in clock ticks of `1 / ticksPerSecond` s.
+ *
+ * @example cpuMsFromStat('42 (node) S 1 42 42 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 11 0', 100) // 2800
+ */
+export function cpuMsFromStat(stat: string, ticksPerSecond: number): number {
+  const commEnd = stat.lastIndexOf(')');
+  const fields = stat
+    .slice(commEnd + 1)
+    .trim()
+    .split(/\s+/);
+  const utime = Number(fields[UTIME_FIELD - FIRST_FIELD_AFTER_COMM]);
+  const stime = Number(fields[STIME_FIELD - FIRST_FIELD_AFTER_COMM]);
+  if (commEnd < 0 || !Number.isInteger(utime) || !Number.isInteger(stime)) {
+    throw new Error(
+      `not a /proc/<pid>/stat line (no utime and stime after the command name): "${stat.trim()}"`,
+    );
+  }
+  return ((utime + stime) * 1000) / ticksPerSecond;
+}
+
+let ticksPerSecond: number | undefined;
+
+/** Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`, read once); 100, Linux's value, if that fails. */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+      ticksPerSecond = Number.isInteger(value) && value > 0 ? value : 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** CPU time (user + system, all threads) process `pid` has used so far, in ms. Linux only; NaN elsewhere. */
+export function cpuTimeMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return Number.NaN;
+  }
+  return cpuMsFromStat(stat, clockTicksPerSecond());
 }

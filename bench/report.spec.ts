@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './report.js';
+import { cpuRatio, evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './report.js';
 import { readSettings } from './settings.js';
-import { median, summarise, type ConfigSummary, type RunSample } from './stats.js';
+import { median, perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 
 const run = (requestsPerSecond: number, p99Ms: number, extra: Partial<RunSample> = {}): RunSample => ({
   requestsPerSecond,
@@ -13,11 +13,16 @@ const run = (requestsPerSecond: number, p99Ms: number, extra: Partial<RunSample>
   errors: 0,
   grants: 0,
   redisHits: 0,
+  serverCpuUsPerRequest: 100,
   ...extra,
 });
 
-const config = (name: string, requestsPerSecond: number, p99Ms: number): ConfigSummary =>
-  summarise(name, name, [run(requestsPerSecond, p99Ms)]);
+const config = (
+  name: string,
+  requestsPerSecond: number,
+  p99Ms: number,
+  extra: Partial<RunSample> = {},
+): ConfigSummary => summarise(name, name, [run(requestsPerSecond, p99Ms, extra)]);
 
 function results(configs: ConfigSummary[], overrides: Partial<BenchResults> = {}): BenchResults {
   return {
@@ -60,6 +65,25 @@ describe('median and summarise', () => {
     expect(summary).toMatchObject({ requestsPerSecond: 200, p99Ms: 5, non2xx: 1, errors: 2, grants: 1 });
     expect(summary.redisHitsPerRequest).toBeCloseTo(1500 / 3000);
     expect(summary.runs).toHaveLength(3);
+  });
+
+  it('takes the median CPU per request, skipping runs where it could not be read, and Redis CPU only where measured', () => {
+    const summary = summarise('x', 'X', [
+      run(100, 9, { serverCpuUsPerRequest: 180, redisCpuUsPerRequest: 30 }),
+      run(300, 3, { serverCpuUsPerRequest: Number.NaN, redisCpuUsPerRequest: 20 }),
+      run(200, 5, { serverCpuUsPerRequest: 140, redisCpuUsPerRequest: 90 }),
+    ]);
+    expect(summary.serverCpuUsPerRequest).toBe(160);
+    expect(summary.redisCpuUsPerRequest).toBe(30);
+    expect(summarise('y', 'Y', [run(100, 9)])).not.toHaveProperty('redisCpuUsPerRequest');
+    expect(
+      summarise('z', 'Z', [run(100, 9, { serverCpuUsPerRequest: Number.NaN })]).serverCpuUsPerRequest,
+    ).toBeNaN();
+  });
+
+  it('spreads CPU ms over the requests completed, in µs per request', () => {
+    expect(perRequestUs(2800, 20_000)).toBe(140);
+    expect(perRequestUs(10, 0)).toBeNaN();
   });
 });
 
@@ -133,19 +157,69 @@ describe('evaluateTargets', () => {
   });
 });
 
+describe('cpuRatio', () => {
+  it('divides the bare proxy’s CPU per request by the configuration’s, with redis-server’s when asked', () => {
+    const bare = config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: 120 });
+    const redis = config('gateway-redis', 500, 9, { serverCpuUsPerRequest: 200, redisCpuUsPerRequest: 40 });
+    expect(cpuRatio(bare, redis)).toBeCloseTo(0.6);
+    expect(cpuRatio(bare, redis, true)).toBeCloseTo(0.5);
+    expect(cpuRatio(bare, config('gateway-basic', 900, 5, { serverCpuUsPerRequest: 150 }), true)).toBeCloseTo(
+      0.8,
+    );
+  });
+});
+
 describe('renderMarkdown and renderSvg', () => {
-  const configs = [config('direct', 3000, 2), config('bare-proxy', 1000, 4), config('gateway-basic', 500, 9)];
+  const configs = [
+    config('direct', 3000, 2, { serverCpuUsPerRequest: 30 }),
+    config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: 120 }),
+    config('gateway-basic', 500, 9, { serverCpuUsPerRequest: 150 }),
+  ];
 
   it('prints the machine, one row per configuration with its ratio to the bare proxy, and failed targets', () => {
     const all = results(configs);
     const markdown = renderMarkdown(all, evaluateTargets(all));
     expect(markdown).toContain('Machine: Test CPU, 2 cores, 24 GiB');
     expect(markdown).toContain('3% of the CPU busy before the bench started');
-    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \|/);
-    expect(markdown).toMatch(/\| gateway-basic \| 500 \| 0\.50× \|/);
+    expect(markdown).toContain(
+      '| configuration | requests/s | × bare proxy | server CPU µs/req | CPU × bare proxy |',
+    );
+    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \| 30\.0 \| 4\.00× \|/);
+    expect(markdown).toMatch(/\| gateway-basic \| 500 \| 0\.50× \| 150\.0 \| 0\.80× \|/);
+    expect(markdown).toContain('higher is better, as for requests/s');
     expect(markdown).toMatch(
       /warm path \(Basic\) requests\/s vs bare proxy \| ≥ 0\.90× \| 0\.50× \| \*\*FAIL\*\*/,
     );
+  });
+
+  it('gives redis-server’s CPU per request for the Redis-hit row, and the CPU ratios under the targets', () => {
+    const all = results([
+      ...configs,
+      config('gateway-redis', 400, 12, { serverCpuUsPerRequest: 200, redisCpuUsPerRequest: 40 }),
+    ]);
+    const markdown = renderMarkdown(all, evaluateTargets(all));
+    expect(markdown).toMatch(/\| gateway-redis \| 400 \| 0\.40× \| 200\.0 \| 0\.60× \|/);
+    expect(markdown).toContain(
+      'gateway-redis: redis-server spent another 40.0 µs of CPU per request (240.0 µs with the gateway’s).',
+    );
+    const targetsEnd = markdown.lastIndexOf('| Redis-hit path requests/s vs bare proxy');
+    const cpuLine = markdown.indexOf('CPU per request vs bare proxy');
+    expect(cpuLine).toBeGreaterThan(targetsEnd);
+    expect(markdown.slice(cpuLine).split('\n')[0]).toBe(
+      'CPU per request vs bare proxy (its µs/req ÷ the path’s, higher is better; not a target): ' +
+        'warm path (Basic) 0.80×; Redis-hit path 0.60×, 0.50× counting redis-server’s CPU too.',
+    );
+  });
+
+  it('prints n/a where the CPU time could not be read, and no CPU ratios line without the gateway', () => {
+    const all = results([
+      config('direct', 3000, 2, { serverCpuUsPerRequest: Number.NaN }),
+      config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: Number.NaN }),
+    ]);
+    const markdown = renderMarkdown(all, evaluateTargets(all));
+    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \| n\/a \| n\/a \|/);
+    expect(markdown).not.toContain('CPU per request vs bare proxy');
+    expect(markdown).not.toContain('redis-server spent');
   });
 
   it('draws two bars per configuration, scaled to the largest value, with labels escaped', () => {
@@ -164,7 +238,7 @@ describe('readSettings', () => {
   it('reads durations and sizes from the environment, with short defaults', () => {
     expect(readSettings({})).toMatchObject({
       durationSeconds: 5,
-      rounds: 3,
+      rounds: 5,
       distinctClients: 100_000,
       stampedeRequests: 1000,
     });

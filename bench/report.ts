@@ -90,6 +90,7 @@ export interface TargetVerdict {
 export const RSS_LIMIT_MB = 300;
 
 const fixed = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const times = (ratio: number): string => (Number.isFinite(ratio) ? `${fixed(ratio)}×` : 'n/a');
 const integer = (value: number): string =>
   Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : 'n/a';
 
@@ -126,6 +127,15 @@ export function machineInfo(redisVersion: string, busyBeforeStart: number): Mach
 
 function byName(results: BenchResults, name: string): ConfigSummary | undefined {
   return results.configs.find((config) => config.name === name);
+}
+
+/**
+ * The bare proxy's CPU time per request divided by `config`'s (its own process, plus redis-server's when
+ * `withRedis`), so that, like the requests/s ratio, higher is better.
+ */
+export function cpuRatio(bare: ConfigSummary, config: ConfigSummary, withRedis = false): number {
+  const cpu = config.serverCpuUsPerRequest + (withRedis ? (config.redisCpuUsPerRequest ?? 0) : 0);
+  return bare.serverCpuUsPerRequest / cpu;
 }
 
 /** Checks the issue's targets against a run. Targets whose configuration was not measured are left out. */
@@ -212,6 +222,24 @@ export function evaluateTargets(results: BenchResults): TargetVerdict[] {
   return verdicts;
 }
 
+/** The warm path's and the Redis-hit path's CPU per request against the bare proxy's, in one line (not targets). */
+function cpuRatiosLine(results: BenchResults): string | undefined {
+  const bare = byName(results, 'bare-proxy');
+  const warm = byName(results, 'gateway-basic');
+  const redis = byName(results, 'gateway-redis');
+  if (!bare || (!warm && !redis)) return undefined;
+  const parts: string[] = [];
+  if (warm) parts.push(`warm path (Basic) ${times(cpuRatio(bare, warm))}`);
+  if (redis) {
+    const withRedis =
+      redis.redisCpuUsPerRequest === undefined
+        ? ''
+        : `, ${times(cpuRatio(bare, redis, true))} counting redis-server’s CPU too`;
+    parts.push(`Redis-hit path ${times(cpuRatio(bare, redis))}${withRedis}`);
+  }
+  return `CPU per request vs bare proxy (its µs/req ÷ the path’s, higher is better; not a target): ${parts.join('; ')}.`;
+}
+
 /** The results as Markdown: machine, settings, one row per configuration, the targets and the rest. */
 export function renderMarkdown(results: BenchResults, verdicts: readonly TargetVerdict[]): string {
   const { machine, settings } = results;
@@ -225,14 +253,29 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
       `${settings.rounds} interleaved rounds of ${settings.durationSeconds} s per configuration; medians. ` +
       `Token endpoint latency ${settings.grantDelayMs} ms. Everything on loopback, on the same machine as the load generator.`,
     '',
-    '| configuration | requests/s | × bare proxy | p50 ms | p99 ms | mean ms | non-2xx | grants during runs |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| configuration | requests/s | × bare proxy | server CPU µs/req | CPU × bare proxy | p50 ms | p99 ms | mean ms | non-2xx | grants during runs |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const config of results.configs) {
-    const ratio = bare ? `${fixed(config.requestsPerSecond / bare.requestsPerSecond)}×` : 'n/a';
+    const ratio = bare ? times(config.requestsPerSecond / bare.requestsPerSecond) : 'n/a';
+    const cpu = bare ? times(cpuRatio(bare, config)) : 'n/a';
     lines.push(
-      `| ${config.label} | ${integer(config.requestsPerSecond)} | ${ratio} | ${fixed(config.p50Ms, 1)} | ` +
-        `${fixed(config.p99Ms, 1)} | ${fixed(config.meanMs)} | ${config.non2xx + config.errors} | ${config.grants} |`,
+      `| ${config.label} | ${integer(config.requestsPerSecond)} | ${ratio} | ${fixed(config.serverCpuUsPerRequest, 1)} | ` +
+        `${cpu} | ${fixed(config.p50Ms, 1)} | ${fixed(config.p99Ms, 1)} | ${fixed(config.meanMs)} | ` +
+        `${config.non2xx + config.errors} | ${config.grants} |`,
+    );
+  }
+  lines.push(
+    '',
+    'Server CPU: user + system time of the process serving the configuration (all its threads, from /proc/<pid>/stat) ' +
+      'per completed request, median of the rounds; steadier than requests/s on a shared machine. ' +
+      'CPU × bare proxy is the bare proxy’s CPU per request divided by the configuration’s: higher is better, as for requests/s.',
+  );
+  for (const config of results.configs) {
+    if (config.redisCpuUsPerRequest === undefined) continue;
+    lines.push(
+      `${config.label}: redis-server spent another ${fixed(config.redisCpuUsPerRequest, 1)} µs of CPU per request ` +
+        `(${fixed(config.serverCpuUsPerRequest + config.redisCpuUsPerRequest, 1)} µs with the gateway’s).`,
     );
   }
   if (verdicts.length > 0) {
@@ -243,6 +286,8 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
       );
     }
   }
+  const cpuLine = cpuRatiosLine(results);
+  if (cpuLine) lines.push('', cpuLine);
   lines.push('');
   if (results.gatewayMeasured) {
     lines.push(

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../test/support/free-port.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { runBatch, runLoad, runStampede, type LoadSettings } from './load.js';
-import { forkServer, memoryOf, spawnNodeService, type ChildServer } from './processes.js';
+import { cpuTimeMs, forkServer, memoryOf, spawnNodeService, type ChildServer } from './processes.js';
 import {
   cpuBusyFraction,
   evaluateTargets,
@@ -20,7 +20,7 @@ import {
   type StampedeResult,
 } from './report.js';
 import { readSettings } from './settings.js';
-import { summarise, type ConfigSummary, type RunSample } from './stats.js';
+import { perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 import { benchSecret, type GrantStats } from './token-endpoint.js';
 
 /** The gateway runs as its image runs it (apps/gateway/Dockerfile): a heap cap, so V8 collects instead of growing. */
@@ -32,6 +32,10 @@ interface Target {
   label: string;
   origin: string;
   requests: AutocannonRequest[];
+  /** The process that serves it, whose CPU time per request is measured. */
+  serverPid: number | undefined;
+  /** redis-server's pid, where the requests reach Redis and its CPU time per request is measured too. */
+  redisPid?: number;
 }
 
 const REQUEST_PATH = '/orders/items?limit=10';
@@ -69,6 +73,12 @@ async function grantStats(
 async function redisInfo(redis: Redis, section: string, field: string): Promise<string> {
   const info = await redis.info(section);
   return new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+}
+
+/** Starts counting `pid`'s CPU time; the function returned gives the ms used since. */
+function cpuMeter(pid: number | undefined): () => number {
+  const before = cpuTimeMs(pid);
+  return () => cpuTimeMs(pid) - before;
 }
 
 const redisHits = async (redis: Redis): Promise<number> =>
@@ -117,14 +127,24 @@ async function interleavedRounds(
   for (let round = 1; round <= rounds; round++) {
     for (const target of targets) {
       const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
+      const serverCpu = cpuMeter(target.serverPid);
+      const redisCpu = target.redisPid === undefined ? undefined : cpuMeter(target.redisPid);
       const result = await runLoad(target.origin, target.requests, load);
+      const serverCpuUsPerRequest = perRequestUs(serverCpu(), result.requests);
+      const redisCpuUsPerRequest = redisCpu && perRequestUs(redisCpu(), result.requests);
       const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
-      runs
-        .get(target.name)!
-        .push({ ...result, grants: grantsAfter - grantsBefore, redisHits: hitsAfter - hitsBefore });
+      runs.get(target.name)!.push({
+        ...result,
+        grants: grantsAfter - grantsBefore,
+        redisHits: hitsAfter - hitsBefore,
+        serverCpuUsPerRequest,
+        ...(redisCpuUsPerRequest === undefined ? {} : { redisCpuUsPerRequest }),
+      });
       log(
         `round ${round}/${rounds} ${target.label}: ${Math.round(result.requestsPerSecond)} req/s, ` +
-          `p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`,
+          `p99 ${result.p99Ms} ms, CPU ${serverCpuUsPerRequest.toFixed(1)} µs/req` +
+          `${redisCpuUsPerRequest === undefined ? '' : ` (+ Redis ${redisCpuUsPerRequest.toFixed(1)})`}, ` +
+          `non-2xx ${result.non2xx}, errors ${result.errors}`,
       );
     }
   }
@@ -183,12 +203,14 @@ async function main(): Promise<void> {
         label: 'downstream, direct',
         origin: downstream.origin,
         requests: [{ method: 'GET', path: REQUEST_PATH }],
+        serverPid: downstream.child.pid,
       },
       {
         name: 'bare-proxy',
         label: 'bare proxy (no auth)',
         origin: bareProxy.origin,
         requests: [{ method: 'GET', path: REQUEST_PATH }],
+        serverPid: bareProxy.child.pid,
       },
     ];
     const hotClients = Array.from({ length: settings.hotClients }, (_, i) => `bench-hot-${i + 1}`);
@@ -224,24 +246,29 @@ async function main(): Promise<void> {
       );
       cleanups.push(() => gatewayB!.stop());
       const token = await bearerToken(gatewayA, bearerClient);
+      const redisPid = Number(await redisInfo(redis, 'server', 'process_id')) || undefined;
       targets.push(
         {
           name: 'gateway-basic',
           label: 'gateway, Basic (warm)',
           origin: gatewayA.origin,
           requests: hotRequests(hotClients),
+          serverPid: gatewayA.child.pid,
         },
         {
           name: 'gateway-bearer',
           label: 'gateway, Bearer token',
           origin: gatewayA.origin,
           requests: [{ method: 'GET', path: REQUEST_PATH, headers: { authorization: `Bearer ${token}` } }],
+          serverPid: gatewayA.child.pid,
         },
         {
           name: 'gateway-redis',
           label: 'gateway, Redis hit per request',
           origin: gatewayB.origin,
           requests: hotRequests(hotClients),
+          serverPid: gatewayB.child.pid,
+          redisPid,
         },
       );
     } else {

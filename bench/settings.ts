@@ -12,7 +12,7 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
 
 /**
  * The bench's settings, from the environment:
- * `BENCH_DURATION_S` (5), `BENCH_WARMUP_S` (2), `BENCH_ROUNDS` (3), `BENCH_CONNECTIONS` (16),
+ * `BENCH_DURATION_S` (5), `BENCH_WARMUP_S` (2), `BENCH_ROUNDS` (5), `BENCH_CONNECTIONS` (16),
  * `BENCH_HOT_CLIENTS` (4), `BENCH_CLIENTS` (100000; 0 skips the scenario), `BENCH_CLIENT_CONCURRENCY` (64),
  * `BENCH_STAMPEDE` (1000; 0 skips it),
  * `BENCH_GRANT_DELAY_MS` (10, the token endpoint's latency).
@@ -21,7 +21,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   return {
     durationSeconds: envNumber('BENCH_DURATION_S', 5, env),
     warmupSeconds: envNumber('BENCH_WARMUP_S', 2, env),
-    rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 3, env))),
+    rounds: Math.max(1, Math.round(envNumber('BENCH_ROUNDS', 5, env))),
     connections: Math.max(1, Math.round(envNumber('BENCH_CONNECTIONS', 16, env))),
     hotClients: Math.max(1, Math.round(envNumber('BENCH_HOT_CLIENTS', 4, env))),
     distinctClients: Math.round(envNumber('BENCH_CLIENTS', 100_000, env)),

@@ -1,0 +1,42 @@
+import { describe, expect, it } from '@jest/globals';
+import { clockTicksPerSecond, cpuMsFromStat, cpuTimeMs } from './processes.js';
+
+/** A real `/proc/<pid>/stat` line, with 250 ticks of utime and 30 of stime (fields 14 and 15). */
+const stat = (comm: string): string =>
+  `4242 (${comm}) S 1 4242 4242 0 -1 4194560 19270 0 12 0 250 30 0 0 20 0 11 0 1234567 1190182912 14203 ` +
+  '18446744073709551615 1 1 0 0 0 0 0 16781312 17922 0 0 0 17 1 0 0 0 0 0\n';
+
+describe('cpuMsFromStat', () => {
+  it('adds utime and stime, in clock ticks, as ms', () => {
+    expect(cpuMsFromStat(stat('node'), 100)).toBe(2800);
+    expect(cpuMsFromStat(stat('node'), 1000)).toBe(280);
+  });
+
+  it('counts the fields after the last ")", whatever the command name holds', () => {
+    expect(cpuMsFromStat(stat('a) b (c) 1 2 3'), 100)).toBe(2800);
+  });
+
+  it('names a line that is not a stat line', () => {
+    expect(() => cpuMsFromStat('no such thing', 100)).toThrow('not a /proc/<pid>/stat line');
+    expect(() => cpuMsFromStat('42 (node) S 1 2 3', 100)).toThrow('not a /proc/<pid>/stat line');
+  });
+});
+
+describe('cpuTimeMs', () => {
+  it('reads a live process’s CPU time, as Node itself counts it', () => {
+    const before = { proc: cpuTimeMs(process.pid), node: process.cpuUsage() };
+    const spinUntil = process.cpuUsage(before.node);
+    while (spinUntil.user + spinUntil.system < 200_000)
+      Object.assign(spinUntil, process.cpuUsage(before.node));
+    const procMs = cpuTimeMs(process.pid) - before.proc;
+    const nodeMs = (spinUntil.user + spinUntil.system) / 1000;
+    const tickMs = 1000 / clockTicksPerSecond();
+    expect(procMs).toBeGreaterThanOrEqual(nodeMs - 3 * tickMs);
+    expect(procMs).toBeLessThanOrEqual(nodeMs + 3 * tickMs);
+  });
+
+  it('is NaN without a process to read', () => {
+    expect(cpuTimeMs(undefined)).toBeNaN();
+    expect(cpuTimeMs(2 ** 30)).toBeNaN();
+  });
+});
