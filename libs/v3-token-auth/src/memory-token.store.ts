@@ -64,8 +64,8 @@ export class BoundedTtlCache<V> {
       return;
     }
     if (existing) {
-      existing.value = value;
-      existing.expiresAt = expiresAt;
+      if (existing.value !== value) existing.value = value;
+      if (existing.expiresAt !== expiresAt) existing.expiresAt = expiresAt;
       this.touch(existing);
       return;
     }

@@ -40,6 +40,8 @@ interface HeaderEntry {
   slotKey: string;
   verifier: string;
   basic: boolean;
+  /** Epoch ms until which the entry is kept: its slot's `freshUntil`. */
+  until: number;
 }
 
 interface FailureWindow {
@@ -273,12 +275,24 @@ export class V3TokenService {
 
   /**
    * Remembers what a header value was verified against: for the in-process hot path (when the memory layer holds
-   * its slot), and for `Basic` also to derive its keys without HMACs on later store hits. Holds no token.
+   * its slot), and for `Basic` also to derive its keys without HMACs on later store hits. Holds no token. An entry
+   * that already says the same is left alone: a new object stored in a long-lived map on every store hit would
+   * survive the young generation and keep the old one collecting.
    */
   private rememberHeader(headerKey: string, slot: Slot, basic: boolean): void {
     const inMemory = this.options.memoryCache && this.slots.get(slot.key) === slot;
     if (!inMemory && !basic) return;
-    this.headers.set(headerKey, { slotKey: slot.key, verifier: slot.token.verifier, basic }, slot.freshUntil);
+    const known = this.headers.get(headerKey);
+    if (
+      known?.slotKey === slot.key &&
+      known.verifier === slot.token.verifier &&
+      known.basic === basic &&
+      known.until === slot.freshUntil
+    ) {
+      return;
+    }
+    const entry = { slotKey: slot.key, verifier: slot.token.verifier, basic, until: slot.freshUntil };
+    this.headers.set(headerKey, entry, slot.freshUntil);
   }
 
   private resolve(credentials: V3Credentials, renewWith: () => V3Credentials | undefined): Promise<Slot> {
