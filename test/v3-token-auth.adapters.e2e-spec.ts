@@ -119,6 +119,19 @@ describe.each(['express', 'fastify'] as HttpPlatform[])('V3TokenAuthGuard on %s'
     expect(issuer.issuer.grantCount(CLIENT.id)).toBe(before);
   });
 
+  it("runs the same authentication through Passport's AuthGuard('v3-token')", async () => {
+    const header = basic(CLIENT.id, CLIENT.secret);
+    const direct = await app.me(header);
+    const viaPassport = await httpGet(`${app.url}/passport/me`, header);
+    expect(viaPassport.status).toBe(200);
+    expect(viaPassport.body).toMatchObject({ clientId: CLIENT.id });
+    expect(viaPassport.body?.accessToken).toBe(direct.body?.accessToken);
+
+    const refused = await httpGet(`${app.url}/passport/me`, basic(CLIENT.id, 'wrong'));
+    expectJsonError(refused, 401);
+    expect(refused.text).not.toContain('wrong');
+  });
+
   it('answers 503 with Retry-After when the issuer is down and nothing is cached', async () => {
     issuer.issuer.setFaults({ mode: 'unavailable', retryAfterSeconds: 3 });
     try {

@@ -1,4 +1,5 @@
 import { Controller, Get, UseGuards, type INestApplication, type ModuleMetadata } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import {
@@ -10,12 +11,21 @@ import {
   type V3TokenAuthModuleOptions,
 } from 'nestjs-v3-token-auth';
 
-/** A guarded route (`GET /me`, answers the principal) and an open one (`GET /open`), for e2e specs. */
+/**
+ * A guarded route (`GET /me`, answers the principal), the same behind Passport's own `AuthGuard('v3-token')`
+ * (`GET /passport/me`) and an open one (`GET /open`), for e2e specs.
+ */
 @Controller()
 export class GuardedController {
   @Get('me')
   @UseGuards(V3TokenAuthGuard)
   me(@CurrentClient() client: V3Principal): V3Principal {
+    return client;
+  }
+
+  @Get('passport/me')
+  @UseGuards(AuthGuard('v3-token'))
+  viaPassport(@CurrentClient() client: V3Principal): V3Principal {
     return client;
   }
 

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Public } from './public.decorator.js';
 import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
+import { V3UnauthorizedException } from './v3-token.exceptions.js';
 import type { V3Principal } from './v3-token.interfaces.js';
 import type { V3TokenService } from './v3-token.service.js';
 
@@ -13,16 +14,23 @@ const principal: V3Principal = {
   expiresAt: Date.now() + 60_000,
 };
 
-/** A token service that only knows one verified header value. */
+/** A token service that only knows one verified header value; `authenticate` accepts `Basic fresh` too. */
 function tokensKnowing(header: string) {
   const peeked: string[] = [];
+  const authenticated: unknown[] = [];
   const service = {
     peek(authorization: string) {
       peeked.push(authorization);
       return authorization === header ? principal : undefined;
     },
+    authenticate(authorization: unknown) {
+      authenticated.push(authorization);
+      return authorization === 'Basic fresh'
+        ? Promise.resolve(principal)
+        : Promise.reject(new V3UnauthorizedException('Authentication failed', 'invalid_client'));
+    },
   };
-  return { service: service as unknown as V3TokenService, peeked };
+  return { service: service as unknown as V3TokenService, peeked, authenticated };
 }
 
 class Routes {
@@ -36,7 +44,9 @@ class PublicRoutes extends Routes {}
 
 const context = (type: object, handler: () => void, headers: Record<string, string>) => {
   const request: { headers: Record<string, string>; user?: V3Principal } = { headers };
-  return { request, host: new ExecutionContextHost([request, {}], type as never, handler) };
+  const sent: Record<string, string> = {};
+  const response = { header: (name: string, value: string) => (sent[name] = value) };
+  return { request, sent, host: new ExecutionContextHost([request, response], type as never, handler) };
 };
 
 describe('V3TokenAuthGuard', () => {
@@ -73,5 +83,37 @@ describe('V3TokenAuthGuard', () => {
     }
     expect(reads).toBe(2);
     expect(peeked).toHaveLength(3);
+  });
+
+  it('asks the token service about any other header and sets request.user from its answer', async () => {
+    const { service, authenticated } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    const { request, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic fresh' });
+    await expect(guard.canActivate(host)).resolves.toBe(true);
+    expect(request.user).toBe(principal);
+    expect(authenticated).toEqual(['Basic fresh']);
+  });
+
+  it('refuses through handleRequest, with the exception headers on the response', async () => {
+    const { service } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    const { request, sent, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic bad' });
+    await expect(guard.canActivate(host)).rejects.toBeInstanceOf(V3UnauthorizedException);
+    expect(request.user).toBeUndefined();
+    expect(sent['WWW-Authenticate'] ?? sent['www-authenticate']).toMatch(/^Basic realm=/);
+  });
+
+  it('lets a subclass decide through handleRequest, as with AuthGuard', async () => {
+    const anonymous = { ...principal, clientId: 'anonymous' };
+    class OptionalGuard extends V3TokenAuthGuard {
+      override handleRequest<TUser = V3Principal>(error: unknown, user: TUser | false): TUser {
+        return (error ? anonymous : user) as TUser;
+      }
+    }
+    const { service } = tokensKnowing('Basic known');
+    const guard = new OptionalGuard(new Reflector(), service);
+    const { request, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic bad' });
+    await expect(guard.canActivate(host)).resolves.toBe(true);
+    expect(request.user).toBe(anonymous);
   });
 });

@@ -6,9 +6,3 @@ export const IS_PUBLIC_KEY = 'v3-token-auth:isPublic';
 
 /** Injection token of the validated options with defaults applied. Internal: not exported from the package. */
 export const V3_TOKEN_AUTH_RESOLVED_OPTIONS = Symbol('V3_TOKEN_AUTH_RESOLVED_OPTIONS');
-
-/**
- * Request property through which a guard hands the strategy its own module's service. Passport keeps one strategy
- * per name per process, so without it every app in a process would share the last app's cache. Internal.
- */
-export const V3_TOKEN_SERVICE_OF_REQUEST = Symbol('V3_TOKEN_SERVICE_OF_REQUEST');
