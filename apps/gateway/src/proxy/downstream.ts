@@ -81,11 +81,7 @@ function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): vo
     return;
   }
   const code = errorCode(error);
-  if (call.reply.sent) {
-    call.done(call.reply.raw.headersSent ? { kind: 'broken', code } : call.downstream.failure(code));
-    return;
-  }
-  call.done(call.downstream.failure(code));
+  call.done(call.reply.raw.headersSent ? { kind: 'broken', code } : call.downstream.failure(code));
 }
 
 /**

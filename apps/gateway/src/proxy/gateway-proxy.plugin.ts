@@ -70,8 +70,8 @@ function sendError(reply: FastifyReply, exception: unknown): void {
 /**
  * The proxy: every route prefix is served by its `Downstream` (an undici pool) behind the authenticator, with
  * request bodies left as streams (no content-type parser consumes them) and answers streamed back unchanged but for
- * hop-by-hop headers. A downstream 401
- * evicts the relayed token and, when the request has no body to replay, retries once with a fresh one.
+ * hop-by-hop headers. A downstream 401 evicts the relayed token and, when the request has no body to replay, retries
+ * once with a fresh one.
  * Register it in its own encapsulated context (`app.register(gatewayProxy, options)`).
  */
 export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
