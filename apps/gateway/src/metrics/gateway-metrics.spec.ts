@@ -1,5 +1,6 @@
 import { afterEach, describe, it, expect } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
+import { Histogram, Registry } from 'prom-client';
 import { GatewayMetrics } from './gateway-metrics.js';
 
 describe('GatewayMetrics', () => {
@@ -39,6 +40,35 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('gateway_proxy_duration_seconds_count{route="/v3",method="OTHER",status="502"} 1');
     expect(text).toContain('process_cpu_seconds_total');
     expect(metrics.contentType).toMatch(/^text\/plain/);
+  });
+
+  it('exposes proxy latency exactly as the prom-client Histogram it replaced', async () => {
+    const metrics = new GatewayMetrics();
+    const registry = new Registry();
+    const histogram = new Histogram({
+      name: 'gateway_proxy_duration_seconds',
+      help: 'Proxied requests, from arrival to the end of the response, by route prefix, method and status',
+      labelNames: ['route', 'method', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    const observations: [string, string, number, number, string][] = [
+      ['/v3', 'GET', 200, 0.004, 'GET'],
+      ['/echo', 'POST', 201, 0.01, 'POST'],
+      ['/v3', 'PROPFIND', 502, 0.5, 'OTHER'],
+      ['/v3', 'get', 200, 0.0012, 'OTHER'],
+      ['/v3', 'GET', 200, 31, 'GET'],
+      ['/echo', 'POST', 201, 0.0025, 'POST'],
+    ];
+    for (const [route, method, status, seconds, recorded] of observations) {
+      metrics.observeProxy(route, method, status, seconds);
+      histogram.labels(route, recorded, String(status)).observe(seconds);
+    }
+    metrics.observeProxy('/v3', 'GET', 200, Number.NaN);
+
+    expect(await metrics.registry.getSingleMetricAsString('gateway_proxy_duration_seconds')).toBe(
+      await registry.getSingleMetricAsString('gateway_proxy_duration_seconds'),
+    );
   });
 
   it('keeps a registry per instance', async () => {
