@@ -240,6 +240,29 @@ function cpuRatiosLine(results: BenchResults): string | undefined {
   return `CPU per request vs bare proxy (its µs/req ÷ the path’s, higher is better; not a target): ${parts.join('; ')}.`;
 }
 
+/**
+ * The gateway's paths against a bare proxy on its own core (Fastify + undici's `Pool.stream()`, no auth): what the
+ * gateway's own work costs, apart from the choice of proxy library. One line, not a target.
+ */
+function ownCoreLine(results: BenchResults): string | undefined {
+  const core = byName(results, 'bare-undici');
+  if (!core) return undefined;
+  const parts: string[] = [];
+  for (const [name, label] of [
+    ['gateway-basic', 'warm path (Basic)'],
+    ['gateway-redis', 'Redis-hit path'],
+  ] as const) {
+    const config = byName(results, name);
+    if (!config) continue;
+    parts.push(
+      `${label} ${times(config.requestsPerSecond / core.requestsPerSecond)} requests/s, ` +
+        `${times(cpuRatio(core, config))} CPU per request`,
+    );
+  }
+  if (parts.length === 0) return undefined;
+  return `Against a bare proxy on the gateway’s own core (Fastify + undici’s Pool.stream(), no auth; not a target): ${parts.join('; ')}.`;
+}
+
 /** The results as Markdown: machine, settings, one row per configuration, the targets and the rest. */
 export function renderMarkdown(results: BenchResults, verdicts: readonly TargetVerdict[]): string {
   const { machine, settings } = results;
@@ -288,6 +311,8 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
   }
   const cpuLine = cpuRatiosLine(results);
   if (cpuLine) lines.push('', cpuLine);
+  const coreLine = ownCoreLine(results);
+  if (coreLine) lines.push('', coreLine);
   lines.push('');
   if (results.gatewayMeasured) {
     lines.push(
@@ -322,6 +347,7 @@ function escapeXml(text: string): string {
 const COLOURS: Record<string, string> = {
   direct: '#9e9e9e',
   'bare-proxy': '#1f77b4',
+  'bare-undici': '#9467bd',
   'gateway-basic': '#2ca02c',
   'gateway-bearer': '#17becf',
   'gateway-redis': '#ff7f0e',

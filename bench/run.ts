@@ -196,6 +196,10 @@ async function main(): Promise<void> {
       BENCH_UPSTREAM: downstream.origin,
     });
     cleanups.push(() => bareProxy.stop());
+    const bareUndici = await forkServer('bare undici proxy', join(childrenDir, 'bare-undici-proxy.js'), {
+      BENCH_UPSTREAM: downstream.origin,
+    });
+    cleanups.push(() => bareUndici.stop());
 
     const targets: Target[] = [
       {
@@ -211,6 +215,13 @@ async function main(): Promise<void> {
         origin: bareProxy.origin,
         requests: [{ method: 'GET', path: REQUEST_PATH }],
         serverPid: bareProxy.child.pid,
+      },
+      {
+        name: 'bare-undici',
+        label: 'bare proxy on undici, the gateway’s core (no auth)',
+        origin: bareUndici.origin,
+        requests: [{ method: 'GET', path: REQUEST_PATH }],
+        serverPid: bareUndici.child.pid,
       },
     ];
     const hotClients = Array.from({ length: settings.hotClients }, (_, i) => `bench-hot-${i + 1}`);
