@@ -1,21 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { RedisTokenStore, TokenSealer, type CachedToken, type TokenLock } from 'nestjs-v3-token-auth';
+import { RedisTokenStore, TokenSealer, type TokenLock } from 'nestjs-v3-token-auth';
 import { startRedisCluster, type PrivateRedisCluster } from './support/redis-cluster.js';
+import { cachedToken as token } from './support/cached-token.js';
 import { waitFor } from './support/wait.js';
-
-function token(accessToken: string): CachedToken {
-  const now = Date.now();
-  return {
-    accessToken,
-    tokenType: 'Bearer',
-    issuedAt: now,
-    expiresAt: now + 300_000,
-    clientId: 'customer_id',
-    verifier: 'hmac-of-secret',
-  };
-}
 
 describe('RedisTokenStore on a 3-master Redis Cluster', () => {
   const keys = Array.from({ length: 120 }, (_, i) => `fingerprint-${i}`);

@@ -3,24 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisTokenStore, TokenSealer, type CachedToken } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
+import { cachedToken as token } from './support/cached-token.js';
 import { sleep, waitFor } from './support/wait.js';
-
-function token(accessToken: string, overrides: Partial<CachedToken> = {}): CachedToken {
-  const now = Date.now();
-  return {
-    accessToken,
-    tokenType: 'Bearer',
-    issuedAt: now,
-    expiresAt: now + 300_000,
-    refreshToken: `refresh-of-${accessToken}`,
-    refreshExpiresAt: now + 1_800_000,
-    scope: 'orders',
-    clientId: 'customer_id',
-    username: 'alice',
-    verifier: 'hmac-of-secret',
-    ...overrides,
-  };
-}
 
 /** The value `read` settles on: polls until it equals `expected` or 2 s pass, then answers the last value. */
 async function eventually<T>(read: () => Promise<T>, expected: T): Promise<T> {
