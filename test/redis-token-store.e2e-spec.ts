@@ -197,6 +197,26 @@ describe('RedisTokenStore against a private redis-server', () => {
     await results.find((lock) => lock !== undefined)!.release();
   });
 
+  it('writes the commands of one event-loop turn in one socket write, in order, and answers each', async () => {
+    const readsByRedis = async (): Promise<number> =>
+      Number(/total_reads_processed:(\d+)/.exec(await raw.info('stats'))?.[1]);
+    const entries = Array.from({ length: 40 }, (_, i) => token(`at-turn-${i}`));
+
+    let before = await readsByRedis();
+    await Promise.all(entries.map((entry, i) => raw.set(`e2e:{turn-raw-${i}}`, entry.accessToken)));
+    const uncoalesced = (await readsByRedis()) - before;
+
+    before = await readsByRedis();
+    const answers = await Promise.all(
+      entries.flatMap((entry, i) => [store.set(`turn-${i}`, entry, 60_000), store.get(`turn-${i}`)]),
+    );
+    const coalesced = (await readsByRedis()) - before;
+
+    expect(answers.filter((_, i) => i % 2 === 1)).toEqual(entries);
+    expect(uncoalesced).toBeGreaterThan(20);
+    expect(coalesced).toBeLessThanOrEqual(3);
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     await store.set('flush', token('at-flush'), 60_000);
     await raw.script('FLUSH');

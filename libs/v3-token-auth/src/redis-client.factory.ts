@@ -64,7 +64,8 @@ function safeMessage(error: unknown): string {
  * The client the token store talks to. An existing `client` is used as is (owned: false); otherwise one is
  * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
  * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
- * Connection errors go to `observer.storeError`, never unhandled.
+ * Standalone and Sentinel clients do not auto-pipeline (the store coalesces their writes, see `RedisWriteCoalescer`);
+ * a Cluster client auto-pipelines per node. Connection errors go to `observer.storeError`, never unhandled.
  * @example const { client, owned } = createRedisClient({ url: 'redis://localhost:6379' });
  */
 export function createRedisClient(
@@ -76,7 +77,6 @@ export function createRedisClient(
   const common: RedisOptions = {
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: reconnectDelay,
-    enableAutoPipelining: true,
     ...options.options,
     commandTimeout: options.commandTimeoutMs ?? options.options?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: false,

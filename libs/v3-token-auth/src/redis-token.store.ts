@@ -1,6 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisClient } from './redis-client.factory.js';
+import { RedisWriteCoalescer } from './redis-write-coalescer.js';
 import type { CachedToken, TokenLock, TokenStore } from './token-store.interface.js';
 import type { TokenSealer } from './token-sealer.js';
 import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
@@ -51,7 +52,7 @@ const FINGERPRINT_LENGTH = 64;
 const SEPARATOR = '|';
 
 function fingerprint(accessToken: string): string {
-  return createHash('sha256').update(accessToken).digest('hex');
+  return hash('sha256', accessToken, 'hex');
 }
 
 function errorMessage(error: unknown): string {
@@ -111,6 +112,7 @@ export class RedisTokenStore implements TokenStore {
   private readonly prefix: string;
   private readonly sealer: TokenSealer | undefined;
   private readonly observer: V3TokenAuthObserver | undefined;
+  private readonly writes: RedisWriteCoalescer;
 
   constructor({ redis, keyPrefix = 'v3t:', sealer, observer }: RedisTokenStoreOptions) {
     if (keyPrefix.includes('{') || keyPrefix.includes('}')) {
@@ -124,6 +126,7 @@ export class RedisTokenStore implements TokenStore {
     this.prefix = keyPrefix;
     this.sealer = sealer;
     this.observer = observer;
+    this.writes = new RedisWriteCoalescer(client);
   }
 
   /** The Redis key of an entry. */
@@ -141,6 +144,7 @@ export class RedisTokenStore implements TokenStore {
     const redisKey = this.entryKey(key);
     let raw: string | null;
     try {
+      this.writes.beforeCommand();
       raw = await this.client.get(redisKey);
     } catch (error) {
       this.report('get', error);
@@ -166,6 +170,7 @@ export class RedisTokenStore implements TokenStore {
     const json = JSON.stringify(stored);
     const payload = this.sealer ? this.sealer.seal(json, redisKey) : json;
     try {
+      this.writes.beforeCommand();
       await this.client.set(
         redisKey,
         `${fingerprint(entry.accessToken)}${SEPARATOR}${payload}`,
@@ -181,6 +186,7 @@ export class RedisTokenStore implements TokenStore {
     if (!this.reachable('delete')) return false;
     const redisKey = this.entryKey(key);
     try {
+      this.writes.beforeCommand();
       if (ifAccessToken === undefined) return (await this.client.del(redisKey)) > 0;
       const expected = `${fingerprint(ifAccessToken)}${SEPARATOR}`;
       return (await this.script(DELETE_IF_PREFIX, redisKey, [expected])) === 1;
@@ -198,6 +204,7 @@ export class RedisTokenStore implements TokenStore {
     const owner = randomBytes(16).toString('base64url');
     let reply: string | null;
     try {
+      this.writes.beforeCommand();
       reply = await this.client.set(lockKey, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
     } catch (error) {
       this.report('acquireLock', error);
@@ -279,9 +286,11 @@ export class RedisTokenStore implements TokenStore {
   /** Runs a Lua script by its SHA, loading it (EVAL) when this Redis node does not have it yet. */
   private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
     try {
+      this.writes.beforeCommand();
       return await this.client.evalsha(script.sha, 1, key, ...args);
     } catch (error) {
       if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
+      this.writes.beforeCommand();
       return this.client.eval(script.lua, 1, key, ...args);
     }
   }
