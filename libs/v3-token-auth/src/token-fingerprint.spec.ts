@@ -31,6 +31,9 @@ describe('TokenFingerprinter', () => {
     expect(fingerprinter.verifier(key, { ...credentials, clientSecret: 'wrong' })).not.toBe(verifier);
     expect(TokenFingerprinter.sameVerifier(verifier, fingerprinter.verifier(key, credentials))).toBe(true);
     expect(TokenFingerprinter.sameVerifier(verifier, verifier.slice(1))).toBe(false);
+    const lastFlipped = verifier.slice(0, -1) + (verifier.endsWith('A') ? 'B' : 'A');
+    expect(TokenFingerprinter.sameVerifier(verifier, lastFlipped)).toBe(false);
+    expect(TokenFingerprinter.sameVerifier('', '')).toBe(true);
   });
 
   it('is shared by instances with the same key and private without one', () => {
