@@ -24,15 +24,16 @@ describe('cpuMsFromStat', () => {
 
 describe('cpuTimeMs', () => {
   it('reads a live process’s CPU time, as Node itself counts it', () => {
-    const before = { proc: cpuTimeMs(process.pid), node: process.cpuUsage() };
-    const spinUntil = process.cpuUsage(before.node);
-    while (spinUntil.user + spinUntil.system < 200_000)
-      Object.assign(spinUntil, process.cpuUsage(before.node));
-    const procMs = cpuTimeMs(process.pid) - before.proc;
-    const nodeMs = (spinUntil.user + spinUntil.system) / 1000;
+    const procBefore = cpuTimeMs(process.pid);
+    const nodeBefore = process.cpuUsage();
+    let spent = process.cpuUsage(nodeBefore);
+    while (spent.user + spent.system < 200_000) spent = process.cpuUsage(nodeBefore);
+    const procMs = cpuTimeMs(process.pid) - procBefore;
+    const nodeMs = (spent.user + spent.system) / 1000;
+    // /proc counts in clock ticks, and its window (outside Node's) also holds the two reads of the file.
     const tickMs = 1000 / clockTicksPerSecond();
     expect(procMs).toBeGreaterThanOrEqual(nodeMs - 3 * tickMs);
-    expect(procMs).toBeLessThanOrEqual(nodeMs + 3 * tickMs);
+    expect(procMs).toBeLessThanOrEqual(nodeMs + 5 * tickMs);
   });
 
   it('is NaN without a process to read', () => {

@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { RedisTokenStore, TokenSealer, type TokenLock } from 'nestjs-v3-token-auth';
 import { startRedisCluster, type PrivateRedisCluster } from './support/redis-cluster.js';
 import { cachedToken as token } from './support/cached-token.js';
+import { socketWritesDuring } from './support/socket-writes.js';
 import { waitFor } from './support/wait.js';
 
 describe('RedisTokenStore on a 3-master Redis Cluster', () => {
@@ -36,6 +37,32 @@ describe('RedisTokenStore on a 3-master Redis Cluster', () => {
     const perNode = await Promise.all(nodes.map((node) => node.dbsize()));
     expect(perNode.every((count) => count > 0)).toBe(true);
     expect(perNode.reduce((a, b) => a + b, 0)).toBe(keys.length);
+  });
+
+  it('writes the commands of one event-loop turn in one write per node', async () => {
+    const plain = new Cluster(
+      cluster.nodes.map((node) => ({ host: '127.0.0.1', port: Number(node.split(':')[1]) })),
+    );
+    try {
+      await waitFor(() => plain.status === 'ready', 10_000);
+      await Promise.all(keys.map((key) => plain.get(store.entryKey(key))));
+      const socketsOf = (client: Cluster) => client.nodes('all').map((node) => node.stream);
+      const uncoalesced = await socketWritesDuring(socketsOf(plain), () =>
+        Promise.all(keys.map((key) => plain.get(store.entryKey(key)))),
+      );
+      let read: unknown[] = [];
+      const coalesced = await socketWritesDuring(socketsOf(other.client as Cluster), async () => {
+        read = await Promise.all(keys.map((key) => other.get(key)));
+      });
+
+      expect(read.map((entry) => (entry as { accessToken?: string } | undefined)?.accessToken)).toEqual(
+        keys.map((key) => `at-${key}`),
+      );
+      expect(uncoalesced).toBe(keys.length);
+      expect(coalesced).toBeLessThanOrEqual(nodes.length);
+    } finally {
+      plain.disconnect();
+    }
   });
 
   it('puts an entry and its lock in the same hash slot', async () => {

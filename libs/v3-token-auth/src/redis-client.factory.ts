@@ -64,8 +64,8 @@ function safeMessage(error: unknown): string {
  * The client the token store talks to. An existing `client` is used as is (owned: false); otherwise one is
  * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
  * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
- * Standalone and Sentinel clients do not auto-pipeline (the store coalesces their writes, see `RedisWriteCoalescer`);
- * a Cluster client auto-pipelines per node. Connection errors go to `observer.storeError`, never unhandled.
+ * None of them auto-pipelines: the store coalesces each turn's writes itself (see `RedisWriteCoalescer`).
+ * Connection errors go to `observer.storeError`, never unhandled.
  * @example const { client, owned } = createRedisClient({ url: 'redis://localhost:6379' });
  */
 export function createRedisClient(
@@ -99,7 +99,6 @@ export function createRedisClient(
     const clusterOptions: ClusterOptions = {
       redisOptions,
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
       lazyConnect: false,
       clusterRetryStrategy: reconnectDelay,
       slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
