@@ -23,7 +23,7 @@ export class RedisWriteCoalescer {
   /** Call before sending a command: the first one in a turn corks the sockets, the turn's end writes them. */
   beforeCommand(): void {
     if (this.corked !== undefined || this.client.options.enableAutoPipelining) return;
-    const streams = this.sockets().filter((stream) => stream?.writable === true);
+    const streams = this.sockets().filter((stream): stream is Corkable => stream?.writable === true);
     if (streams.length === 0) return;
     for (const stream of streams) stream.cork();
     this.corked = streams;
