@@ -363,7 +363,13 @@ export class V3TokenService {
 
   /** The stored entry for `key` if it is fresh and was obtained with the same secret. */
   private async readFresh(key: string, verifier: string): Promise<CachedToken | undefined> {
-    const stored = await this.safely('get', () => this.store.get(key));
+    let stored: CachedToken | undefined;
+    try {
+      stored = await this.store.get(key);
+    } catch (error) {
+      this.storeFailed('get', error);
+      return undefined;
+    }
     if (!stored || Date.now() >= stored.expiresAt - this.skewMs) return undefined;
     return TokenFingerprinter.sameVerifier(stored.verifier, verifier) ? stored : undefined;
   }
@@ -639,8 +645,12 @@ export class V3TokenService {
     try {
       return await action();
     } catch (error) {
-      this.observer.storeError?.(operation, (error as Error).message);
+      this.storeFailed(operation, error);
       return undefined;
     }
+  }
+
+  private storeFailed(operation: string, error: unknown): void {
+    this.observer.storeError?.(operation, (error as Error).message);
   }
 }

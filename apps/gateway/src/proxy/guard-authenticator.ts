@@ -20,12 +20,8 @@ export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenServi
       const allowed = guard.canActivate(
         new ExecutionContextHost([request, reply], GatewayProxyRoute, handler),
       );
-      if (allowed === true) return true;
       if (allowed === false) throw refused();
-      return allowed.then((ok) => {
-        if (!ok) throw refused();
-        return true;
-      });
+      return allowed;
     },
     invalidate: (principal) => tokens.invalidate(principal),
     reauthenticate: (authorization) => tokens.authenticate(authorization),
