@@ -5,7 +5,11 @@ import type { TokenStore } from './token-store.interface.js';
 
 /** Redis connection for the shared token cache. */
 export interface V3RedisOptions {
-  /** An existing ioredis client (standalone or Cluster). The module never disconnects it. */
+  /**
+   * An existing ioredis client (standalone or Cluster). The module never disconnects it. Unless the client has
+   * `enableAutoPipelining` on, the store coalesces the writes of one event-loop turn on its sockets (cork, then uncork
+   * in `setImmediate`), so other commands sent on it in that turn share the write.
+   */
   client?: Redis | Cluster;
   /** `redis://` or `rediss://` URL; the module creates the client and disconnects it on shutdown. */
   url?: string;
