@@ -28,6 +28,24 @@ export function toTokenAuthOptions(
     encryptionKeys: config.encryptionKeys,
     expirySkewSeconds: config.expirySkewSeconds,
     memoryCache: config.memoryCache,
+    timeoutMs: config.tokenTimeoutMs,
+    scope: config.scope,
+    retry: config.retryAttempts === undefined ? undefined : { attempts: config.retryAttempts },
+    circuitBreaker:
+      config.breakerFailureThreshold === undefined && config.breakerResetTimeoutMs === undefined
+        ? undefined
+        : {
+            failureThreshold: config.breakerFailureThreshold,
+            resetTimeoutMs: config.breakerResetTimeoutMs,
+          },
+    keyPrefix: config.keyPrefix,
+    memoryCacheMaxEntries: config.memoryCacheMaxEntries,
+    refreshAheadRatio: config.refreshAheadRatio,
+    lockLeaseMs: config.lockLeaseMs,
+    lockWaitMs: config.lockWaitMs,
+    maxFailedAttempts: config.maxFailedAttempts,
+    failedAttemptsWindowMs: config.failedAttemptsWindowMs,
+    invalidCredentialsTtlMs: config.invalidCredentialsTtlMs,
     observer,
   };
 }

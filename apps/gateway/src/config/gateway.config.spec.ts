@@ -41,6 +41,56 @@ describe('parseGatewayConfig', () => {
       logLevel: 'info',
       upstreamTimeoutMs: 30_000,
       memoryCache: true,
+      tokenTimeoutMs: undefined,
+      scope: undefined,
+      retryAttempts: undefined,
+      breakerFailureThreshold: undefined,
+      breakerResetTimeoutMs: undefined,
+      keyPrefix: undefined,
+      memoryCacheMaxEntries: undefined,
+      refreshAheadRatio: undefined,
+      lockLeaseMs: undefined,
+      lockWaitMs: undefined,
+      maxFailedAttempts: undefined,
+      failedAttemptsWindowMs: undefined,
+      invalidCredentialsTtlMs: undefined,
+    });
+  });
+
+  it.each([
+    ['V3_TOKEN_TIMEOUT_MS', ' 2500 ', 'tokenTimeoutMs', 2500],
+    ['V3_SCOPE', ' openid orders:read ', 'scope', 'openid orders:read'],
+    ['V3_TOKEN_RETRY_ATTEMPTS', '1', 'retryAttempts', 1],
+    ['V3_TOKEN_BREAKER_THRESHOLD', '8', 'breakerFailureThreshold', 8],
+    ['V3_TOKEN_BREAKER_RESET_MS', '0', 'breakerResetTimeoutMs', 0],
+    ['REDIS_KEY_PREFIX', 'acme:v3t:', 'keyPrefix', 'acme:v3t:'],
+    ['TOKEN_MEMORY_CACHE_MAX_ENTRIES', '50000', 'memoryCacheMaxEntries', 50_000],
+    ['TOKEN_REFRESH_AHEAD_RATIO', '0.75', 'refreshAheadRatio', 0.75],
+    ['TOKEN_REFRESH_AHEAD_RATIO', '0', 'refreshAheadRatio', 0],
+    ['TOKEN_LOCK_LEASE_MS', '100', 'lockLeaseMs', 100],
+    ['TOKEN_LOCK_WAIT_MS', '0', 'lockWaitMs', 0],
+    ['TOKEN_MAX_FAILED_ATTEMPTS', '20', 'maxFailedAttempts', 20],
+    ['TOKEN_FAILED_ATTEMPTS_WINDOW_MS', '120000', 'failedAttemptsWindowMs', 120_000],
+    ['TOKEN_INVALID_CREDENTIALS_TTL_MS', '0', 'invalidCredentialsTtlMs', 0],
+  ] as const)('reads %s=%j as %s', (variable, raw, field, expected) => {
+    const config = parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, [variable]: raw });
+    expect(config[field]).toBe(expected);
+  });
+
+  it('gives REDIS_COMMAND_TIMEOUT_MS to whichever Redis is configured, and ignores it without one', () => {
+    const withRedis = (redis: Record<string, string>) =>
+      parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, REDIS_COMMAND_TIMEOUT_MS: '250', ...redis }).redis;
+    expect(withRedis({ REDIS_URL: 'redis://r:6379' })).toEqual({
+      url: 'redis://r:6379',
+      commandTimeoutMs: 250,
+    });
+    expect(withRedis({ REDIS_CLUSTER_NODES: 'r1:7000' })).toEqual({
+      clusterNodes: ['r1:7000'],
+      commandTimeoutMs: 250,
+    });
+    expect(withRedis({})).toBeUndefined();
+    expect(parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, REDIS_URL: 'redis://r:6379' }).redis).toEqual({
+      url: 'redis://r:6379',
     });
   });
 
@@ -191,6 +241,77 @@ describe('parseGatewayConfig', () => {
     [
       { GATEWAY_ROUTES: ROUTES, TOKEN_MEMORY_CACHE: 'no' },
       'TOKEN_MEMORY_CACHE: "no" — use one of true, false',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_TIMEOUT_MS: '0' },
+      'V3_TOKEN_TIMEOUT_MS: "0" — use milliseconds from 1 to 600000',
+    ],
+    [{ GATEWAY_ROUTES: ROUTES, V3_TOKEN_TIMEOUT_MS: '5s' }, 'V3_TOKEN_TIMEOUT_MS: "5s" — use milliseconds'],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_SCOPE: 'read\twrite' },
+      'V3_SCOPE: "read\twrite" — use scope names separated by single spaces',
+    ],
+    [{ GATEWAY_ROUTES: ROUTES, V3_SCOPE: 'say "hi"' }, 'V3_SCOPE: "say "hi"" — use scope names'],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_RETRY_ATTEMPTS: '0' },
+      'V3_TOKEN_RETRY_ATTEMPTS: "0" — use a whole number of attempts from 1 (no retry) to 10',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_RETRY_ATTEMPTS: '2.5' },
+      'V3_TOKEN_RETRY_ATTEMPTS: "2.5" — use a whole number',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_BREAKER_THRESHOLD: '0' },
+      'V3_TOKEN_BREAKER_THRESHOLD: "0" — use a whole number of consecutive failures from 1 to 1000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_BREAKER_RESET_MS: '-1' },
+      'V3_TOKEN_BREAKER_RESET_MS: "-1" — use milliseconds from 0 to 600000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_KEY_PREFIX: '{v3t}:' },
+      'REDIS_KEY_PREFIX: "{v3t}:" — must not contain { or } — the store adds its own hash tag',
+    ],
+    [{ GATEWAY_ROUTES: ROUTES, REDIS_KEY_PREFIX: 'v3t}' }, 'REDIS_KEY_PREFIX: "v3t}" — must not contain'],
+    [
+      { GATEWAY_ROUTES: ROUTES, REDIS_COMMAND_TIMEOUT_MS: '0' },
+      'REDIS_COMMAND_TIMEOUT_MS: "0" — use milliseconds from 1 to 60000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_MEMORY_CACHE_MAX_ENTRIES: '0' },
+      'TOKEN_MEMORY_CACHE_MAX_ENTRIES: "0" — use a whole number of entries from 1',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_REFRESH_AHEAD_RATIO: '1' },
+      'TOKEN_REFRESH_AHEAD_RATIO: "1" — use a number from 0 (off) to below 1, e.g. 0.8',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_REFRESH_AHEAD_RATIO: '-0.1' },
+      'TOKEN_REFRESH_AHEAD_RATIO: "-0.1" — use a number from 0',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_REFRESH_AHEAD_RATIO: '80%' },
+      'TOKEN_REFRESH_AHEAD_RATIO: "80%" — use a number from 0',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_LOCK_LEASE_MS: '99' },
+      'TOKEN_LOCK_LEASE_MS: "99" — use milliseconds from 100 to 600000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_LOCK_WAIT_MS: '600001' },
+      'TOKEN_LOCK_WAIT_MS: "600001" — use milliseconds from 0 to 600000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_MAX_FAILED_ATTEMPTS: '0' },
+      'TOKEN_MAX_FAILED_ATTEMPTS: "0" — use a whole number of attempts from 1 to 100000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_FAILED_ATTEMPTS_WINDOW_MS: '0' },
+      'TOKEN_FAILED_ATTEMPTS_WINDOW_MS: "0" — use milliseconds from 1 to 86400000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_INVALID_CREDENTIALS_TTL_MS: 'off' },
+      'TOKEN_INVALID_CREDENTIALS_TTL_MS: "off" — use milliseconds from 0 (off) to 3600000',
     ],
   ])('refuses %j with one line naming the variable and the fix', (env, expected) => {
     const message = failure(env);

@@ -27,6 +27,8 @@ export interface GatewayRedisConfig {
   url?: string;
   clusterNodes?: string[];
   sentinel?: { name: string; sentinels: string[] };
+  /** `REDIS_COMMAND_TIMEOUT_MS`; unset leaves the module's default (500). */
+  commandTimeoutMs?: number;
 }
 
 /** The gateway's configuration, validated from environment variables at boot. */
@@ -47,6 +49,33 @@ export interface GatewayConfig {
   logLevel: GatewayLogLevel;
   upstreamTimeoutMs: number;
   memoryCache: boolean;
+  // Token module tuning: undefined while the variable is unset, so the module's own default applies.
+  /** `V3_TOKEN_TIMEOUT_MS`: timeout of one token endpoint call, ms. */
+  tokenTimeoutMs?: number;
+  /** `V3_SCOPE`: the `scope` sent with every grant that does not carry its own. */
+  scope?: string;
+  /** `V3_TOKEN_RETRY_ATTEMPTS`: attempts in all at the token endpoint, the first included. */
+  retryAttempts?: number;
+  /** `V3_TOKEN_BREAKER_THRESHOLD`: consecutive retryable failures that open the circuit. */
+  breakerFailureThreshold?: number;
+  /** `V3_TOKEN_BREAKER_RESET_MS`: how long the circuit stays open before one trial call, ms. */
+  breakerResetTimeoutMs?: number;
+  /** `REDIS_KEY_PREFIX`: prefix of every Redis key; never contains `{` or `}`. */
+  keyPrefix?: string;
+  /** `TOKEN_MEMORY_CACHE_MAX_ENTRIES`: entries the in-process cache holds at most. */
+  memoryCacheMaxEntries?: number;
+  /** `TOKEN_REFRESH_AHEAD_RATIO`: fraction of a token's life after which it is renewed; 0 disables. */
+  refreshAheadRatio?: number;
+  /** `TOKEN_LOCK_LEASE_MS`: lease of the cross-instance grant lock, ms. */
+  lockLeaseMs?: number;
+  /** `TOKEN_LOCK_WAIT_MS`: how long a request waits for another instance's grant, ms. */
+  lockWaitMs?: number;
+  /** `TOKEN_MAX_FAILED_ATTEMPTS`: wrong secrets per client per window before 429. */
+  maxFailedAttempts?: number;
+  /** `TOKEN_FAILED_ATTEMPTS_WINDOW_MS`: window of `maxFailedAttempts`, ms. */
+  failedAttemptsWindowMs?: number;
+  /** `TOKEN_INVALID_CREDENTIALS_TTL_MS`: how long an invalid-credentials answer is remembered, ms. */
+  invalidCredentialsTtlMs?: number;
 }
 
 /** A configuration problem, as one line that names the variable and the fix. Never contains a secret. */
@@ -60,6 +89,8 @@ export class GatewayConfigError extends Error {
 const ROUTES_FORMAT = 'each entry is /prefix=http(s)://host[:port], comma-separated';
 const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
 const HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9A-Fa-f:.]+\]:\d{1,5}$/;
+/** RFC 6749 §3.3: scope-tokens of printable ASCII except `"` and `\`, separated by single spaces. */
+const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 /** Variables whose values are never shown in an error message. */
 const SECRET_VARIABLES = new Set([
@@ -85,6 +116,16 @@ function integer(min: number, max: number, fix: string) {
     .regex(/^\d+$/, { message: fix })
     .transform(Number)
     .pipe(z.number().int().min(min, { message: fix }).max(max, { message: fix }));
+}
+
+/** A decimal number from `min` up to, not including, `below` (`0.8`, `0`; no exponent, no sign). */
+function decimal(min: number, below: number, fix: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+(\.\d+)?$/, { message: fix })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: fix }).lt(below, { message: fix }));
 }
 
 function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
@@ -204,6 +245,49 @@ const envSchema = z
     TOKEN_MEMORY_CACHE: oneOf(['true', 'false'])
       .transform((value) => value === 'true')
       .default(true),
+    V3_TOKEN_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').optional(),
+    V3_SCOPE: optionalText.refine((value) => value === undefined || SCOPE.test(value), {
+      message:
+        'use scope names separated by single spaces, printable ASCII without " or \\, e.g. "read write"',
+    }),
+    V3_TOKEN_RETRY_ATTEMPTS: integer(
+      1,
+      10,
+      'use a whole number of attempts from 1 (no retry) to 10, the first included',
+    ).optional(),
+    V3_TOKEN_BREAKER_THRESHOLD: integer(
+      1,
+      1000,
+      'use a whole number of consecutive failures from 1 to 1000',
+    ).optional(),
+    V3_TOKEN_BREAKER_RESET_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').optional(),
+    REDIS_KEY_PREFIX: optionalText.refine((value) => value === undefined || !/[{}]/.test(value), {
+      message: 'must not contain { or } — the store adds its own hash tag; use e.g. myapp:v3t:',
+    }),
+    REDIS_COMMAND_TIMEOUT_MS: integer(1, 60_000, 'use milliseconds from 1 to 60000').optional(),
+    TOKEN_MEMORY_CACHE_MAX_ENTRIES: integer(
+      1,
+      10_000_000,
+      'use a whole number of entries from 1 to 10000000',
+    ).optional(),
+    TOKEN_REFRESH_AHEAD_RATIO: decimal(0, 1, 'use a number from 0 (off) to below 1, e.g. 0.8').optional(),
+    TOKEN_LOCK_LEASE_MS: integer(100, 600_000, 'use milliseconds from 100 to 600000').optional(),
+    TOKEN_LOCK_WAIT_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').optional(),
+    TOKEN_MAX_FAILED_ATTEMPTS: integer(
+      1,
+      100_000,
+      'use a whole number of attempts from 1 to 100000',
+    ).optional(),
+    TOKEN_FAILED_ATTEMPTS_WINDOW_MS: integer(
+      1,
+      86_400_000,
+      'use milliseconds from 1 to 86400000 (one day)',
+    ).optional(),
+    TOKEN_INVALID_CREDENTIALS_TTL_MS: integer(
+      0,
+      3_600_000,
+      'use milliseconds from 0 (off) to 3600000',
+    ).optional(),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === 'production';
@@ -272,6 +356,9 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
   else if (value.REDIS_CLUSTER_NODES) redis = { clusterNodes: value.REDIS_CLUSTER_NODES };
   else if (value.REDIS_SENTINELS)
     redis = { sentinel: { name: value.REDIS_SENTINEL_NAME as string, sentinels: value.REDIS_SENTINELS } };
+  if (redis && value.REDIS_COMMAND_TIMEOUT_MS !== undefined) {
+    redis.commandTimeoutMs = value.REDIS_COMMAND_TIMEOUT_MS;
+  }
 
   return {
     nodeEnv: value.NODE_ENV ?? 'development',
@@ -290,6 +377,19 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     logLevel: value.LOG_LEVEL,
     upstreamTimeoutMs: value.GATEWAY_UPSTREAM_TIMEOUT_MS,
     memoryCache: value.TOKEN_MEMORY_CACHE,
+    tokenTimeoutMs: value.V3_TOKEN_TIMEOUT_MS,
+    scope: value.V3_SCOPE,
+    retryAttempts: value.V3_TOKEN_RETRY_ATTEMPTS,
+    breakerFailureThreshold: value.V3_TOKEN_BREAKER_THRESHOLD,
+    breakerResetTimeoutMs: value.V3_TOKEN_BREAKER_RESET_MS,
+    keyPrefix: value.REDIS_KEY_PREFIX,
+    memoryCacheMaxEntries: value.TOKEN_MEMORY_CACHE_MAX_ENTRIES,
+    refreshAheadRatio: value.TOKEN_REFRESH_AHEAD_RATIO,
+    lockLeaseMs: value.TOKEN_LOCK_LEASE_MS,
+    lockWaitMs: value.TOKEN_LOCK_WAIT_MS,
+    maxFailedAttempts: value.TOKEN_MAX_FAILED_ATTEMPTS,
+    failedAttemptsWindowMs: value.TOKEN_FAILED_ATTEMPTS_WINDOW_MS,
+    invalidCredentialsTtlMs: value.TOKEN_INVALID_CREDENTIALS_TTL_MS,
   };
 }
 
