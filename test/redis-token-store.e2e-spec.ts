@@ -215,6 +215,38 @@ describe('RedisTokenStore against a private redis-server', () => {
     expect(coalesced).toBe(1);
   });
 
+  it('counts wrong secrets in a window every store shares, and keeps an exempt tag beside them', async () => {
+    const other = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    try {
+      await waitFor(() => other.isHealthy());
+      expect(await store.throttleState('flood')).toEqual({ failures: 0, resetInMs: 0 });
+
+      await store.countFailure('flood', 1000);
+      await other.countFailure('flood', 60_000);
+      await store.rememberGood('flood', 'tag-of-the-right-secret', 5000);
+
+      const state = await other.throttleState('flood');
+      expect(state.failures).toBe(2);
+      expect(state.resetInMs).toBeGreaterThan(500);
+      expect(state.resetInMs).toBeLessThanOrEqual(1000);
+      expect(state.good).toBe('tag-of-the-right-secret');
+      expect(store.throttleKeys('flood')).toEqual({
+        failures: 'e2e:{flood}:failures',
+        good: 'e2e:{flood}:good',
+      });
+      expect(await raw.pttl('e2e:{flood}:good')).toBeGreaterThan(4000);
+
+      await sleep(1100);
+      expect(await store.throttleState('flood')).toEqual({
+        failures: 0,
+        resetInMs: 0,
+        good: 'tag-of-the-right-secret',
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     await store.set('flush', token('at-flush'), 60_000);
     await raw.script('FLUSH');

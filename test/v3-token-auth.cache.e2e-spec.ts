@@ -180,7 +180,7 @@ describe('V3TokenAuthModule cache (real token endpoint, real Redis)', () => {
     expect(ours.length).toBeGreaterThanOrEqual(1);
     expect(ours.some((key) => key.endsWith(':lock'))).toBe(false);
 
-    const entryKey = ours.find((key) => key.startsWith('e2e-ttl:{c.'));
+    const entryKey = ours.find((key) => key.startsWith('e2e-ttl:{c.') && key.endsWith('}'));
     expect(entryKey).toBeDefined();
     const pttl = await raw.pttl(entryKey!);
     expect(pttl).toBeGreaterThan(1500);

@@ -102,8 +102,15 @@ describe('faults: Redis Cluster and Sentinel', () => {
       expect(issuer.issuer.grantCount('spread-0')).toBe(1);
 
       const keysByMaster = await Promise.all(masters.map((master) => master.keys('v3t:*')));
-      const keys = keysByMaster.flat();
+      const goodKeys = keysByMaster.flat().filter((key) => key.endsWith(':good'));
+      const keys = keysByMaster.flat().filter((key) => !key.endsWith(':good'));
       expect(keys.length).toBe(2 * (CLIENT_IDS.length + 1));
+      expect(goodKeys.length).toBe(CLIENT_IDS.length + 1);
+      for (const key of goodKeys) {
+        expect(await masters[0].cluster('KEYSLOT', key)).toBe(
+          await masters[0].cluster('KEYSLOT', key.slice(0, -':good'.length)),
+        );
+      }
       expect(keysByMaster.filter((list) => list.length > 0).length).toBeGreaterThanOrEqual(2);
       for (const key of keys) {
         expect(key).toMatch(/^v3t:\{[^{}]+\}$/);

@@ -42,9 +42,9 @@ describe('faults: tokens sealed at rest', () => {
     return instance;
   };
 
-  /** Every value the gateway stored, by key. */
+  /** Every entry the gateway stored (not the throttle's `:good` keys), by key. */
   const stored = async (): Promise<Map<string, string>> => {
-    const keys = await raw.keys('v3t:*');
+    const keys = (await raw.keys('v3t:*')).filter((key) => !key.endsWith(':good'));
     const values = keys.length > 0 ? await raw.mget(keys) : [];
     return new Map(keys.map((key, i) => [key, values[i] ?? '']));
   };
@@ -112,9 +112,16 @@ describe('faults: tokens sealed at rest', () => {
     for (const value of values.values()) {
       expect(value).toMatch(/^[0-9a-f]{64}\|v1\.k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     }
+    const goodKeys = await raw.keys('v3t:*:good');
+    expect(goodKeys).toHaveLength(1);
+    const good = (await raw.get(goodKeys[0])) ?? '';
+    expect(good).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const accessToken = issued.body?.access_token as string;
     expect(
-      secretsOf(values.values(), [accessToken, accessToken.split('.')[1], CLIENTS.sealed, 'accessToken']),
+      secretsOf(
+        [...values.values(), good],
+        [accessToken, accessToken.split('.')[1], CLIENTS.sealed, 'accessToken'],
+      ),
     ).toEqual([]);
   });
 

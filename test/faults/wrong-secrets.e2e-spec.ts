@@ -1,9 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import type { V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
+import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic, sleep } from '../support/v3-token-auth-app.js';
 import {
   CountingObserver,
+  FAULT_HMAC_KEY,
   startGateway,
   startModuleApp,
   type GatewayInstance,
@@ -17,6 +20,8 @@ const CLIENTS: Record<string, string> = {
   bystander: 'bystander-right-secret',
   remembered: 'remembered-right-secret',
   expiring: 'expiring-right-secret',
+  spread: 'spread-right-secret',
+  exempt: 'exempt-right-secret',
 };
 
 const wrongSecret = (i: number): string => `wrong-secret-number-${i}-xyz`;
@@ -174,6 +179,66 @@ describe('faults: wrong secrets', () => {
       expect(renewed.status).toBe(200);
       expect(issuer.issuer.successfulGrants('expiring')).toBe(2);
       expect(observer.count('throttled')).toBe(2);
+    });
+  });
+
+  describe('across instances sharing Redis', () => {
+    let redis: PrivateRedis;
+    let apps: ModuleInstance[];
+
+    beforeAll(async () => {
+      redis = await startRedisServer();
+      const options: V3TokenAuthModuleOptions = {
+        tokenUrl: issuer.tokenUrl,
+        retry: { attempts: 1 },
+        redis: { url: redis.url },
+        hmacKey: FAULT_HMAC_KEY,
+        maxFailedAttempts: 4,
+        invalidCredentialsTtlMs: 0,
+      };
+      apps = await Promise.all([startModuleApp(options), startModuleApp(options)]);
+    });
+
+    afterEach(() => issuer.issuer.reset());
+    afterAll(async () => {
+      await Promise.all((apps ?? []).map((app) => app.close()));
+      await redis?.stop();
+    });
+
+    it('counts wrong secrets over every instance: the fifth, on either, is a 429', async () => {
+      const [a, b] = apps;
+      const answers = [];
+      for (let i = 0; i < 4; i++)
+        answers.push(await (i % 2 === 0 ? a : b).me(basic('spread', wrongSecret(300 + i))));
+      const fifth = await a.me(basic('spread', wrongSecret(304)));
+      const sixth = await b.me(basic('spread', wrongSecret(305)));
+
+      expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 401]);
+      expect([fifth.status, sixth.status]).toEqual([429, 429]);
+      expect(Number(sixth.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(issuer.issuer.grantCount('spread')).toBe(4);
+    });
+
+    it('still admits a right secret that got a token on another instance, once that token is gone', async () => {
+      const [a, b] = apps;
+      const right = basic('exempt', CLIENTS.exempt);
+      expect((await a.me(right)).status).toBe(200);
+      const raw = new Redis(redis.url);
+      try {
+        const entries = await raw.keys('v3t:{c.*}');
+        expect(entries).toHaveLength(1);
+        await raw.del(...entries);
+      } finally {
+        raw.disconnect();
+      }
+
+      for (let i = 0; i < 4; i++) await a.me(basic('exempt', wrongSecret(400 + i)));
+      const wrongOnB = await b.me(basic('exempt', wrongSecret(404)));
+      const rightOnB = await b.me(right);
+
+      expect(wrongOnB.status).toBe(429);
+      expect(rightOnB.status).toBe(200);
+      expect(issuer.issuer.successfulGrants('exempt')).toBe(2);
     });
   });
 });

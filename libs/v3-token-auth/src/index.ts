@@ -15,7 +15,7 @@ export {
   parseBasicAuthorization,
   type ParsedAuthorization,
 } from './authorization-header.parser.js';
-export { TokenStore, type CachedToken, type TokenLock } from './token-store.interface.js';
+export { TokenStore, type CachedToken, type ThrottleState, type TokenLock } from './token-store.interface.js';
 export { MemoryTokenStore } from './memory-token.store.js';
 export { RedisTokenStore, TokenStoreUnavailableError } from './redis-token.store.js';
 export { TokenSealer, parseEncryptionKeys } from './token-sealer.js';

@@ -2,7 +2,7 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
-import type { CachedToken, TokenLock, TokenStore } from './token-store.interface.js';
+import type { CachedToken, ThrottleState, TokenLock, TokenStore } from './token-store.interface.js';
 import type { TokenSealer } from './token-sealer.js';
 import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
 import type { V3RedisOptions } from './v3-token-auth.options.js';
@@ -47,6 +47,14 @@ return 0`);
 const PEXPIRE_IF_EQUAL =
   luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`);
+
+const COUNT_IN_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count`);
+
+const THROTTLE_STATE = luaScript(
+  `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) }`,
+);
 
 const FINGERPRINT_LENGTH = 64;
 const SEPARATOR = '|';
@@ -99,7 +107,8 @@ function toCachedToken(value: unknown): CachedToken | undefined {
 /**
  * `TokenStore` on Redis (standalone, Cluster or Sentinel), shared by every instance.
  *
- * An entry lives at `<prefix>{<key>}` and its grant lock at `<prefix>{<key>}:lock` (one hash tag, one slot).
+ * An entry lives at `<prefix>{<key>}`, its grant lock at `<prefix>{<key>}:lock`, and the client's shared
+ * wrong-secret count and exempt secret at `<prefix>{<key>}:failures` and `:good` (one hash tag, one slot).
  * The value is `<sha256(accessToken) hex>|<payload>`, the payload being the entry's JSON or, with a sealer,
  * its sealed form bound to the Redis key. A Redis failure never escapes `get`, `set` or `delete` (they answer
  * a miss / nothing and report `storeError`); `acquireLock` throws `TokenStoreUnavailableError`.
@@ -137,6 +146,11 @@ export class RedisTokenStore implements TokenStore {
   /** The Redis key of an entry's grant lock (same hash slot as the entry). */
   lockKey(key: string): string {
     return `${this.prefix}{${key}}:lock`;
+  }
+
+  /** The Redis keys of a client's shared wrong-secret count and of its exempt verifier (same hash slot). */
+  throttleKeys(key: string): { failures: string; good: string } {
+    return { failures: `${this.prefix}{${key}}:failures`, good: `${this.prefix}{${key}}:good` };
   }
 
   async get(key: string): Promise<CachedToken | undefined> {
@@ -232,6 +246,48 @@ export class RedisTokenStore implements TokenStore {
     };
   }
 
+  async countFailure(key: string, windowMs: number): Promise<void> {
+    if (!this.reachable('countFailure')) return;
+    try {
+      await this.script(
+        COUNT_IN_WINDOW,
+        [this.throttleKeys(key).failures],
+        [Math.max(1, Math.ceil(windowMs))],
+      );
+    } catch (error) {
+      this.report('countFailure', error);
+    }
+  }
+
+  async rememberGood(key: string, tag: string, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0) || !this.reachable('rememberGood')) return;
+    try {
+      this.writes.beforeCommand();
+      await this.client.set(this.throttleKeys(key).good, tag, 'PX', Math.ceil(ttlMs));
+    } catch (error) {
+      this.report('rememberGood', error);
+    }
+  }
+
+  /** Answers an empty state (and reports) when Redis cannot be asked: the instance's own counts still apply. */
+  async throttleState(key: string): Promise<ThrottleState> {
+    if (!this.reachable('throttleState')) return { failures: 0, resetInMs: 0 };
+    const { failures, good } = this.throttleKeys(key);
+    try {
+      const [count, pttl, tag] = (await this.script(THROTTLE_STATE, [failures, good], [])) as [
+        string | null,
+        number,
+        string | null,
+      ];
+      const state: ThrottleState = { failures: Number(count ?? 0), resetInMs: Math.max(0, pttl) };
+      if (typeof tag === 'string') state.good = tag;
+      return state;
+    } catch (error) {
+      this.report('throttleState', error);
+      return { failures: 0, resetInMs: 0 };
+    }
+  }
+
   isHealthy(): boolean {
     return this.client.status === 'ready';
   }
@@ -284,14 +340,19 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** Runs a Lua script by its SHA, loading it (EVAL) when this Redis node does not have it yet. */
-  private async script(script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+  private async script(
+    script: LuaScript,
+    keys: string | string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    const names = typeof keys === 'string' ? [keys] : keys;
     try {
       this.writes.beforeCommand();
-      return await this.client.evalsha(script.sha, 1, key, ...args);
+      return await this.client.evalsha(script.sha, names.length, ...names, ...args);
     } catch (error) {
       if (!errorMessage(error).startsWith('NOSCRIPT')) throw error;
       this.writes.beforeCommand();
-      return this.client.eval(script.lua, 1, key, ...args);
+      return this.client.eval(script.lua, names.length, ...names, ...args);
     }
   }
 

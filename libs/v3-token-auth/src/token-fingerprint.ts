@@ -44,6 +44,14 @@ export class TokenFingerprinter {
     return hash('sha256', authorization, 'base64url');
   }
 
+  /**
+   * What a shared store keeps to exempt a verifier from the wrong-secret throttle: a SHA-256 of it, so that the store
+   * never holds a verifier in clear outside its (possibly sealed) entry.
+   */
+  static exemptionTag(verifier: string): string {
+    return hash('sha256', verifier, 'base64url');
+  }
+
   /** Comparison of two verifiers in time that depends only on their length (no buffers: it runs per store hit). */
   static sameVerifier(a: string, b: string): boolean {
     if (a.length !== b.length) return false;

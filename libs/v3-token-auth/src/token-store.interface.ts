@@ -27,6 +27,16 @@ export interface TokenLock {
   release(): Promise<void>;
 }
 
+/** The wrong-secret throttle of one client as every instance sharing the store sees it. */
+export interface ThrottleState {
+  /** Wrong secrets counted in the current window. */
+  failures: number;
+  /** Milliseconds until the current window ends; 0 when none is open. */
+  resetInMs: number;
+  /** What `rememberGood` stored for the last secret that obtained a token, while it stays exempt. */
+  good?: string;
+}
+
 /**
  * Where cached grants live. Implementations: `MemoryTokenStore` (default) and `RedisTokenStore`.
  * Keys are fingerprints: they never contain a secret.
@@ -45,6 +55,18 @@ export interface TokenStore {
   isHealthy(): boolean;
   /** Releases what the store created itself (never a client it was given). */
   close(): Promise<void>;
+  /**
+   * Counts one wrong secret for `key` in a window of `windowMs` that the first one opens, shared by every instance.
+   * Optional, with `rememberGood` and `throttleState`: without them each instance throttles on its own counts.
+   */
+  countFailure?(key: string, windowMs: number): Promise<void>;
+  /**
+   * Remembers `tag` (a digest of the verifier of the secret that obtained `key`'s token) as exempt from the throttle
+   * for `ttlMs`.
+   */
+  rememberGood?(key: string, tag: string, ttlMs: number): Promise<void>;
+  /** The shared throttle state of `key`. */
+  throttleState?(key: string): Promise<ThrottleState>;
 }
 
 /** Injection token of the `TokenStore` in use (same name as the interface, as throttler does). */

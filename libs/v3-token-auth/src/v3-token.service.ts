@@ -382,15 +382,33 @@ export class V3TokenService {
     throw new V3TooManyAttemptsException((window.resetAt - Date.now()) / 1000);
   }
 
-  private countFailure(key: string): void {
+  /**
+   * The throttle as every instance sharing the store counts it (when the store keeps shared counts): asked only
+   * before a grant, never on a cache hit.
+   */
+  private async checkSharedThrottle(key: string, verifier: string, clientId: string): Promise<void> {
+    if (this.store.throttleState === undefined || this.lastGood.get(key) === verifier) return;
+    const state = await this.safely('throttleState', () => this.store.throttleState!(key));
+    if (state === undefined || state.failures < this.options.maxFailedAttempts) return;
+    const tag = TokenFingerprinter.exemptionTag(verifier);
+    if (state.good !== undefined && TokenFingerprinter.sameVerifier(state.good, tag)) return;
+    this.observer.throttled?.(clientId);
+    throw new V3TooManyAttemptsException(state.resetInMs / 1000);
+  }
+
+  private async countFailure(key: string): Promise<void> {
     const now = Date.now();
-    const window = this.failures.get(key) ?? { count: 0, resetAt: now + this.options.failedAttemptsWindowMs };
+    const windowMs = this.options.failedAttemptsWindowMs;
+    const window = this.failures.get(key) ?? { count: 0, resetAt: now + windowMs };
     window.count += 1;
     this.failures.set(key, window, window.resetAt);
+    if (this.store.countFailure !== undefined)
+      await this.safely('countFailure', () => this.store.countFailure!(key, windowMs));
   }
 
   /** One grant for `key` across instances: take the store lock, or wait for the holder's entry. */
   private async grantOnce(key: string, verifier: string, credentials: V3Credentials): Promise<Slot> {
+    await this.checkSharedThrottle(key, verifier, credentials.clientId);
     const outcome = await this.lockOrWait(key, verifier);
     if ('slot' in outcome) return outcome.slot;
     const { lock } = outcome;
@@ -448,7 +466,7 @@ export class V3TokenService {
     } catch (error) {
       if (error instanceof V3InvalidCredentialsException) {
         this.refused.set(verifier, error, Date.now() + this.options.invalidCredentialsTtlMs);
-        this.countFailure(key);
+        await this.countFailure(key);
       }
       throw error;
     }
@@ -520,7 +538,16 @@ export class V3TokenService {
     if (ttl <= 0) return this.toSlot(key, token, token.expiresAt);
     await this.safely('set', () => this.store.set(key, token, ttl));
     await this.rememberBearer(token);
+    await this.shareGood(key, token);
     return this.keep(key, token);
+  }
+
+  /** Tells every instance sharing the store that `token`'s secret is exempt from the throttle (see `rememberGood`). */
+  private async shareGood(key: string, token: CachedToken): Promise<void> {
+    if (token.verifier === '' || this.store.rememberGood === undefined) return;
+    const ttl = Math.max(Date.now(), token.expiresAt) + this.options.failedAttemptsWindowMs - Date.now();
+    const tag = TokenFingerprinter.exemptionTag(token.verifier);
+    await this.safely('rememberGood', () => this.store.rememberGood!(key, tag, ttl));
   }
 
   private async rememberBearer(token: CachedToken): Promise<void> {
