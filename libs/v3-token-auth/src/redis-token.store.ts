@@ -200,8 +200,10 @@ export class RedisTokenStore implements TokenStore {
     if (!this.reachable('delete')) return false;
     const redisKey = this.entryKey(key);
     try {
-      this.writes.beforeCommand();
-      if (ifAccessToken === undefined) return (await this.client.del(redisKey)) > 0;
+      if (ifAccessToken === undefined) {
+        this.writes.beforeCommand();
+        return (await this.client.del(redisKey)) > 0;
+      }
       const expected = `${fingerprint(ifAccessToken)}${SEPARATOR}`;
       return (await this.script(DELETE_IF_PREFIX, redisKey, [expected])) === 1;
     } catch (error) {

@@ -482,8 +482,12 @@ export class V3TokenService {
    */
   private rememberGood(key: string, token: CachedToken): void {
     if (token.verifier === '') return;
-    const until = Math.max(Date.now(), token.expiresAt) + this.options.failedAttemptsWindowMs;
-    this.lastGood.set(key, token.verifier, until);
+    this.lastGood.set(key, token.verifier, this.exemptUntil(token));
+  }
+
+  /** Epoch ms until which the secret that obtained `token` is exempt from the throttle. */
+  private exemptUntil(token: CachedToken): number {
+    return Math.max(Date.now(), token.expiresAt) + this.options.failedAttemptsWindowMs;
   }
 
   private grantRequest(credentials: V3Credentials): V3GrantRequest {
@@ -545,7 +549,7 @@ export class V3TokenService {
   /** Tells every instance sharing the store that `token`'s secret is exempt from the throttle (see `rememberGood`). */
   private async shareGood(key: string, token: CachedToken): Promise<void> {
     if (token.verifier === '' || this.store.rememberGood === undefined) return;
-    const ttl = Math.max(Date.now(), token.expiresAt) + this.options.failedAttemptsWindowMs - Date.now();
+    const ttl = this.exemptUntil(token) - Date.now();
     const tag = TokenFingerprinter.exemptionTag(token.verifier);
     await this.safely('rememberGood', () => this.store.rememberGood!(key, tag, ttl));
   }
