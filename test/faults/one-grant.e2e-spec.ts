@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RedisTokenStore, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
-import { TokenFingerprinter } from '../../libs/v3-token-auth/src/token-fingerprint.js';
+import { TokenFingerprinter } from '../../libs/v3-token-auth/src/core/token-fingerprint.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic, sleep } from '../support/v3-token-auth-app.js';

@@ -1,23 +1,28 @@
 export * from './v3-token.interfaces.js';
-export type * from './v3-token-auth.options.js';
-export type * from './v3-token-auth.observer.js';
+export type * from './module/v3-token-auth.options.js';
+export type * from './module/v3-token-auth.observer.js';
 export * from './v3-token.exceptions.js';
 export { V3_TOKEN_STRATEGY, IS_PUBLIC_KEY } from './v3-token.constants.js';
-export { V3TokenAuthModule } from './v3-token-auth.module.js';
-export { V3TokenAuthOptionsError } from './v3-token-auth.config.js';
-export { V3TokenService } from './v3-token.service.js';
-export { V3TokenStrategy } from './v3-token.strategy.js';
-export { V3TokenAuthGuard } from './v3-token-auth.guard.js';
-export { Public } from './public.decorator.js';
-export { CurrentClient } from './current-client.decorator.js';
+export { V3TokenAuthModule } from './module/v3-token-auth.module.js';
+export { V3TokenAuthOptionsError } from './module/v3-token-auth.config.js';
+export { V3TokenService } from './core/v3-token.service.js';
+export { V3TokenStrategy } from './auth/passport/v3-token.strategy.js';
+export { V3TokenAuthGuard } from './auth/v3-token-auth.guard.js';
+export { Public } from './auth/public.decorator.js';
+export { CurrentClient } from './auth/current-client.decorator.js';
 export {
   parseAuthorization,
   parseBasicAuthorization,
   type ParsedAuthorization,
-} from './authorization-header.parser.js';
-export { TokenStore, type CachedToken, type ThrottleState, type TokenLock } from './token-store.interface.js';
-export { MemoryTokenStore } from './memory-token.store.js';
-export { RedisTokenStore, TokenStoreUnavailableError } from './redis-token.store.js';
-export { TokenSealer, parseEncryptionKeys } from './token-sealer.js';
-export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './v3-token.client.js';
-export { parseV3TokenResponse } from './v3-token-response.parser.js';
+} from './auth/authorization-header.parser.js';
+export {
+  TokenStore,
+  type CachedToken,
+  type ThrottleState,
+  type TokenLock,
+} from './store/token-store.interface.js';
+export { MemoryTokenStore } from './store/memory/memory-token.store.js';
+export { RedisTokenStore, TokenStoreUnavailableError } from './store/redis/redis-token.store.js';
+export { TokenSealer, parseEncryptionKeys } from './store/token-sealer.js';
+export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './issuer/v3-token.client.js';
+export { parseV3TokenResponse } from './issuer/v3-token-response.parser.js';

@@ -7,21 +7,21 @@ import {
   resolveRetryOptions,
   type ResolvedRetryOptions,
 } from './retry-policy.js';
-import type { V3GrantOutcome, V3TokenAuthObserver } from './v3-token-auth.observer.js';
-import type { V3CircuitBreakerOptions, V3RetryOptions } from './v3-token-auth.options.js';
+import type { V3GrantOutcome, V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
+import type { V3CircuitBreakerOptions, V3RetryOptions } from '../module/v3-token-auth.options.js';
 import { parseV3TokenResponse } from './v3-token-response.parser.js';
 import {
   V3BadRequestException,
   V3InvalidCredentialsException,
   V3IssuerUnavailableException,
   V3ProtocolException,
-} from './v3-token.exceptions.js';
+} from '../v3-token.exceptions.js';
 import type {
   V3ClientAuthMethod,
   V3GrantType,
   V3HttpMeta,
   V3TokenRequestResponse,
-} from './v3-token.interfaces.js';
+} from '../v3-token.interfaces.js';
 
 /** One grant to perform. Secrets in it are sent to the token endpoint only, never logged or echoed. */
 export interface V3GrantRequest {

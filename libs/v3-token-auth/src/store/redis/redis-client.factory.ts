@@ -1,6 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { V3RedisOptions } from './v3-token-auth.options.js';
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import type { V3RedisOptions } from '../../module/v3-token-auth.options.js';
+import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
 
 /** A Redis client for the token store, and whether the store created it (and so must close it). */
 export interface RedisClientHandle {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CachedToken, TokenLock, TokenStore } from './token-store.interface.js';
+import type { CachedToken, TokenLock, TokenStore } from '../token-store.interface.js';
 
 interface CacheNode<V> {
   key: string;

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-custom';
 import type { IncomingHttpHeaders } from 'node:http';
-import { V3_TOKEN_STRATEGY } from './v3-token.constants.js';
-import type { V3Principal } from './v3-token.interfaces.js';
-import { V3TokenService } from './v3-token.service.js';
+import { V3_TOKEN_STRATEGY } from '../../v3-token.constants.js';
+import type { V3Principal } from '../../v3-token.interfaces.js';
+import { V3TokenService } from '../../core/v3-token.service.js';
 
 interface StrategyRequest {
   headers: IncomingHttpHeaders;

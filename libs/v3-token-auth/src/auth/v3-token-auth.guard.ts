@@ -2,10 +2,10 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { IncomingHttpHeaders } from 'node:http';
-import { IS_PUBLIC_KEY, V3_TOKEN_STRATEGY } from './v3-token.constants.js';
-import { V3TokenException, V3UnauthorizedException } from './v3-token.exceptions.js';
-import type { V3Principal } from './v3-token.interfaces.js';
-import { V3TokenService } from './v3-token.service.js';
+import { IS_PUBLIC_KEY, V3_TOKEN_STRATEGY } from '../v3-token.constants.js';
+import { V3TokenException, V3UnauthorizedException } from '../v3-token.exceptions.js';
+import type { V3Principal } from '../v3-token.interfaces.js';
+import { V3TokenService } from '../core/v3-token.service.js';
 
 interface GuardedRequest {
   headers: IncomingHttpHeaders;

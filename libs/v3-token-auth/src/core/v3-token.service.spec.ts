@@ -1,17 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
-import { MemoryTokenStore } from './memory-token.store.js';
+import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
-import { resolveV3TokenAuthOptions } from './v3-token-auth.config.js';
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
-import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
-import type { V3GrantRequest, V3TokenClient } from './v3-token.client.js';
+import { resolveV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
+import type { V3TokenAuthModuleOptions } from '../module/v3-token-auth.options.js';
+import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js';
 import {
   V3InvalidCredentialsException,
   V3IssuerUnavailableException,
   V3TooManyAttemptsException,
   V3UnauthorizedException,
-} from './v3-token.exceptions.js';
-import type { V3TokenRequestResponse } from './v3-token.interfaces.js';
+} from '../v3-token.exceptions.js';
+import type { V3TokenRequestResponse } from '../v3-token.interfaces.js';
 import { V3TokenService } from './v3-token.service.js';
 
 const SECRETS: Record<string, string> = { alpha: 'alpha-secret', beta: 'beta-secret' };

@@ -1,4 +1,4 @@
-import type { V3RetryOptions } from './v3-token-auth.options.js';
+import type { V3RetryOptions } from '../module/v3-token-auth.options.js';
 
 /** `V3RetryOptions` with every default applied. */
 export type ResolvedRetryOptions = Required<V3RetryOptions>;

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import type { V3EncryptionKey } from './v3-token-auth.options.js';
+import type { V3EncryptionKey } from '../module/v3-token-auth.options.js';
 
 const FORMAT = 'v1';
 const IV_BYTES = 12;

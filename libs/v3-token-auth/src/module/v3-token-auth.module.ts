@@ -1,21 +1,21 @@
 import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
-import { MemoryTokenStore } from './memory-token.store.js';
-import { RedisTokenStore } from './redis-token.store.js';
-import { TokenFingerprinter } from './token-fingerprint.js';
-import { TokenSealer } from './token-sealer.js';
-import { TokenStore } from './token-store.interface.js';
+import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
+import { RedisTokenStore } from '../store/redis/redis-token.store.js';
+import { TokenFingerprinter } from '../core/token-fingerprint.js';
+import { TokenSealer } from '../store/token-sealer.js';
+import { TokenStore } from '../store/token-store.interface.js';
 import { resolveV3TokenAuthOptions, type ResolvedV3TokenAuthOptions } from './v3-token-auth.config.js';
 import {
   V3TokenAuthConfigurableModule,
   V3_TOKEN_AUTH_MODULE_OPTIONS,
 } from './v3-token-auth.module-definition.js';
 import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
-import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
-import { V3TokenClient } from './v3-token.client.js';
-import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from './v3-token.constants.js';
-import { V3TokenService } from './v3-token.service.js';
-import { V3TokenStrategy } from './v3-token.strategy.js';
+import { V3TokenAuthGuard } from '../auth/v3-token-auth.guard.js';
+import { V3TokenClient } from '../issuer/v3-token.client.js';
+import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from '../v3-token.constants.js';
+import { V3TokenService } from '../core/v3-token.service.js';
+import { V3TokenStrategy } from '../auth/passport/v3-token.strategy.js';
 
 const STORE_READY_TIMEOUT_MS = 2000;
 

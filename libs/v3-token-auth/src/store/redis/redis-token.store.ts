@@ -2,10 +2,10 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
-import type { CachedToken, ThrottleState, TokenLock, TokenStore } from './token-store.interface.js';
-import type { TokenSealer } from './token-sealer.js';
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
-import type { V3RedisOptions } from './v3-token-auth.options.js';
+import type { CachedToken, ThrottleState, TokenLock, TokenStore } from '../token-store.interface.js';
+import type { TokenSealer } from '../token-sealer.js';
+import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
+import type { V3RedisOptions } from '../../module/v3-token-auth.options.js';
 
 /** Options of `RedisTokenStore`. */
 export interface RedisTokenStoreOptions {

@@ -3,9 +3,9 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Public } from './public.decorator.js';
 import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
-import { V3UnauthorizedException } from './v3-token.exceptions.js';
-import type { V3Principal } from './v3-token.interfaces.js';
-import type { V3TokenService } from './v3-token.service.js';
+import { V3UnauthorizedException } from '../v3-token.exceptions.js';
+import type { V3Principal } from '../v3-token.interfaces.js';
+import type { V3TokenService } from '../core/v3-token.service.js';
 
 const principal: V3Principal = {
   clientId: 'svc',

@@ -1,4 +1,4 @@
-import { V3BadRequestException, V3UnauthorizedException } from './v3-token.exceptions.js';
+import { V3BadRequestException, V3UnauthorizedException } from '../v3-token.exceptions.js';
 
 /** A parsed `Authorization` header. */
 export type ParsedAuthorization =

@@ -1,15 +1,15 @@
 import { describe, it, expect, beforeAll, afterAll, beforeEach, afterEach } from '@jest/globals';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { freePort } from '../../../test/support/free-port.js';
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import { freePort } from '../../../../test/support/free-port.js';
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import { V3TokenClient, type V3TokenClientOptions } from './v3-token.client.js';
 import {
   V3BadRequestException,
   V3InvalidCredentialsException,
   V3IssuerUnavailableException,
   V3ProtocolException,
-} from './v3-token.exceptions.js';
+} from '../v3-token.exceptions.js';
 
 interface RecordedRequest {
   method: string;

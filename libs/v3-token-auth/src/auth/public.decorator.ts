@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import { IS_PUBLIC_KEY } from './v3-token.constants.js';
+import { IS_PUBLIC_KEY } from '../v3-token.constants.js';
 
 /**
  * Opts a route or controller out of a global `V3TokenAuthGuard`.

@@ -1,4 +1,4 @@
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 
 /** `closed`: calls pass. `open`: calls fail fast. `half_open`: one trial call decides. */
 export type CircuitState = 'closed' | 'open' | 'half_open';

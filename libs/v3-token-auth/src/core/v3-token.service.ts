@@ -1,25 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { parseAuthorization } from './authorization-header.parser.js';
-import { BoundedTtlCache } from './memory-token.store.js';
+import { parseAuthorization } from '../auth/authorization-header.parser.js';
+import { BoundedTtlCache } from '../store/memory/memory-token.store.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
-import { TokenStore, type CachedToken, type TokenLock } from './token-store.interface.js';
-import type { ResolvedV3TokenAuthOptions } from './v3-token-auth.config.js';
-import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
-import { V3TokenClient, type V3GrantRequest } from './v3-token.client.js';
-import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from './v3-token.constants.js';
+import { TokenStore, type CachedToken, type TokenLock } from '../store/token-store.interface.js';
+import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
+import { V3TokenClient, type V3GrantRequest } from '../issuer/v3-token.client.js';
+import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from '../v3-token.constants.js';
 import {
   V3BadRequestException,
   V3InvalidCredentialsException,
   V3TooManyAttemptsException,
   V3UnauthorizedException,
-} from './v3-token.exceptions.js';
+} from '../v3-token.exceptions.js';
 import type {
   V3Credentials,
   V3Principal,
   V3TokenRequest,
   V3TokenRequestResponse,
   V3TokenResponse,
-} from './v3-token.interfaces.js';
+} from '../v3-token.interfaces.js';
 
 /** A token held in process, with the principal built from it once. */
 interface Slot {

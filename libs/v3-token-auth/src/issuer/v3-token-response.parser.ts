@@ -1,5 +1,5 @@
-import { V3ProtocolException } from './v3-token.exceptions.js';
-import type { V3TokenResponse } from './v3-token.interfaces.js';
+import { V3ProtocolException } from '../v3-token.exceptions.js';
+import type { V3TokenResponse } from '../v3-token.interfaces.js';
 
 /** Longest `access_token` / `refresh_token` accepted, in characters. */
 export const MAX_TOKEN_LENGTH = 16 * 1024;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { TokenFingerprinter } from './token-fingerprint.js';
-import type { V3Credentials } from './v3-token.interfaces.js';
+import type { V3Credentials } from '../v3-token.interfaces.js';
 
 const credentials: V3Credentials = {
   grantType: 'client_credentials',

@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable, Module, type INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { MemoryTokenStore } from './memory-token.store.js';
-import { TokenStore } from './token-store.interface.js';
+import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
+import { TokenStore } from '../store/token-store.interface.js';
 import { V3TokenAuthModule } from './v3-token-auth.module.js';
 import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
-import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
-import { V3TokenService } from './v3-token.service.js';
+import { V3TokenAuthGuard } from '../auth/v3-token-auth.guard.js';
+import { V3TokenService } from '../core/v3-token.service.js';
 
 const options: V3TokenAuthModuleOptions = { tokenUrl: 'http://127.0.0.1:9/token' };
 

@@ -1,7 +1,7 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
-import type { V3ClientAuthMethod } from './v3-token.interfaces.js';
-import type { TokenStore } from './token-store.interface.js';
+import type { V3ClientAuthMethod } from '../v3-token.interfaces.js';
+import type { TokenStore } from '../store/token-store.interface.js';
 
 /** Redis connection for the shared token cache. */
 export interface V3RedisOptions {

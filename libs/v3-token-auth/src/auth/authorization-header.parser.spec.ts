@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseAuthorization, parseBasicAuthorization } from './authorization-header.parser.js';
-import { V3BadRequestException, V3UnauthorizedException } from './v3-token.exceptions.js';
+import { V3BadRequestException, V3UnauthorizedException } from '../v3-token.exceptions.js';
 
 const basic = (raw: string) => `Basic ${Buffer.from(raw, 'utf8').toString('base64')}`;
 

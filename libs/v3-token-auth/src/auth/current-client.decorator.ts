@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { V3Principal } from './v3-token.interfaces.js';
+import type { V3Principal } from '../v3-token.interfaces.js';
 
 /**
  * The authenticated caller (`request.user`), or one of its fields.

@@ -1,5 +1,5 @@
 import { createHmac, createSecretKey, hash, randomBytes, type KeyObject } from 'node:crypto';
-import type { V3Credentials } from './v3-token.interfaces.js';
+import type { V3Credentials } from '../v3-token.interfaces.js';
 
 /**
  * Keyed hashes (HMAC-SHA256) that stand in for credentials: cache keys, secret verifiers, bearer and header keys.

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeEach } from '@jest/globals';
 import { BoundedTtlCache, MemoryTokenStore } from './memory-token.store.js';
-import type { CachedToken } from './token-store.interface.js';
+import type { CachedToken } from '../token-store.interface.js';
 
 function token(accessToken: string, overrides: Partial<CachedToken> = {}): CachedToken {
   return {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from '@jest/globals';
 import { MAX_LIFETIME_SECONDS, MAX_TOKEN_LENGTH, parseV3TokenResponse } from './v3-token-response.parser.js';
-import { V3ProtocolException } from './v3-token.exceptions.js';
+import { V3ProtocolException } from '../v3-token.exceptions.js';
 
 const valid = { access_token: 'eyJhbGciOi.abc.def', token_type: 'Bearer', expires_in: 300 };
 
