@@ -16,6 +16,8 @@ export interface V3TokenRequest {
   password?: string;
   refresh_token?: string;
   scope?: string;
+  /** RFC 8707 resource indicator: the API the token is for. Part of the cache identity. */
+  resource?: string;
 }
 
 /** The V3 token response, as answered on the wire. Unknown fields from the issuer are dropped. */
@@ -56,7 +58,23 @@ export interface V3Credentials {
   clientSecret?: string;
   username?: string;
   password?: string;
+  /** Space-separated scopes; normalised (deduplicated, sorted) into the cache identity. */
   scope?: string;
+  /** RFC 8707 resource indicator (or audience) the token is for; part of the cache identity. */
+  resource?: string;
+}
+
+/**
+ * What one authentication asks the issuer for, beyond the credentials: a route's scopes and audience. Each distinct
+ * (normalised scope set, resource) is its own cache entry with its own grant; `'write read'` and `['read', 'write']`
+ * share one.
+ * @example tokens.authenticate(req.headers.authorization, { scope: ['orders:read'], resource: 'https://orders.example' })
+ */
+export interface V3AuthenticateOptions {
+  /** Scopes to request, space-separated or as a list. @default the module's `scope` option */
+  scope?: string | readonly string[];
+  /** RFC 8707 resource indicator (or audience) to request. @default none */
+  resource?: string;
 }
 
 /**

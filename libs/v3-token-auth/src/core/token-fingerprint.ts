@@ -1,5 +1,6 @@
 import { createHmac, createSecretKey, hash, randomBytes, type KeyObject } from 'node:crypto';
 import type { V3Credentials } from '../v3-token.interfaces.js';
+import { normalizeScope } from './token-scope.js';
 
 /**
  * Keyed hashes (HMAC-SHA256) that stand in for credentials: cache keys, secret verifiers, bearer and header keys.
@@ -21,9 +22,21 @@ export class TokenFingerprinter {
     return createHmac('sha256', this.key).update(parts.join('\u0000')).digest('base64url');
   }
 
-  /** Cache key of a client (and user): token URL, grant type, client id and username. Never a secret. */
+  /**
+   * Cache key of a token's identity: token URL, grant type, client id, username, the normalised scope set and the
+   * resource. Never a secret.
+   */
   credentialsKey(credentials: V3Credentials): string {
-    return `c.${this.mac('key', this.tokenUrl, credentials.grantType, credentials.clientId, credentials.username ?? '')}`;
+    const identity = [
+      'key',
+      this.tokenUrl,
+      credentials.grantType,
+      credentials.clientId,
+      credentials.username ?? '',
+      normalizeScope(credentials.scope) ?? '',
+      credentials.resource ?? '',
+    ];
+    return `c.${this.mac(...identity)}`;
   }
 
   /** Verifier of the secrets that obtained a token, bound to its cache key. */
@@ -38,10 +51,15 @@ export class TokenFingerprinter {
 
   /**
    * Key of an exact Authorization header value, for the in-process hot path only (it never leaves the process).
-   * A one-shot SHA-256: collision-resistant like the HMACs, at a fifth of their cost per request.
+   * A one-shot SHA-256: collision-resistant like the HMACs, at a fifth of their cost per request. `requestVariant`
+   * (the normalised scope and resource of a request that asks for them) keeps a route's token apart from another's.
    */
-  headerKey(authorization: string): string {
-    return hash('sha256', authorization, 'base64url');
+  headerKey(authorization: string, requestVariant = ''): string {
+    return hash(
+      'sha256',
+      requestVariant === '' ? authorization : `${requestVariant}\u0000${authorization}`,
+      'base64url',
+    );
   }
 
   /**

@@ -144,12 +144,30 @@ describe('V3TokenService', () => {
     );
   });
 
-  it('uses but does not cache a token that lives no longer than the skew', async () => {
+  it('reuses a token that lives less than the skew: the skew is at most a tenth of its life', async () => {
     const { client, service } = setup({ expirySkewSeconds: 30 });
     client.expiresIn = 20;
-    await service.authenticate(basic('alpha', 'alpha-secret'));
-    await service.authenticate(basic('alpha', 'alpha-secret'));
-    expect(client.grants).toHaveLength(2);
+    const first = await service.authenticate(basic('alpha', 'alpha-secret'));
+    for (let i = 0; i < 10; i++) {
+      expect((await service.authenticate(basic('alpha', 'alpha-secret'))).accessToken).toBe(
+        first.accessToken,
+      );
+    }
+    expect(client.grants).toHaveLength(1);
+  });
+
+  it('keeps tokens of another scope set apart and shares one across scope order', async () => {
+    const { client, service } = setup();
+    const header = basic('alpha', 'alpha-secret');
+    const read = await service.authenticate(header, { scope: 'read' });
+    const write = await service.authenticate(header, { scope: 'write' });
+    expect(write.accessToken).not.toBe(read.accessToken);
+    const both = await service.authenticate(header, { scope: 'write read' });
+    expect((await service.authenticate(header, { scope: ['read', 'write', 'read'] })).accessToken).toBe(
+      both.accessToken,
+    );
+    expect(service.peek(header, { scope: 'read' })?.accessToken).toBe(read.accessToken);
+    expect(client.grants.map((grant) => grant.scope)).toEqual(['read', 'write', 'read write']);
   });
 
   it('grants again once a short-lived token has expired', async () => {

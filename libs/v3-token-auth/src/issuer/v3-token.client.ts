@@ -35,6 +35,8 @@ export interface V3GrantRequest {
   /** Required for the `refresh_token` grant. */
   refreshToken?: string;
   scope?: string;
+  /** RFC 8707 resource indicator, sent as `resource`. */
+  resource?: string;
 }
 
 /** Options of `V3TokenClient`. */
@@ -249,6 +251,7 @@ export class V3TokenClient {
         throw new V3BadRequestException('grant_type must be client_credentials, password or refresh_token');
     }
     if (grant.scope) form.set('scope', grant.scope);
+    if (grant.resource) form.set('resource', grant.resource);
 
     const headers: Record<string, string> = {
       'content-type': 'application/x-www-form-urlencoded',

@@ -58,6 +58,7 @@ function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
           retry: options.retry,
           circuitBreaker: options.circuitBreaker,
           observer: options.observer,
+          now: options.clock ? () => options.clock!.now() : undefined,
         }),
     },
     {

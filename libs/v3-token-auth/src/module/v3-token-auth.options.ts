@@ -2,6 +2,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
 import type { V3ClientAuthMethod } from '../v3-token.interfaces.js';
 import type { TokenStore } from '../store/token-store.interface.js';
+import type { V3Clock } from '../core/clock.js';
 
 /** Redis connection for the shared token cache. */
 export interface V3RedisOptions {
@@ -115,4 +116,9 @@ export interface V3TokenAuthModuleOptions {
   realm?: string;
   /** Event hooks for metrics and logs. */
   observer?: V3TokenAuthObserver;
+  /**
+   * Source of the current time for expiry, refresh-ahead and throttle windows (and `issuedAt` of grants).
+   * Inject a fake clock in tests instead of sleeping. @default the wall clock (`Date.now`)
+   */
+  clock?: V3Clock;
 }

@@ -1,0 +1,65 @@
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
+import type { CachedToken, ThrottleState, TokenLock, TokenStore } from '../store/token-store.interface.js';
+
+/**
+ * The shared store as the request path uses it: a failing store is reported to `observer.storeError` and reads as
+ * a miss, so the in-process layer and direct grants keep serving while Redis is down.
+ */
+export class FailSoftTokenStore {
+  constructor(
+    readonly store: TokenStore,
+    private readonly observer: V3TokenAuthObserver,
+  ) {}
+
+  /** The entry under `key`, or undefined (also when the store fails). */
+  get(key: string): Promise<CachedToken | undefined> {
+    return this.attempt('get', () => this.store.get(key));
+  }
+
+  /** Stores `entry` for `ttlMs`; a failure is reported and swallowed. */
+  async set(key: string, entry: CachedToken, ttlMs: number): Promise<void> {
+    await this.attempt('set', () => this.store.set(key, entry, ttlMs));
+  }
+
+  /** Deletes the entry (only while it holds `ifAccessToken`, when given); a failure is reported and swallowed. */
+  async delete(key: string, ifAccessToken?: string): Promise<void> {
+    await this.attempt('delete', () => this.store.delete(key, ifAccessToken));
+  }
+
+  /** The lock for `key`; undefined when another holder has it; throws when the store fails (callers fall back). */
+  acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
+    return this.store.acquireLock(key, ttlMs);
+  }
+
+  /** Counts one wrong secret in the shared throttle, when the store keeps one. */
+  async countFailure(key: string, windowMs: number): Promise<void> {
+    const count = this.store.countFailure?.bind(this.store);
+    if (count) await this.attempt('countFailure', () => count(key, windowMs));
+  }
+
+  /** Shares that `tag`'s secret is exempt from the throttle, when the store keeps a shared throttle. */
+  async rememberGood(key: string, tag: string, ttlMs: number): Promise<void> {
+    const remember = this.store.rememberGood?.bind(this.store);
+    if (remember) await this.attempt('rememberGood', () => remember(key, tag, ttlMs));
+  }
+
+  /** The shared throttle state of `key`; undefined when the store keeps none or fails. */
+  throttleState(key: string): Promise<ThrottleState | undefined> {
+    const state = this.store.throttleState?.bind(this.store);
+    return state ? this.attempt('throttleState', () => state(key)) : Promise.resolve(undefined);
+  }
+
+  /** Reports `error` of `operation` to the observer. */
+  reportFailure(operation: string, error: unknown): void {
+    this.observer.storeError?.(operation, error instanceof Error ? error.message : String(error));
+  }
+
+  private async attempt<T>(operation: string, action: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await action();
+    } catch (error) {
+      this.reportFailure(operation, error);
+      return undefined;
+    }
+  }
+}

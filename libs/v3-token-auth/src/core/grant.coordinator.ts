@@ -1,0 +1,124 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js';
+import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
+import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
+import type { TokenLock } from '../store/token-store.interface.js';
+import { V3InvalidCredentialsException } from '../v3-token.exceptions.js';
+import type { V3Credentials } from '../v3-token.interfaces.js';
+import type { CredentialThrottle } from './credential.throttle.js';
+import type { FailSoftTokenStore } from './fail-soft-token.store.js';
+import { withRenewedLease } from './lock-lease.js';
+import type { TieredTokenCache } from './tiered-token.cache.js';
+import { toCachedToken } from './token-response.mapper.js';
+import type { TokenSlot } from './token-slot.js';
+
+type LockOutcome = { lock: TokenLock } | { slot: TokenSlot } | { lock: undefined };
+
+/** The grant request for `credentials`. */
+export function toGrantRequest(credentials: V3Credentials): V3GrantRequest {
+  return {
+    grantType: credentials.grantType,
+    clientId: credentials.clientId,
+    clientSecret: credentials.clientSecret,
+    username: credentials.username,
+    password: credentials.password,
+    scope: credentials.scope,
+    resource: credentials.resource,
+  };
+}
+
+/**
+ * One grant per cache identity at a time: callers in this process share one flight (by verifier), and instances
+ * sharing the store take its lock (renewing the lease while the issuer answers) or pick up the holder's entry.
+ */
+export class GrantCoordinator {
+  private readonly flights = new Map<string, Promise<TokenSlot>>();
+
+  constructor(
+    private readonly options: ResolvedV3TokenAuthOptions,
+    private readonly cache: TieredTokenCache,
+    private readonly store: FailSoftTokenStore,
+    private readonly throttle: CredentialThrottle,
+    private readonly client: V3TokenClient,
+    private readonly observer: V3TokenAuthObserver,
+  ) {}
+
+  /** The token of `credentials` under `key`, granted once however many callers and instances ask at once. */
+  grant(key: string, verifier: string, credentials: V3Credentials): Promise<TokenSlot> {
+    const pending = this.flights.get(verifier);
+    if (pending) {
+      this.observer.singleFlightWait?.();
+      return pending;
+    }
+    const flight = this.grantAcrossInstances(key, verifier, credentials).finally(() =>
+      this.flights.delete(verifier),
+    );
+    this.flights.set(verifier, flight);
+    return flight;
+  }
+
+  private async grantAcrossInstances(
+    key: string,
+    verifier: string,
+    credentials: V3Credentials,
+  ): Promise<TokenSlot> {
+    await this.throttle.checkShared(key, verifier, credentials.clientId);
+    const outcome = await this.lockOrWait(key, verifier);
+    if ('slot' in outcome) return outcome.slot;
+    const { lock } = outcome;
+    if (lock) {
+      const grantedMeanwhile = await this.cache.freshStored(key, verifier);
+      if (grantedMeanwhile) {
+        await lock.release().catch(() => undefined);
+        this.observer.lockWait?.('picked_up');
+        return this.cache.hold(key, grantedMeanwhile);
+      }
+      this.observer.lockWait?.('acquired');
+    }
+    return withRenewedLease(lock, this.options.lockLeaseMs, () =>
+      this.grantFromIssuer(key, verifier, credentials),
+    );
+  }
+
+  private async lockOrWait(key: string, verifier: string): Promise<LockOutcome> {
+    // The wait is real time (it sleeps), whatever clock the cache reads.
+    const deadline = performance.now() + this.options.lockWaitMs;
+    for (;;) {
+      let lock: TokenLock | undefined;
+      try {
+        lock = await this.store.acquireLock(key, this.options.lockLeaseMs);
+      } catch (error) {
+        this.store.reportFailure('lock', error);
+        this.observer.lockWait?.('fallback');
+        return { lock: undefined };
+      }
+      if (lock) return { lock };
+      const granted = await this.cache.freshStored(key, verifier);
+      if (granted) {
+        this.observer.lockWait?.('picked_up');
+        return { slot: this.cache.hold(key, granted) };
+      }
+      if (performance.now() >= deadline) {
+        this.observer.lockWait?.('timeout');
+        return { lock: undefined };
+      }
+      await sleep(20 + Math.random() * 30);
+    }
+  }
+
+  private async grantFromIssuer(
+    key: string,
+    verifier: string,
+    credentials: V3Credentials,
+  ): Promise<TokenSlot> {
+    let response;
+    try {
+      response = await this.client.requestToken(toGrantRequest(credentials));
+    } catch (error) {
+      if (error instanceof V3InvalidCredentialsException)
+        await this.throttle.recordRefusal(key, verifier, error);
+      throw error;
+    }
+    return this.cache.save(key, toCachedToken(response, credentials, verifier));
+  }
+}
