@@ -73,7 +73,7 @@ export async function startEchoServer(): Promise<EchoServer> {
         response.writeHead(status, {
           'content-type': 'application/json',
           'x-downstream': 'echo',
-          'keep-alive': 'timeout=5',
+          'keep-alive': 'timeout=17',
           'proxy-authenticate': 'Basic realm="hop"',
           ...(status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}),
         });
