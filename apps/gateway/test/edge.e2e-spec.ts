@@ -176,7 +176,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
     it('replaces the forwarding headers of a caller that is not a trusted proxy (127.0.0.3)', async () => {
       const before = echo.seen.length;
       expect((await get(trusting.port, '/echo/h', forged, '127.0.0.3')).status).toBe(200);
-      const { headers } = echo.seen[before]!;
+      const { headers } = echo.seen[before];
       expect(headers['x-forwarded-for']).toBe('127.0.0.3');
       expect(headers['x-real-ip']).toBe('127.0.0.3');
       expect(headers['x-forwarded-host']).toBe(`127.0.0.1:${trusting.port}`);
@@ -195,7 +195,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
     it('appends to the forwarding headers of a trusted proxy (127.0.0.2) and takes the caller from them', async () => {
       const before = echo.seen.length;
       expect((await get(trusting.port, '/echo/h', forged, '127.0.0.2')).status).toBe(200);
-      const { headers } = echo.seen[before]!;
+      const { headers } = echo.seen[before];
       expect(headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.2');
       expect(headers.forwarded).toBe('for=198.51.100.1, for=127.0.0.2');
       expect(headers['x-real-ip']).toBe('203.0.113.9');
@@ -207,7 +207,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
     it('ignores X-Forwarded-For entirely on a gateway without trusted proxies, even from 127.0.0.2', async () => {
       const before = echo.seen.length;
       expect((await get(tight.port, '/echo/h', forged, '127.0.0.2')).status).toBe(200);
-      const { headers } = echo.seen[before]!;
+      const { headers } = echo.seen[before];
       expect(headers['x-forwarded-for']).toBe('127.0.0.2');
       expect(headers['x-real-ip']).toBe('127.0.0.2');
       expect(headers.forwarded).toBeUndefined();
