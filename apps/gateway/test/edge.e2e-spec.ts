@@ -157,7 +157,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
     });
 
     it('answers an unknown path with a plain JSON 404, not an OAuth error', async () => {
-      for (const target of ['/nowhere', '/token/x']) {
+      for (const target of ['/nowhere', '/token/x', '/token', '/token?x=1']) {
         const answer = await rawRequest(trusting.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1`);
         expect(answer.status).toBe(404);
         const body = jsonOf(answer);
