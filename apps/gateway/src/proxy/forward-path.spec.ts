@@ -38,6 +38,11 @@ describe('forwardPathOf', () => {
     expect(forwardPathOf(url, '/api', 'gw')).toEqual({ refused: expect.stringContaining('encoded') }),
   );
 
+  it.each(['/api/..;/admin', '/api/..;x=1/admin', '/api/.;/x'])(
+    'refuses the ;parameter dot segment %s',
+    (url) => expect(forwardPathOf(url, '/api', 'gw')).toEqual({ refused: expect.stringContaining('..;') }),
+  );
+
   it('reduces an absolute-form target whose authority is the Host to its path and query', () => {
     expect(forwardPathOf('http://gw:3000/api/v?x=1#frag', '/api', 'GW:3000')).toBe('/api/v?x=1');
   });

@@ -8,6 +8,8 @@ const OUTSIDE_ROUTE =
 const ENCODED_SEPARATOR =
   'The request path contains an encoded slash, backslash or dot segment; send the path unencoded and normalized';
 const AUTHORITY_MISMATCH = 'The absolute-form request target names another host than the Host header';
+const PARAMETER_DOT_SEGMENT =
+  'The request path contains a dot segment with a ;parameter (..;), which some servers resolve; remove it';
 const NOT_ORIGIN_FORM = 'The request target is neither origin-form (/path) nor an http(s) absolute URI';
 
 /** `.`, `/` and `\` percent-encoded (`%2e`, `%2f`, `%5c`, either case): a second way to spell a separator. */
@@ -51,6 +53,7 @@ function isUnder(path: string, prefix: string): boolean {
  *   not the `Host` header;
  * - an encoded `.`, `/` or `\` (`%2e`, `%2f`, `%5c`) or a raw backslash is refused: downstreams disagree on how to
  *   decode them, so none is allowed to move a path out of its route;
+ * - a dot segment with a `;parameter` (`..;`, `.;`), which servlet containers resolve as a dot segment, is refused;
  * - dot segments are removed (RFC 3986 §5.2.4); a path that then no longer lies under `prefix` is refused.
  * @example forwardPathOf('/v3/a/../b?x=1', '/v3', 'example') // '/v3/b?x=1'
  */
@@ -72,7 +75,9 @@ export function forwardPathOf(url: string, prefix: string, host: string | undefi
     else if (code === 0x25 /* % */ && isEncodedSeparator(target, at)) return { refused: ENCODED_SEPARATOR };
   }
   if (!mustCheckContainment) return target;
-  const path = removeDotSegments(target.slice(0, end));
+  const raw = target.slice(0, end);
+  if (raw.includes('..;') || raw.includes('/.;')) return { refused: PARAMETER_DOT_SEGMENT };
+  const path = removeDotSegments(raw);
   if (!isUnder(path, prefix)) return { refused: OUTSIDE_ROUTE };
   return queryAt === -1 ? path : path + target.slice(queryAt);
 }
