@@ -3,7 +3,14 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { V3TokenAuthGuard, V3TokenService } from 'nestjs-v3-token-auth';
-import { GATEWAY_CONFIG, gatewayConfigModule, type GatewayConfig } from './config/gateway.config.js';
+import {
+  GATEWAY_CONFIG,
+  gatewayConfigModule,
+  parseGatewayConfig,
+  type GatewayConfig,
+} from './config/gateway.config.js';
+import type { Server } from 'node:http';
+import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
 import { logAccess } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
@@ -14,16 +21,42 @@ import { guardAuthenticator } from './proxy/guard-authenticator.js';
 /** While shutting down, how often connections that finished their last request are ended, ms. */
 const DRAIN_POLL_MS = 50;
 
+/** How often Node checks connections for the headers and request timeouts: a tenth of the shorter one, 50–1000 ms. */
+function connectionsCheckingInterval(config: GatewayConfig): number {
+  const shortest = Math.min(config.edge.headersTimeoutMs, config.edge.requestTimeoutMs);
+  return Math.max(50, Math.min(1000, Math.floor(shortest / 10)));
+}
+
+const NOT_ON_THIS_LISTENER = {
+  statusCode: 404,
+  error: 'Not Found',
+  message: 'Not found on this port: /health and /metrics are served on GATEWAY_ADMIN_PORT only',
+};
+
 /**
- * Builds the gateway (not listening yet). Without `config` the environment is validated (`GatewayConfigError` on a
- * bad value, before Nest starts); with one — tests, benchmarks — the environment is not read at all.
+ * Builds the gateway (not listening yet: `listenGateway` starts it). Without `config` the environment is validated
+ * (`GatewayConfigError` on a bad value, before Nest starts); with one — tests, benchmarks — the environment is not
+ * read at all.
  * @example
  * const app = await createGatewayApp(parseGatewayConfig({ GATEWAY_ROUTES: '/v3=http://127.0.0.1:8080' }));
  * await app.listen(0, '127.0.0.1');
  */
 export async function createGatewayApp(config?: GatewayConfig): Promise<NestFastifyApplication> {
-  const configModule = await gatewayConfigModule(config);
-  const adapter = new FastifyAdapter({ genReqId: requestIdOf, return503OnClosing: true, skipMiddie: true });
+  const gatewayConfig = config ?? parseGatewayConfig(process.env);
+  const configModule = await gatewayConfigModule(gatewayConfig);
+  const { edge } = gatewayConfig;
+  const adapter = new FastifyAdapter({
+    genReqId: requestIdOf,
+    return503OnClosing: true,
+    skipMiddie: true,
+    requestTimeout: edge.requestTimeoutMs,
+    keepAliveTimeout: edge.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: edge.headersTimeoutMs,
+      requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(gatewayConfig),
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(configModule), adapter, {
     bufferLogs: true,
     abortOnError: false,
@@ -31,8 +64,26 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   app.useLogger(app.get(Logger));
   const accessLogger = await app.resolve(PinoLogger);
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.server.on('connect', refuseConnect);
+  const adminPort = edge.adminPort;
+  if (adminPort !== undefined) {
+    const admin = adminListener(fastify);
+    ADMIN_SERVERS.set(app, admin);
+    fastify.addHook('onClose', (_instance, done) => {
+      admin.closeAllConnections();
+      if (admin.listening) admin.close(() => done());
+      else done();
+    });
+  }
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    if (
+      adminPort !== undefined &&
+      isAdminPath(request.url) !== (request.raw.socket.localPort === adminPort)
+    ) {
+      void reply.code(404).type('application/json; charset=utf-8').send(NOT_ON_THIS_LISTENER);
+      return;
+    }
     done();
   });
   fastify.addHook('onResponse', (request, reply, done) => {
@@ -55,9 +106,45 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   await app.register(gatewayProxy, {
     routes: resolved.routes,
     upstreamTimeoutMs: resolved.upstreamTimeoutMs,
+    connections: resolved.edge.upstreamConnections,
+    queueTimeoutMs: resolved.edge.queueTimeoutMs,
+    maxInflightPerClient: resolved.edge.maxInflightPerClient,
+    bodyIdleTimeoutMs: resolved.edge.bodyIdleTimeoutMs,
+    trustedProxies: resolved.edge.trustedProxies,
+    cookies: resolved.edge.cookies,
     auth: guardAuthenticator(app.get(V3TokenAuthGuard), app.get(V3TokenService)),
     logger,
     observe: (route, method, status, seconds) => metrics.observeProxy(route, method, status, seconds),
   });
   return app;
+}
+
+/** The admin listener of each app built with `GATEWAY_ADMIN_PORT`, until `listenGateway` starts it. */
+const ADMIN_SERVERS = new WeakMap<NestFastifyApplication, Server>();
+
+/** The listeners of a started gateway. */
+export interface GatewayListeners {
+  /** The data plane (and, without `GATEWAY_ADMIN_PORT`, the admin paths). */
+  main: Server;
+  /** The admin listener, when `GATEWAY_ADMIN_PORT` is set. */
+  admin?: Server;
+}
+
+/**
+ * Starts listening on `PORT` and, when set, `GATEWAY_ADMIN_PORT` (closed with the app).
+ * @example const { main } = await listenGateway(app, config);
+ */
+export async function listenGateway(
+  app: NestFastifyApplication,
+  config: GatewayConfig,
+): Promise<GatewayListeners> {
+  await app.listen(config.port, config.host);
+  const fastify = app.getHttpAdapter().getInstance();
+  const listeners: GatewayListeners = { main: fastify.server };
+  const admin = ADMIN_SERVERS.get(app);
+  if (admin !== undefined && config.edge.adminPort !== undefined) {
+    await listenOn(admin, config.edge.adminPort, config.host);
+    listeners.admin = admin;
+  }
+  return listeners;
 }

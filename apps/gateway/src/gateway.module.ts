@@ -6,7 +6,9 @@ import { LoggerModule } from 'nestjs-pino';
 import { V3TokenAuthModule, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter.js';
+import { HealthProbesController } from './health/health-probes.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { GatewayLifecycle } from './lifecycle/gateway-lifecycle.js';
 import { gatewayLoggerParams } from './logging/logger.options.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -79,8 +81,8 @@ export class GatewayModule {
           isGlobal: true,
         }),
       ],
-      controllers: [TokenController, HealthController],
-      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }],
+      controllers: [TokenController, HealthController, HealthProbesController],
+      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }, GatewayLifecycle],
     };
   }
 }

@@ -1,14 +1,21 @@
 import 'reflect-metadata';
 import { ConfigService } from '@nestjs/config';
-import { createGatewayApp } from './app.factory.js';
+import { createGatewayApp, listenGateway } from './app.factory.js';
 import { reportBootFailure } from './boot-failure.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
+import { gracefulShutdown } from './lifecycle/graceful-shutdown.js';
 
 async function bootstrap(): Promise<void> {
   const app = await createGatewayApp();
-  app.enableShutdownHooks();
-  const { port, host } = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
-  await app.listen(port, host);
+  const config = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
+  const listeners = await listenGateway(app, config);
+  const shutdown = gracefulShutdown(app, {
+    timeoutMs: config.edge.shutdownTimeoutMs,
+    servers: () => (listeners.admin ? [listeners.main, listeners.admin] : [listeners.main]),
+    exit: (code) => process.exit(code),
+    log: (message) => process.stderr.write(`${message}\n`),
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, (name) => void shutdown(name));
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,6 +1,8 @@
 import { describe, it, expect } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { TrustedProxies } from '../proxy/caller-address.js';
 import {
+  DEFAULT_EDGE_CONFIG,
   GATEWAY_CONFIG,
   GatewayConfigError,
   SANDBOX_TOKEN_URL,
@@ -40,6 +42,7 @@ describe('parseGatewayConfig', () => {
       routes: [{ prefix: '/v3', target: 'http://platform:8080' }],
       logLevel: 'info',
       upstreamTimeoutMs: 30_000,
+      edge: DEFAULT_EDGE_CONFIG,
       memoryCache: true,
       tokenTimeoutMs: undefined,
       scope: undefined,
@@ -340,5 +343,55 @@ describe('parseGatewayConfig', () => {
     const validated = validateGatewayEnv({ GATEWAY_ROUTES: ROUTES, PORT: '4000', UNRELATED: 1 });
     expect(validated[GATEWAY_CONFIG]).toMatchObject({ port: 4000, routes: [{ prefix: '/v3' }] });
     expect(() => validateGatewayEnv({ GATEWAY_ROUTES: '/v3=ftp://x' })).toThrow(GatewayConfigError);
+  });
+
+  it('reads the edge settings and refuses inconsistent ones, naming the variable', () => {
+    const edge = parseGatewayConfig({
+      GATEWAY_ROUTES: ROUTES,
+      GATEWAY_HEADERS_TIMEOUT_MS: '2000',
+      GATEWAY_REQUEST_TIMEOUT_MS: '3000',
+      GATEWAY_BODY_IDLE_TIMEOUT_MS: '400',
+      GATEWAY_KEEP_ALIVE_TIMEOUT_MS: '700',
+      GATEWAY_UPSTREAM_CONNECTIONS: '4',
+      GATEWAY_QUEUE_TIMEOUT_MS: '0',
+      GATEWAY_MAX_INFLIGHT_PER_CLIENT: '2',
+      GATEWAY_SHUTDOWN_TIMEOUT_MS: '1500',
+      GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, ::1',
+      GATEWAY_COOKIES: 'forward',
+      GATEWAY_ADMIN_PORT: '9090',
+    }).edge;
+    expect(edge).toMatchObject({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 3000,
+      bodyIdleTimeoutMs: 400,
+      keepAliveTimeoutMs: 700,
+      upstreamConnections: 4,
+      queueTimeoutMs: 0,
+      maxInflightPerClient: 2,
+      shutdownTimeoutMs: 1500,
+      cookies: 'forward',
+      adminPort: 9090,
+    });
+    expect(edge.trustedProxies).toBeInstanceOf(TrustedProxies);
+    expect(edge.trustedProxies.isTrusted('10.2.3.4')).toBe(true);
+    expect(edge.trustedProxies.isTrusted('::1')).toBe(true);
+    expect(edge.trustedProxies.isTrusted('192.0.2.1')).toBe(false);
+
+    expect(failure({ GATEWAY_ROUTES: ROUTES, GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8,nope' })).toContain(
+      'GATEWAY_TRUSTED_PROXIES: "nope" is not an IPv4 or IPv6 address or CIDR',
+    );
+    expect(
+      failure({
+        GATEWAY_ROUTES: ROUTES,
+        GATEWAY_HEADERS_TIMEOUT_MS: '5000',
+        GATEWAY_REQUEST_TIMEOUT_MS: '1000',
+      }),
+    ).toContain('GATEWAY_HEADERS_TIMEOUT_MS: must not exceed GATEWAY_REQUEST_TIMEOUT_MS');
+    expect(failure({ GATEWAY_ROUTES: ROUTES, PORT: '9090', GATEWAY_ADMIN_PORT: '9090' })).toContain(
+      'GATEWAY_ADMIN_PORT: must differ from PORT',
+    );
+    expect(failure({ GATEWAY_ROUTES: ROUTES, GATEWAY_COOKIES: 'eat' })).toContain(
+      'use one of strip, forward',
+    );
   });
 });

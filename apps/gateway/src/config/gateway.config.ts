@@ -2,6 +2,8 @@ import { ConfigModule, type ConfigModuleOptions } from '@nestjs/config';
 import type { DynamicModule } from '@nestjs/common';
 import { parseEncryptionKeys, type V3EncryptionKey } from 'nestjs-v3-token-auth';
 import { z } from 'zod';
+import { TrustedProxies } from '../proxy/caller-address.js';
+import type { CookiePolicy } from '../proxy/proxy-headers.js';
 
 /** Key under which the validated `GatewayConfig` is held by `ConfigService`. */
 export const GATEWAY_CONFIG = 'gateway';
@@ -31,6 +33,49 @@ export interface GatewayRedisConfig {
   commandTimeoutMs?: number;
 }
 
+/** What happens to cookies on proxied routes (`GATEWAY_COOKIES`). */
+export type GatewayCookiePolicy = CookiePolicy;
+
+/** The gateway's edge: how long it waits for callers, how much one caller may hold, how it shuts down. */
+export interface GatewayEdgeConfig {
+  /** `GATEWAY_HEADERS_TIMEOUT_MS`: a caller must send its request head within this time, ms (else 408). */
+  headersTimeoutMs: number;
+  /** `GATEWAY_REQUEST_TIMEOUT_MS`: a caller must send its whole request, body included, within this time, ms. */
+  requestTimeoutMs: number;
+  /** `GATEWAY_BODY_IDLE_TIMEOUT_MS`: a request body that sends nothing for this long is answered 408, ms. */
+  bodyIdleTimeoutMs: number;
+  /** `GATEWAY_KEEP_ALIVE_TIMEOUT_MS`: an idle keep-alive connection is closed after this time, ms. */
+  keepAliveTimeoutMs: number;
+  /** `GATEWAY_UPSTREAM_CONNECTIONS`: keep-alive connections per route's downstream, at most. */
+  upstreamConnections: number;
+  /** `GATEWAY_QUEUE_TIMEOUT_MS`: how long a request waits for a free downstream connection before 503, ms. */
+  queueTimeoutMs: number;
+  /** `GATEWAY_MAX_INFLIGHT_PER_CLIENT`: requests one caller address may have in flight per route; 0 is no cap. */
+  maxInflightPerClient: number;
+  /** `GATEWAY_SHUTDOWN_TIMEOUT_MS`: after SIGTERM, in-flight requests get at most this long to finish, ms. */
+  shutdownTimeoutMs: number;
+  /** `GATEWAY_TRUSTED_PROXIES`: whose forwarding headers are believed; defines the caller address. */
+  trustedProxies: TrustedProxies;
+  /** `GATEWAY_COOKIES`: `strip` (default) or `forward` cookies on proxied routes. */
+  cookies: GatewayCookiePolicy;
+  /** `GATEWAY_ADMIN_PORT`: when set, `/health*` and `/metrics` are served on this port only. */
+  adminPort?: number;
+}
+
+/** The edge settings when none is given: what `parseGatewayConfig({})` yields. */
+export const DEFAULT_EDGE_CONFIG: Readonly<GatewayEdgeConfig> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  bodyIdleTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  upstreamConnections: 128,
+  queueTimeoutMs: 2_000,
+  maxInflightPerClient: 64,
+  shutdownTimeoutMs: 10_000,
+  trustedProxies: TrustedProxies.NONE,
+  cookies: 'strip',
+};
+
 /** The gateway's configuration, validated from environment variables at boot. */
 export interface GatewayConfig {
   nodeEnv: string;
@@ -48,6 +93,8 @@ export interface GatewayConfig {
   routes: GatewayRoute[];
   logLevel: GatewayLogLevel;
   upstreamTimeoutMs: number;
+  /** The edge settings (`GATEWAY_*` timeouts, queue, caps, trusted proxies, cookies, admin port). */
+  edge: GatewayEdgeConfig;
   memoryCache: boolean;
   // Token module tuning: undefined while the variable is unset, so the module's own default applies.
   /** `V3_TOKEN_TIMEOUT_MS`: timeout of one token endpoint call, ms. */
@@ -242,6 +289,53 @@ const envSchema = z
       .transform(parseRoutes),
     LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
     GATEWAY_UPSTREAM_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(30_000),
+    GATEWAY_HEADERS_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(
+      DEFAULT_EDGE_CONFIG.headersTimeoutMs,
+    ),
+    GATEWAY_REQUEST_TIMEOUT_MS: integer(1, 3_600_000, 'use milliseconds from 1 to 3600000').default(
+      DEFAULT_EDGE_CONFIG.requestTimeoutMs,
+    ),
+    GATEWAY_BODY_IDLE_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(
+      DEFAULT_EDGE_CONFIG.bodyIdleTimeoutMs,
+    ),
+    GATEWAY_KEEP_ALIVE_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(
+      DEFAULT_EDGE_CONFIG.keepAliveTimeoutMs,
+    ),
+    GATEWAY_UPSTREAM_CONNECTIONS: integer(
+      1,
+      100_000,
+      'use a whole number of connections from 1 to 100000',
+    ).default(DEFAULT_EDGE_CONFIG.upstreamConnections),
+    GATEWAY_QUEUE_TIMEOUT_MS: integer(0, 600_000, 'use milliseconds from 0 (no wait) to 600000').default(
+      DEFAULT_EDGE_CONFIG.queueTimeoutMs,
+    ),
+    GATEWAY_MAX_INFLIGHT_PER_CLIENT: integer(
+      0,
+      100_000,
+      'use a whole number of requests from 0 (no cap) to 100000',
+    ).default(DEFAULT_EDGE_CONFIG.maxInflightPerClient),
+    GATEWAY_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').default(
+      DEFAULT_EDGE_CONFIG.shutdownTimeoutMs,
+    ),
+    GATEWAY_TRUSTED_PROXIES: optionalText.transform((value, ctx) => {
+      if (value === undefined) return TrustedProxies.NONE;
+      try {
+        return TrustedProxies.parse(value);
+      } catch (error) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${(error as Error).message} — GATEWAY_TRUSTED_PROXIES is a comma-separated list of CIDRs`,
+          params: BARE,
+        });
+        return z.NEVER;
+      }
+    }),
+    GATEWAY_COOKIES: oneOf(['strip', 'forward']).default(DEFAULT_EDGE_CONFIG.cookies),
+    GATEWAY_ADMIN_PORT: integer(
+      1,
+      65535,
+      'use a TCP port number from 1 to 65535, other than PORT',
+    ).optional(),
     TOKEN_MEMORY_CACHE: oneOf(['true', 'false'])
       .transform((value) => value === 'true')
       .default(true),
@@ -304,6 +398,15 @@ const envSchema = z
           'V3_CLIENT_SECRET',
           "is required with V3_GRANT_TYPE=password — the gateway's own client secret",
         );
+    }
+    if (env.GATEWAY_HEADERS_TIMEOUT_MS > env.GATEWAY_REQUEST_TIMEOUT_MS) {
+      issue(
+        'GATEWAY_HEADERS_TIMEOUT_MS',
+        'must not exceed GATEWAY_REQUEST_TIMEOUT_MS — the head is part of the request',
+      );
+    }
+    if (env.GATEWAY_ADMIN_PORT !== undefined && env.GATEWAY_ADMIN_PORT === env.PORT) {
+      issue('GATEWAY_ADMIN_PORT', 'must differ from PORT — pick a port of its own, e.g. 9090');
     }
     const redisSources = [env.REDIS_URL, env.REDIS_CLUSTER_NODES, env.REDIS_SENTINELS].filter(
       (v) => v !== undefined,
@@ -376,6 +479,19 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     routes: value.GATEWAY_ROUTES,
     logLevel: value.LOG_LEVEL,
     upstreamTimeoutMs: value.GATEWAY_UPSTREAM_TIMEOUT_MS,
+    edge: {
+      headersTimeoutMs: value.GATEWAY_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: value.GATEWAY_REQUEST_TIMEOUT_MS,
+      bodyIdleTimeoutMs: value.GATEWAY_BODY_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: value.GATEWAY_KEEP_ALIVE_TIMEOUT_MS,
+      upstreamConnections: value.GATEWAY_UPSTREAM_CONNECTIONS,
+      queueTimeoutMs: value.GATEWAY_QUEUE_TIMEOUT_MS,
+      maxInflightPerClient: value.GATEWAY_MAX_INFLIGHT_PER_CLIENT,
+      shutdownTimeoutMs: value.GATEWAY_SHUTDOWN_TIMEOUT_MS,
+      trustedProxies: value.GATEWAY_TRUSTED_PROXIES,
+      cookies: value.GATEWAY_COOKIES,
+      adminPort: value.GATEWAY_ADMIN_PORT,
+    },
     memoryCache: value.TOKEN_MEMORY_CACHE,
     tokenTimeoutMs: value.V3_TOKEN_TIMEOUT_MS,
     scope: value.V3_SCOPE,

@@ -7,8 +7,9 @@ import { toErrorReply, toOAuthErrorReply } from './error-reply.js';
 /** Path of the gateway's token endpoint, whose errors are OAuth 2.0 JSON. */
 export const TOKEN_PATH = '/token';
 
-function isTokenEndpoint(url: string): boolean {
-  return url === TOKEN_PATH || url.startsWith(`${TOKEN_PATH}?`);
+/** Whether the request is a call of the token endpoint (`POST /token`); another method there is the gateway's 404. */
+function isTokenEndpoint(method: string, url: string): boolean {
+  return method === 'POST' && (url === TOKEN_PATH || url.startsWith(`${TOKEN_PATH}?`));
 }
 
 /**
@@ -24,7 +25,9 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const answer = isTokenEndpoint(request.url) ? toOAuthErrorReply(exception) : toErrorReply(exception);
+    const answer = isTokenEndpoint(request.method, request.url)
+      ? toOAuthErrorReply(exception)
+      : toErrorReply(exception);
     if (exception instanceof V3TokenException) {
       if (answer.status >= 500)
         this.logger.warn(

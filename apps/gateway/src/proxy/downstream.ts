@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { requestIdOf } from '../logging/request-id.js';
-import { toCallerHeaders, toDownstreamHeaders } from './proxy-headers.js';
+import { toCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
 
 /** How one downstream is reached. */
 export interface DownstreamOptions {
@@ -15,6 +15,20 @@ export interface DownstreamOptions {
   timeoutMs: number;
   /** Keep-alive connections to it, at most. */
   connections: number;
+  /** `strip` keeps cookies out of both directions. @default 'forward' */
+  cookies?: CookiePolicy;
+}
+
+/** Where one request goes and as whom, decided by the proxy before the call. */
+export interface Forwarding {
+  /** The origin-form path and query for the downstream, base path not yet prepended. */
+  path: string;
+  /** The caller address (`TrustedProxies.callerAddress`). */
+  callerAddress: string;
+  /** Whether the TCP peer is a trusted proxy. */
+  fromTrustedProxy: boolean;
+  /** Aborted when the caller leaves or its body stalls: the downstream call ends and frees its connection. */
+  cancel: AbortController;
 }
 
 /** What became of one call to the downstream. */
@@ -26,7 +40,9 @@ export type ForwardOutcome =
   /** No answer: nothing was sent to the caller yet. */
   | { kind: 'failed'; status: 502 | 504; code: string; body: DownstreamFailureBody }
   /** The call failed after the answer's head was sent; the caller's connection was closed. */
-  | { kind: 'broken'; code: string };
+  | { kind: 'broken'; code: string }
+  /** The proxy cancelled the call (the caller left, or its body stalled); whoever cancelled it answers. */
+  | { kind: 'cancelled' };
 
 export interface DownstreamFailureBody {
   statusCode: 502 | 504;
@@ -39,6 +55,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 
 interface Call {
   downstream: Downstream;
+  cancel: AbortController;
   reply: FastifyReply;
   reportUnauthorized: boolean;
   unauthorized: boolean;
@@ -70,7 +87,7 @@ function startAnswer({ statusCode, headers, opaque: call }: Dispatcher.StreamFac
     const value = own[name];
     if (value !== undefined) response.setHeader(name, value);
   }
-  const relayed = toCallerHeaders(headers);
+  const relayed = toCallerHeaders(headers, call.downstream.cookies);
   for (const name in relayed) response.setHeader(name, relayed[name]!);
   return response;
 }
@@ -78,6 +95,10 @@ function startAnswer({ statusCode, headers, opaque: call }: Dispatcher.StreamFac
 function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): void {
   if (error === null) {
     call.done(call.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
+    return;
+  }
+  if (call.cancel.signal.aborted) {
+    call.done({ kind: 'cancelled' });
     return;
   }
   const code = errorCode(error);
@@ -93,8 +114,11 @@ function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): vo
 export class Downstream {
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** The cookie policy of its answers. */
+  readonly cookies: CookiePolicy;
 
   constructor(private readonly options: DownstreamOptions) {
+    this.cookies = options.cookies ?? 'forward';
     const target = new URL(options.target);
     this.basePath = target.pathname.replace(/\/+$/, '');
     this.pool = new Pool(target.origin, {
@@ -112,22 +136,32 @@ export class Downstream {
   forward(
     request: FastifyRequest,
     reply: FastifyReply,
+    forwarding: Forwarding,
     accessToken: string,
     reportUnauthorized: boolean,
     done: (outcome: ForwardOutcome) => void,
   ): void {
     const raw = request.raw;
-    const call: Call = { downstream: this, reply, reportUnauthorized, unauthorized: false, done };
+    const { cancel } = forwarding;
+    const call: Call = { downstream: this, cancel, reply, reportUnauthorized, unauthorized: false, done };
     this.pool.stream(
       {
         method: request.method,
-        path: this.basePath + request.url,
-        headers: toDownstreamHeaders(request.headers, accessToken, {
-          remoteAddress: raw.socket.remoteAddress,
-          protocol: request.protocol,
-          host: request.headers.host,
-          requestId: requestIdOf(raw),
-        }),
+        path: this.basePath + forwarding.path,
+        headers: toDownstreamHeaders(
+          request.headers,
+          accessToken,
+          {
+            remoteAddress: raw.socket.remoteAddress,
+            fromTrustedProxy: forwarding.fromTrustedProxy,
+            callerAddress: forwarding.callerAddress,
+            protocol: request.protocol,
+            host: request.headers.host,
+            requestId: requestIdOf(raw),
+          },
+          this.cookies,
+        ),
+        signal: cancel.signal,
         body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,

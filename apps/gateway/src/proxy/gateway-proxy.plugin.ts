@@ -1,10 +1,15 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { V3TokenException, V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
 import type { GatewayRoute } from '../config/gateway.config.js';
 import { toErrorReply } from '../errors/error-reply.js';
 import { skipAccessLog } from '../logging/access-log.js';
 import { requestIdOf } from '../logging/request-id.js';
-import { Downstream, type ForwardOutcome } from './downstream.js';
+import { TrustedProxies } from './caller-address.js';
+import { Downstream, type ForwardOutcome, type Forwarding } from './downstream.js';
+import { forwardPathOf } from './forward-path.js';
+import type { CookiePolicy } from './proxy-headers.js';
+import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
 export interface ProxyAuthenticator {
@@ -32,6 +37,16 @@ export interface GatewayProxyOptions {
   auth: ProxyAuthenticator;
   /** Keep-alive connections per downstream origin, at most. @default 128 */
   connections?: number;
+  /** How long a request waits for a free downstream connection before 503 + `Retry-After`, ms. @default 2000 */
+  queueTimeoutMs?: number;
+  /** Requests one caller address may have in flight per route (429 + `Retry-After` beyond); 0 is no cap. @default 0 */
+  maxInflightPerClient?: number;
+  /** A request body that sends nothing for this long is answered 408 and its downstream call cancelled, ms. @default 10000 */
+  bodyIdleTimeoutMs?: number;
+  /** Whose forwarding headers are believed, and so what the caller address is. @default TrustedProxies.NONE */
+  trustedProxies?: TrustedProxies;
+  /** `strip` keeps `Cookie` and `Set-Cookie` off proxied routes; `forward` passes them. @default 'forward' */
+  cookies?: CookiePolicy;
   logger: ProxyLogger;
   /** Called once per proxied request when its response has been sent. */
   observe?(route: string, method: string, status: number, seconds: number): void;
@@ -39,6 +54,24 @@ export interface GatewayProxyOptions {
 
 interface ProxiedRequest extends FastifyRequest {
   user?: V3Principal;
+  forwarding?: Forwarding | null;
+}
+
+/** Methods no route proxies: `TRACE` reflects credentials back (XST), `CONNECT` opens a tunnel. */
+const REFUSED_METHODS = new Set(['TRACE', 'CONNECT']);
+
+/** The gateway's own error answer on a proxied route: plain JSON, never an OAuth body. */
+function sendPlainError(
+  reply: FastifyReply,
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  if (headers) void reply.headers(headers);
+  void reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
 }
 
 /** Answers a failed downstream call: a Fastify reply, or the raw response once the reply was hijacked. */
@@ -80,6 +113,11 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   done: (error?: Error) => void,
 ) => {
   const { auth, logger, observe, upstreamTimeoutMs } = options;
+  const trustedProxies = options.trustedProxies ?? TrustedProxies.NONE;
+  const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 10_000;
+  const queueTimeoutMs = options.queueTimeoutMs ?? 2_000;
+  const maxPerClient = options.maxInflightPerClient ?? 0;
+  instance.decorateRequest('forwarding', null);
 
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', (_request, payload, parsed) => parsed(null, payload));
@@ -133,12 +171,22 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       target: route.target,
       timeoutMs: upstreamTimeoutMs,
       connections,
+      cookies: options.cookies,
     });
     downstreams.push(downstream);
+    const admission = new RouteAdmission({ capacity: connections, queueTimeoutMs, maxPerClient });
+    const queueFull = `No connection to the downstream service of ${route.prefix} came free within ${queueTimeoutMs} ms; retry shortly`;
+    const capReached = `This caller already has ${maxPerClient} requests in flight on ${route.prefix}; retry when one has finished`;
+    const refuse = (reply: FastifyReply, reason: AdmissionRefusal): void => {
+      if (reply.sent || reply.raw.destroyed) return;
+      if (reason === 'client-cap') sendPlainError(reply, 429, capReached, { 'retry-after': '1' });
+      else sendPlainError(reply, 503, queueFull, { 'retry-after': '1' });
+    };
 
     const settle = (request: ProxiedRequest, reply: FastifyReply, outcome: ForwardOutcome): void => {
       switch (outcome.kind) {
         case 'relayed':
+        case 'cancelled':
           return;
         case 'unauthorized':
           retry(request, reply);
@@ -167,6 +215,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       downstream.forward(
         request,
         reply,
+        request.forwarding!,
         request.user?.accessToken ?? '',
         firstAttempt && request.body === undefined,
         (outcome) => {
@@ -200,7 +249,52 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       observe?.(route.prefix, request.method, reply.statusCode, reply.elapsedTime / 1000);
       next();
     };
-    const handler = (request: FastifyRequest, reply: FastifyReply): void => forward(request, reply, true);
+    const watchBody = (request: ProxiedRequest, reply: FastifyReply, cancel: AbortController): void => {
+      const raw = request.raw;
+      raw.setTimeout(bodyIdleTimeoutMs, () => {
+        cancel.abort();
+        if (reply.sent || reply.raw.headersSent) {
+          raw.destroy();
+          return;
+        }
+        void reply.header('connection', 'close');
+        sendPlainError(reply, 408, `The request body sent nothing for ${bodyIdleTimeoutMs} ms`);
+      });
+      raw.once('end', () => raw.setTimeout(0));
+    };
+
+    const handler = (request: ProxiedRequest, reply: FastifyReply): void => {
+      if (REFUSED_METHODS.has(request.method)) {
+        sendPlainError(reply, 405, `${request.method} is not allowed on proxied routes`, {
+          allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+        });
+        return;
+      }
+      const path = forwardPathOf(request.url, route.prefix, request.headers.host);
+      if (typeof path !== 'string') {
+        sendPlainError(reply, 400, path.refused);
+        return;
+      }
+      const peer = request.raw.socket.remoteAddress;
+      const fromTrustedProxy = trustedProxies.isTrusted(peer);
+      const callerAddress = trustedProxies.callerAddress(peer, request.headers['x-forwarded-for']);
+      const cancel = new AbortController();
+      request.forwarding = { path, callerAddress, fromTrustedProxy, cancel };
+      const response = reply.raw;
+      const end = admission.admit(
+        callerAddress,
+        () => {
+          if (response.destroyed) return;
+          if (request.body !== undefined) watchBody(request, reply, cancel);
+          forward(request, reply, true);
+        },
+        (reason) => refuse(reply, reason),
+      );
+      response.once('close', () => {
+        end();
+        if (!response.writableFinished) cancel.abort();
+      });
+    };
     instance.all(route.prefix, { onResponse }, handler);
     instance.all(`${route.prefix}/*`, { onResponse }, handler);
   }

@@ -2,7 +2,15 @@ import { describe, it, expect } from '@jest/globals';
 import { toCallerHeaders, toDownstreamHeaders } from './proxy-headers.js';
 
 describe('toDownstreamHeaders', () => {
-  const from = { remoteAddress: '10.0.0.7', protocol: 'https', host: 'api.example', requestId: 'req-1' };
+  const from = {
+    remoteAddress: '10.0.0.7',
+    fromTrustedProxy: false,
+    callerAddress: '10.0.0.7',
+    protocol: 'https',
+    host: 'api.example',
+    requestId: 'req-1',
+  };
+  const fromProxy = { ...from, fromTrustedProxy: true, callerAddress: '203.0.113.9' };
 
   it('replaces Authorization with the bearer token and drops hop-by-hop headers, proxy credentials and Host', () => {
     const incoming = {
@@ -24,20 +32,59 @@ describe('toDownstreamHeaders', () => {
       'x-forwarded-for': '10.0.0.7',
       'x-forwarded-proto': 'https',
       'x-forwarded-host': 'api.example',
+      'x-real-ip': '10.0.0.7',
       'x-request-id': 'req-1',
     });
     expect(incoming.authorization).toBe('Basic c3ZjOnNlY3JldA==');
   });
 
-  it('appends the caller to an existing X-Forwarded-For chain and replaces forged forwarding headers', () => {
-    const headers = toDownstreamHeaders(
-      { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-host': 'evil.example', 'x-request-id': 'forged' },
-      't',
-      from,
-    );
-    expect(headers['x-forwarded-for']).toBe('203.0.113.9, 10.0.0.7');
+  const forged = {
+    'x-forwarded-for': '203.0.113.9',
+    'x-forwarded-host': 'evil.example',
+    'x-forwarded-proto': 'gopher',
+    'x-forwarded-port': '1',
+    'x-forwarded-prefix': '/admin',
+    'x-real-ip': '198.51.100.1',
+    'x-original-url': '/admin',
+    'x-rewrite-url': '/admin',
+    forwarded: 'for=198.51.100.1;host=evil.example',
+    'x-request-id': 'forged',
+  };
+
+  it('replaces every forwarding header of a caller that is not a trusted proxy with what the gateway saw', () => {
+    const headers = toDownstreamHeaders(forged, 't', from);
+    expect(headers['x-forwarded-for']).toBe('10.0.0.7');
     expect(headers['x-forwarded-host']).toBe('api.example');
+    expect(headers['x-forwarded-proto']).toBe('https');
+    expect(headers['x-real-ip']).toBe('10.0.0.7');
     expect(headers['x-request-id']).toBe('req-1');
+    for (const dropped of [
+      'x-forwarded-port',
+      'x-forwarded-prefix',
+      'x-original-url',
+      'x-rewrite-url',
+      'forwarded',
+    ])
+      expect(headers[dropped]).toBeUndefined();
+  });
+
+  it('appends the peer to the chain of a trusted proxy and keeps its forwarding headers, never the URL overrides', () => {
+    const headers = toDownstreamHeaders(forged, 't', fromProxy);
+    expect(headers['x-forwarded-for']).toBe('203.0.113.9, 10.0.0.7');
+    expect(headers.forwarded).toBe('for=198.51.100.1;host=evil.example, for=10.0.0.7');
+    expect(headers['x-forwarded-host']).toBe('evil.example');
+    expect(headers['x-forwarded-proto']).toBe('gopher');
+    expect(headers['x-forwarded-port']).toBe('1');
+    expect(headers['x-forwarded-prefix']).toBe('/admin');
+    expect(headers['x-real-ip']).toBe('203.0.113.9');
+    expect(headers['x-original-url']).toBeUndefined();
+    expect(headers['x-rewrite-url']).toBeUndefined();
+  });
+
+  it('strips cookies in both directions under the strip policy and passes them under forward', () => {
+    expect(toDownstreamHeaders({ cookie: 'sid=1' }, 't', from, 'strip').cookie).toBeUndefined();
+    expect(toDownstreamHeaders({ cookie: 'sid=1' }, 't', from, 'forward').cookie).toBe('sid=1');
+    expect(toCallerHeaders({ 'set-cookie': ['a=1'], etag: '"1"' }, 'strip')).toEqual({ etag: '"1"' });
   });
 
   it('drops the headers a Connection header names (RFC 9110 §7.6.1)', () => {

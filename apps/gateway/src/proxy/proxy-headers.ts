@@ -17,15 +17,34 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Set by the gateway on every request to the downstream; a caller's own values are replaced. */
+/**
+ * Set by the gateway on every request to the downstream, or passed on only from a trusted proxy: a caller's own
+ * values never reach the downstream as they are. `X-Original-URL` and `X-Rewrite-URL` (path overrides some
+ * frameworks honour) are always dropped.
+ */
 const SET_BY_GATEWAY = new Set([
   'authorization',
   'host',
+  'forwarded',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'x-original-url',
+  'x-rewrite-url',
   'x-request-id',
 ]);
+
+/** `SET_BY_GATEWAY` and the caller's cookies: what `GATEWAY_COOKIES=strip` leaves out of a request. */
+const SET_BY_GATEWAY_AND_COOKIE = new Set([...SET_BY_GATEWAY, 'cookie']);
+
+/** What `GATEWAY_COOKIES=strip` leaves out of an answer. */
+const SET_COOKIE = new Set(['set-cookie']);
+
+/** `GATEWAY_COOKIES`: `strip` keeps `Cookie` from the downstream and `Set-Cookie` from the caller; `forward` passes both. */
+export type CookiePolicy = 'strip' | 'forward';
 
 type HeaderValue = string | string[] | number | undefined;
 
@@ -64,8 +83,12 @@ function copyEndToEnd(
 
 /** What the downstream learns about the original request. */
 export interface ForwardedFrom {
-  /** The caller's address (the TCP peer of the gateway). */
+  /** The TCP peer of the gateway. */
   remoteAddress: string | undefined;
+  /** Whether that peer is a trusted proxy (`GATEWAY_TRUSTED_PROXIES`): its forwarding headers are kept. */
+  fromTrustedProxy: boolean;
+  /** The caller address as `TrustedProxies.callerAddress` defines it; sent as `X-Real-IP`. */
+  callerAddress: string;
   /** `http` or `https`, as the gateway was reached. */
   protocol: string;
   /** The `Host` the caller asked for. */
@@ -73,34 +96,64 @@ export interface ForwardedFrom {
   requestId: string;
 }
 
+function firstOf(value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value[0] : value === undefined ? undefined : String(value);
+}
+
 /**
  * Request headers for the downstream, as a new object: the caller's end-to-end headers, with `Authorization`
- * replaced by the relayed bearer token, `X-Forwarded-For` appended to, `X-Forwarded-Proto`, `-Host` and
- * `X-Request-Id` set. `Host` is left out: the HTTP client sets the downstream's own.
+ * replaced by the relayed bearer token and `X-Request-Id` set. Forwarding headers follow `from.fromTrustedProxy`:
+ * - from anyone else, `X-Forwarded-For` is the TCP peer, `X-Forwarded-Proto`/`-Host` what the gateway saw,
+ *   `X-Real-IP` the peer; `Forwarded`, `X-Forwarded-Port` and `X-Forwarded-Prefix` are dropped;
+ * - from a trusted proxy, the peer is appended to `X-Forwarded-For` (and as `for=` to `Forwarded`, when sent),
+ *   its `X-Forwarded-Proto`/`-Host`/`-Port`/`-Prefix` are kept, and `X-Real-IP` is the caller address.
+ * `Host` is left out: the HTTP client sets the downstream's own.
  */
 export function toDownstreamHeaders(
   incoming: IncomingHttpHeaders,
   accessToken: string,
   from: ForwardedFrom,
+  cookies: CookiePolicy = 'forward',
 ): Record<string, string | string[]> {
   const headers: Record<string, HeaderValue> = {};
-  copyEndToEnd(incoming, headers, SET_BY_GATEWAY);
+  copyEndToEnd(incoming, headers, cookies === 'strip' ? SET_BY_GATEWAY_AND_COOKIE : SET_BY_GATEWAY);
   headers.authorization = `Bearer ${accessToken}`;
-  const prior = incoming['x-forwarded-for'];
-  if (from.remoteAddress !== undefined) {
-    headers['x-forwarded-for'] = prior ? `${String(prior)}, ${from.remoteAddress}` : from.remoteAddress;
-  } else if (prior !== undefined) {
-    headers['x-forwarded-for'] = prior;
+  const peer = from.remoteAddress;
+  if (from.fromTrustedProxy) {
+    const prior = incoming['x-forwarded-for'];
+    const chain = Array.isArray(prior) ? prior.join(', ') : prior;
+    headers['x-forwarded-for'] = chain ? `${chain}, ${peer}` : peer;
+    const forwarded = incoming.forwarded;
+    if (forwarded !== undefined) headers.forwarded = `${forwarded}, for=${forwardedNode(peer)}`;
+    headers['x-forwarded-proto'] = firstOf(incoming['x-forwarded-proto']) ?? from.protocol;
+    const host = firstOf(incoming['x-forwarded-host']) ?? from.host;
+    if (host !== undefined) headers['x-forwarded-host'] = host;
+    const port = incoming['x-forwarded-port'];
+    if (port !== undefined) headers['x-forwarded-port'] = port;
+    const prefix = incoming['x-forwarded-prefix'];
+    if (prefix !== undefined) headers['x-forwarded-prefix'] = prefix;
+  } else {
+    if (peer !== undefined) headers['x-forwarded-for'] = peer;
+    headers['x-forwarded-proto'] = from.protocol;
+    if (from.host !== undefined) headers['x-forwarded-host'] = from.host;
   }
-  headers['x-forwarded-proto'] = from.protocol;
-  if (from.host !== undefined) headers['x-forwarded-host'] = from.host;
+  headers['x-real-ip'] = from.callerAddress;
   headers['x-request-id'] = from.requestId;
   return headers as Record<string, string | string[]>;
 }
 
-/** Response headers for the caller, as a new object: the downstream's end-to-end headers. */
-export function toCallerHeaders(downstream: Record<string, HeaderValue>): OutgoingHttpHeaders {
+/** RFC 7239 §6: an IPv6 node is quoted and bracketed. */
+function forwardedNode(address: string | undefined): string {
+  if (address === undefined) return 'unknown';
+  return address.includes(':') ? `"[${address}]"` : address;
+}
+
+/** Response headers for the caller, as a new object: the downstream's end-to-end headers (`Set-Cookie` per `cookies`). */
+export function toCallerHeaders(
+  downstream: Record<string, HeaderValue>,
+  cookies: CookiePolicy = 'forward',
+): OutgoingHttpHeaders {
   const headers: Record<string, HeaderValue> = {};
-  copyEndToEnd(downstream, headers);
+  copyEndToEnd(downstream, headers, cookies === 'strip' ? SET_COOKIE : undefined);
   return headers;
 }

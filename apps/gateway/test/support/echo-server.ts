@@ -30,6 +30,8 @@ export interface EchoServer {
   seen: SeenRequest[];
   /** Access tokens that get one 401 the first time they are seen. */
   refuseOnce: Set<string>;
+  /** URLs of requests whose connection closed before their answer was complete (the gateway cancelled them). */
+  cancelled: string[];
   close(): Promise<void>;
 }
 
@@ -42,7 +44,11 @@ export interface EchoServer {
 export async function startEchoServer(): Promise<EchoServer> {
   const seen: SeenRequest[] = [];
   const refuseOnce = new Set<string>();
+  const cancelled: string[] = [];
   const server: Server = createServer((request, response) => {
+    response.on('close', () => {
+      if (!response.writableFinished) cancelled.push(request.url ?? '');
+    });
     const hash = createHash('sha256');
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -73,7 +79,7 @@ export async function startEchoServer(): Promise<EchoServer> {
         response.writeHead(status, {
           'content-type': 'application/json',
           'x-downstream': 'echo',
-          'keep-alive': 'timeout=5',
+          'keep-alive': 'timeout=17',
           'proxy-authenticate': 'Basic realm="hop"',
           ...(status === 401 ? { 'www-authenticate': 'Bearer error="invalid_token"' } : {}),
         });
@@ -115,6 +121,7 @@ export async function startEchoServer(): Promise<EchoServer> {
     url: `http://127.0.0.1:${port}`,
     seen,
     refuseOnce,
+    cancelled,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

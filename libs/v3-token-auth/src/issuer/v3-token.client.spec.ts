@@ -349,6 +349,30 @@ describe('V3TokenClient', () => {
       expect(thrown.message).not.toContain(secret);
     });
 
+    it('redacts the secret from error_description in every encoding: URL-encoded, base64 of it and of id:secret', async () => {
+      const secret = 's3cret/with+chars & more';
+      const b64 = (text: string) => Buffer.from(text).toString('base64');
+      const echoed = [
+        encodeURIComponent(secret),
+        encodeURIComponent(secret).toLowerCase(),
+        new URLSearchParams({ s: secret }).toString().slice(2),
+        b64(secret),
+        Buffer.from(secret).toString('base64url'),
+        b64(`svc:${secret}`),
+      ];
+      handler = (_req, res) =>
+        json(res, 401, { error: 'invalid_client', error_description: `seen ${echoed.join(' | ')}` });
+
+      const thrown = (await failure(
+        client().requestToken({ grantType: 'client_credentials', clientId: 'svc', clientSecret: secret }),
+      )) as V3InvalidCredentialsException;
+
+      const description = thrown.errorDescription ?? '';
+      expect(description.startsWith('seen [redacted]')).toBe(true);
+      for (const form of echoed) expect(JSON.stringify(thrown.getResponse())).not.toContain(form);
+      expect(description.split('[redacted]')).toHaveLength(echoed.length + 1);
+    });
+
     it('counts as a success for the circuit breaker', async () => {
       handler = (_req, res) => json(res, 401, { error: 'unauthorized_client' });
       const tokenClient = client({ circuitBreaker: { failureThreshold: 1 } });

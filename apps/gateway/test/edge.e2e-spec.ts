@@ -1,0 +1,333 @@
+import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Socket } from 'node:net';
+import { createGatewayApp, listenGateway } from '../src/app.factory.js';
+import { parseGatewayConfig, type GatewayConfig } from '../src/config/gateway.config.js';
+import { freePort } from '../../../test/support/free-port.js';
+import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
+import { waitFor } from '../../../test/support/wait.js';
+import { startEchoServer, type EchoServer } from './support/echo-server.js';
+import { rawConnect, rawRequest, readAnswer, type RawAnswer } from './support/raw-http.js';
+
+const AUTHORIZATION = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
+
+async function startGateway(
+  env: Record<string, string>,
+): Promise<{ app: NestFastifyApplication; port: number }> {
+  const port = await freePort();
+  const config: GatewayConfig = parseGatewayConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    ...env,
+  });
+  const app = await createGatewayApp(config);
+  await listenGateway(app, config);
+  return { app, port };
+}
+
+const jsonOf = (answer: RawAnswer): Record<string, unknown> =>
+  JSON.parse(answer.body) as Record<string, unknown>;
+
+describe('gateway edge (e2e, raw sockets)', () => {
+  let issuer: TokenServer;
+  let echo: EchoServer;
+  /** Trusts 127.0.0.2 as a proxy; default limits. */
+  let trusting: { app: NestFastifyApplication; port: number };
+  /** No trusted proxy; a pool of 2, 1 request per caller, short timeouts, an admin port. */
+  let tight: { app: NestFastifyApplication; port: number };
+  let adminPort: number;
+
+  const get = (port: number, target: string, extra = '', localAddress?: string) =>
+    rawRequest(
+      port,
+      `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${AUTHORIZATION}${extra}`,
+      {
+        localAddress,
+      },
+    );
+
+  beforeAll(async () => {
+    [issuer, echo] = await Promise.all([startTokenServer(), startEchoServer()]);
+    adminPort = await freePort();
+    trusting = await startGateway({
+      V3_TOKEN_URL: issuer.tokenUrl,
+      GATEWAY_ROUTES: `/api=${echo.url}/internal/api,/echo=${echo.url}`,
+      GATEWAY_TRUSTED_PROXIES: '127.0.0.2/32',
+      GATEWAY_UPSTREAM_TIMEOUT_MS: '20000',
+    });
+    tight = await startGateway({
+      V3_TOKEN_URL: issuer.tokenUrl,
+      GATEWAY_ROUTES: `/echo=${echo.url}`,
+      GATEWAY_UPSTREAM_CONNECTIONS: '2',
+      GATEWAY_MAX_INFLIGHT_PER_CLIENT: '1',
+      GATEWAY_QUEUE_TIMEOUT_MS: '300',
+      GATEWAY_BODY_IDLE_TIMEOUT_MS: '600',
+      GATEWAY_HEADERS_TIMEOUT_MS: '1000',
+      GATEWAY_REQUEST_TIMEOUT_MS: '3000',
+      GATEWAY_ADMIN_PORT: String(adminPort),
+    });
+    // Warm both token caches so that every later request takes the proxied path at once.
+    expect((await get(trusting.port, '/echo/warm')).status).toBe(200);
+    expect((await get(tight.port, '/echo/warm')).status).toBe(200);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([trusting?.app.close(), tight?.app.close()]);
+    await Promise.all([issuer?.close(), echo?.close()]);
+  });
+
+  describe('paths', () => {
+    it.each([
+      ['/api/x/y?q=1', '/internal/api/api/x/y?q=1'],
+      ['/api/a/../b/./c', '/internal/api/api/b/c'],
+      ['/api', '/internal/api/api'],
+    ])('forwards %s as %s', async (target, expected) => {
+      const before = echo.seen.length;
+      const answer = await get(trusting.port, target);
+      expect(answer.status).toBe(200);
+      expect(echo.seen.slice(before).map((seen) => seen.url)).toEqual([expected]);
+    });
+
+    it.each([
+      '/api/../admin',
+      '/api/../../admin',
+      '/api/a/../../admin',
+      '/api/%2e%2e/admin',
+      '/api/%2E%2E/%2e%2e/admin',
+      '/api/.%2e/admin',
+      '/api/%2e./admin',
+      '/api/..%2fadmin',
+      '/api/..%2Fadmin',
+      '/api/..%5cadmin',
+      '/api/..\\admin',
+      '/api/a\\..\\..\\admin',
+    ])('refuses %s with a 400 JSON naming the problem, and the downstream sees nothing', async (target) => {
+      const before = echo.seen.length;
+      const answer = await get(trusting.port, target);
+      expect(answer.status).toBe(400);
+      expect(answer.headers['content-type']).toContain('application/json');
+      expect(jsonOf(answer)).toMatchObject({
+        statusCode: 400,
+        message: expect.stringMatching(/path|request/i),
+      });
+      expect(echo.seen.length).toBe(before);
+    });
+
+    it('reduces an absolute-form target for its own Host to origin-form', async () => {
+      const before = echo.seen.length;
+      const answer = await get(trusting.port, `http://127.0.0.1:${trusting.port}/api/abs?x=1`);
+      expect(answer.status).toBe(200);
+      expect(echo.seen.slice(before).map((seen) => seen.url)).toEqual(['/internal/api/api/abs?x=1']);
+    });
+
+    it.each(['http://169.254.169.254/api/latest', 'http://169.254.169.254/echo/latest'])(
+      'refuses the absolute-form target %s whose authority is not the Host',
+      async (target) => {
+        const before = echo.seen.length;
+        const answer = await get(trusting.port, target);
+        expect(answer.status).toBeGreaterThanOrEqual(400);
+        expect(answer.status).toBeLessThan(500);
+        expect(answer.headers['content-type']).toContain('application/json');
+        expect(echo.seen.length).toBe(before);
+      },
+    );
+  });
+
+  describe('methods and own errors', () => {
+    it('answers TRACE with a JSON 405 and never proxies it', async () => {
+      const before = echo.seen.length;
+      const answer = await rawRequest(
+        trusting.port,
+        `TRACE /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}`,
+      );
+      expect(answer.status).toBe(405);
+      expect(jsonOf(answer)).toMatchObject({ statusCode: 405, error: 'Method Not Allowed' });
+      expect(echo.seen.length).toBe(before);
+    });
+
+    it('answers CONNECT with a JSON 405', async () => {
+      const answer = await rawRequest(
+        trusting.port,
+        `CONNECT 169.254.169.254:443 HTTP/1.1\r\nHost: 169.254.169.254:443`,
+      );
+      expect(answer.status).toBe(405);
+      expect(jsonOf(answer)).toMatchObject({ statusCode: 405 });
+    });
+
+    it('answers an unknown path with a plain JSON 404, not an OAuth error', async () => {
+      for (const target of ['/nowhere', '/token/x', '/token', '/token?x=1']) {
+        const answer = await rawRequest(trusting.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1`);
+        expect(answer.status).toBe(404);
+        const body = jsonOf(answer);
+        expect(body).toMatchObject({ statusCode: 404, error: 'Not Found' });
+        expect(body.error).not.toBe('server_error');
+      }
+    });
+  });
+
+  describe('header policy', () => {
+    const forged =
+      '\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: gopher' +
+      '\r\nX-Forwarded-Port: 1\r\nX-Forwarded-Prefix: /admin\r\nForwarded: for=198.51.100.1\r\nX-Real-IP: 198.51.100.1' +
+      '\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nCookie: sid=caller';
+
+    it('replaces the forwarding headers of a caller that is not a trusted proxy (127.0.0.3)', async () => {
+      const before = echo.seen.length;
+      expect((await get(trusting.port, '/echo/h', forged, '127.0.0.3')).status).toBe(200);
+      const { headers } = echo.seen[before];
+      expect(headers['x-forwarded-for']).toBe('127.0.0.3');
+      expect(headers['x-real-ip']).toBe('127.0.0.3');
+      expect(headers['x-forwarded-host']).toBe(`127.0.0.1:${trusting.port}`);
+      expect(headers['x-forwarded-proto']).toBe('http');
+      for (const name of [
+        'forwarded',
+        'x-forwarded-port',
+        'x-forwarded-prefix',
+        'x-original-url',
+        'x-rewrite-url',
+      ])
+        expect(headers[name]).toBeUndefined();
+      expect(headers.cookie).toBeUndefined();
+    });
+
+    it('appends to the forwarding headers of a trusted proxy (127.0.0.2) and takes the caller from them', async () => {
+      const before = echo.seen.length;
+      expect((await get(trusting.port, '/echo/h', forged, '127.0.0.2')).status).toBe(200);
+      const { headers } = echo.seen[before];
+      expect(headers['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.2');
+      expect(headers.forwarded).toBe('for=198.51.100.1, for=127.0.0.2');
+      expect(headers['x-real-ip']).toBe('203.0.113.9');
+      expect(headers['x-forwarded-host']).toBe('evil.example');
+      expect(headers['x-forwarded-prefix']).toBe('/admin');
+      expect(headers['x-original-url']).toBeUndefined();
+    });
+
+    it('ignores X-Forwarded-For entirely on a gateway without trusted proxies, even from 127.0.0.2', async () => {
+      const before = echo.seen.length;
+      expect((await get(tight.port, '/echo/h', forged, '127.0.0.2')).status).toBe(200);
+      const { headers } = echo.seen[before];
+      expect(headers['x-forwarded-for']).toBe('127.0.0.2');
+      expect(headers['x-real-ip']).toBe('127.0.0.2');
+      expect(headers.forwarded).toBeUndefined();
+    });
+  });
+
+  describe('cancellation and backpressure', () => {
+    it('cancels the downstream call of a caller that disconnects', async () => {
+      const socket = await rawConnect(trusting.port);
+      socket.write(
+        `GET /echo/slow?ms=15000&c=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n\r\n`,
+      );
+      await waitFor(() => echo.seen.some((seen) => seen.url === '/echo/slow?ms=15000&c=1'));
+      socket.destroy();
+      await waitFor(() => echo.cancelled.includes('/echo/slow?ms=15000&c=1'), 8000);
+    });
+
+    /** A POST whose body of `length` bytes is trickled, one byte per `everyMs`; resolves with its socket. */
+    async function trickle(
+      port: number,
+      localAddress: string,
+      everyMs: number,
+      tag: string,
+    ): Promise<Socket> {
+      const socket = await rawConnect(port, { localAddress });
+      socket.on('error', () => {});
+      socket.write(
+        `POST /echo/upload?${tag} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n`,
+      );
+      const timer = setInterval(() => (socket.writable ? socket.write('x') : clearInterval(timer)), everyMs);
+      socket.once('close', () => clearInterval(timer));
+      return socket;
+    }
+
+    it('keeps slow uploads of one caller from starving another: the other is served, the extra uploads get 429', async () => {
+      const uploads = await Promise.all(
+        Array.from({ length: 6 }, (_, index) => trickle(tight.port, '127.0.0.2', 100, `slow${index}`)),
+      );
+      const answers = uploads.map((socket) => readAnswer(socket).catch(() => undefined));
+      const other = await get(tight.port, '/echo/other', '', '127.0.0.3');
+      expect(other.status).toBe(200);
+      const settled = await Promise.all(answers);
+      const statuses = settled.map((answer) => answer?.status);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(5);
+      const capped = settled.find((answer) => answer?.status === 429)!;
+      expect(capped.headers['retry-after']).toBe('1');
+      expect(jsonOf(capped)).toMatchObject({ statusCode: 429 });
+      // The admitted one trickles forever: the total request timeout ends it with a JSON 408.
+      expect(statuses.filter((status) => status === 408)).toHaveLength(1);
+      for (const socket of uploads) socket.destroy();
+    }, 30_000);
+
+    it('answers a stalled body with a JSON 408 and cancels its downstream call', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      const answer = readAnswer(socket);
+      socket.write(
+        `POST /echo/stall HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Length: 100\r\n\r\n0123456789`,
+      );
+      const stalled = await answer;
+      expect(stalled.status).toBe(408);
+      expect(jsonOf(stalled)).toMatchObject({ statusCode: 408, message: expect.stringContaining('600 ms') });
+      await waitFor(() => echo.cancelled.includes('/echo/stall'), 8000);
+      socket.destroy();
+    }, 20_000);
+
+    it('answers a request head that never completes with a JSON 408', async () => {
+      const socket = await rawConnect(tight.port);
+      const answer = readAnswer(socket);
+      socket.write('GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      const slow = await answer;
+      expect(slow.status).toBe(408);
+      expect(jsonOf(slow)).toMatchObject({ statusCode: 408 });
+      socket.destroy();
+    }, 20_000);
+
+    it('answers 503 with Retry-After when no downstream connection comes free within the queue timeout', async () => {
+      const holders = await Promise.all(
+        ['127.0.0.2', '127.0.0.3'].map(async (localAddress, index) => {
+          const socket = await rawConnect(tight.port, { localAddress });
+          socket.on('error', () => {});
+          socket.write(
+            `GET /echo/slow?ms=4000&hold=${index} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n\r\n`,
+          );
+          return socket;
+        }),
+      );
+      await waitFor(() => echo.seen.filter((seen) => seen.url.includes('&hold=')).length === 2);
+      const queued = await get(tight.port, '/echo/queued');
+      expect(queued.status).toBe(503);
+      expect(queued.headers['retry-after']).toBe('1');
+      expect(jsonOf(queued)).toMatchObject({ statusCode: 503, message: expect.stringContaining('300 ms') });
+      expect(echo.seen.some((seen) => seen.url === '/echo/queued')).toBe(false);
+      for (const socket of holders) socket.destroy();
+      await waitFor(() => echo.cancelled.filter((url) => url.includes('&hold=')).length === 2, 8000);
+    }, 20_000);
+  });
+
+  describe('admin surface', () => {
+    it('serves /health/live and /health/ready', async () => {
+      for (const path of ['/health/live', '/health/ready']) {
+        const answer = await rawRequest(trusting.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1`);
+        expect(answer.status).toBe(200);
+        expect(jsonOf(answer)).toEqual({ status: 'ok' });
+      }
+      expect((await rawRequest(trusting.port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1')).status).toBe(200);
+    });
+
+    it('moves /health* and /metrics to GATEWAY_ADMIN_PORT and keeps proxied routes off it', async () => {
+      for (const path of ['/health', '/health/ready', '/metrics']) {
+        expect((await rawRequest(adminPort, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1`)).status).toBe(200);
+        const main = await rawRequest(tight.port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1`);
+        expect(main.status).toBe(404);
+        expect(jsonOf(main)).toMatchObject({
+          statusCode: 404,
+          message: expect.stringContaining('GATEWAY_ADMIN_PORT'),
+        });
+      }
+      expect((await get(adminPort, '/echo/x')).status).toBe(404);
+    });
+  });
+});
