@@ -21,3 +21,10 @@ export { RedisTokenStore, TokenStoreUnavailableError } from './redis-token.store
 export { TokenSealer, parseEncryptionKeys } from './token-sealer.js';
 export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './v3-token.client.js';
 export { parseV3TokenResponse } from './v3-token-response.parser.js';
+export { V3JwtVerifier, looksLikeJwt, grantedScopes, type V3JwtPrincipal } from './jwt/v3-jwt.verifier.js';
+export { V3InvalidTokenException } from './jwt/v3-invalid-token.exception.js';
+export {
+  V3_JWT_ASYMMETRIC_ALGORITHMS,
+  type V3JwtOptions,
+  type V3JwtAlgorithm,
+} from './jwt/v3-jwt.options.js';

@@ -2,6 +2,7 @@ import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
 import type { V3ClientAuthMethod } from './v3-token.interfaces.js';
 import type { TokenStore } from './token-store.interface.js';
+import type { V3JwtOptions } from './jwt/v3-jwt.options.js';
 
 /** Redis connection for the shared token cache. */
 export interface V3RedisOptions {
@@ -115,4 +116,9 @@ export interface V3TokenAuthModuleOptions {
   realm?: string;
   /** Event hooks for metrics and logs. */
   observer?: V3TokenAuthObserver;
+  /**
+   * Accept `Authorization: Bearer <JWT>` minted by the issuer, verified locally against its JWKS (`V3JwtVerifier`).
+   * @example jwt: { jwksUrl: 'https://issuer.example/certs', issuer: 'https://issuer.example', audience: 'orders' }
+   */
+  jwt?: V3JwtOptions;
 }
