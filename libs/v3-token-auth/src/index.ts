@@ -28,3 +28,9 @@ export {
   type V3JwtOptions,
   type V3JwtAlgorithm,
 } from './jwt/v3-jwt.options.js';
+export { RequireScopes, REQUIRED_SCOPES_KEY } from './scopes/require-scopes.decorator.js';
+export { missingScopes, toScopeSet, type GrantedScopes } from './scopes/scope-check.js';
+export {
+  V3InsufficientScopeException,
+  type V3InsufficientScopeBody,
+} from './scopes/v3-insufficient-scope.exception.js';
