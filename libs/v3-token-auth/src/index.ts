@@ -28,3 +28,16 @@ export { RedisTokenStore, TokenStoreUnavailableError } from './store/redis/redis
 export { TokenSealer, parseEncryptionKeys } from './store/token-sealer.js';
 export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './issuer/v3-token.client.js';
 export { parseV3TokenResponse } from './issuer/v3-token-response.parser.js';
+export { V3JwtVerifier, looksLikeJwt, grantedScopes, type V3JwtPrincipal } from './jwt/v3-jwt.verifier.js';
+export { V3InvalidTokenException } from './jwt/v3-invalid-token.exception.js';
+export {
+  V3_JWT_ASYMMETRIC_ALGORITHMS,
+  type V3JwtOptions,
+  type V3JwtAlgorithm,
+} from './jwt/v3-jwt.options.js';
+export { RequireScopes, REQUIRED_SCOPES_KEY } from './scopes/require-scopes.decorator.js';
+export { missingScopes, toScopeSet, type GrantedScopes } from './scopes/scope-check.js';
+export {
+  V3InsufficientScopeException,
+  type V3InsufficientScopeBody,
+} from './scopes/v3-insufficient-scope.exception.js';

@@ -1,3 +1,4 @@
+import { validateV3JwtOptions } from '../jwt/v3-jwt.config.js';
 import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
 
 /** Options with every default applied; internal to the module. */
@@ -93,6 +94,7 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
       'must be a number from 0 (off) to below 1, e.g. 0.8',
     );
   }
+  if (options.jwt !== undefined) validateV3JwtOptions(options.jwt);
   return {
     ...options,
     tokenUrl: url.toString(),

@@ -3,6 +3,7 @@ import type { V3TokenAuthObserver } from './v3-token-auth.observer.js';
 import type { V3ClientAuthMethod } from '../v3-token.interfaces.js';
 import type { TokenStore } from '../store/token-store.interface.js';
 import type { V3Clock } from '../core/clock.js';
+import type { V3JwtOptions } from '../jwt/v3-jwt.options.js';
 
 /** Redis connection for the shared token cache. */
 export interface V3RedisOptions {
@@ -121,4 +122,9 @@ export interface V3TokenAuthModuleOptions {
    * Inject a fake clock in tests instead of sleeping. @default the wall clock (`Date.now`)
    */
   clock?: V3Clock;
+  /**
+   * Accept `Authorization: Bearer <JWT>` minted by the issuer, verified locally against its JWKS (`V3JwtVerifier`).
+   * @example jwt: { jwksUrl: 'https://issuer.example/certs', issuer: 'https://issuer.example', audience: 'orders' }
+   */
+  jwt?: V3JwtOptions;
 }
