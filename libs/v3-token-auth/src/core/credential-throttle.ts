@@ -1,0 +1,138 @@
+import { MemoryCredentialThrottleStore } from '../store/memory/memory-credential-throttle.store.js';
+import type { CredentialThrottleStore } from './credential-throttle.store.js';
+
+/** Options of {@link CredentialThrottle}. Every number has a default; see the README's Security model. */
+export interface CredentialThrottleOptions {
+  /** Wrong secrets one caller address may send (over every client id) per `addressWindowMs`. @default 10 */
+  maxFailuresPerAddress?: number;
+  /** Window of the per-address count, ms. @default 900000 (15 min) */
+  addressWindowMs?: number;
+  /**
+   * Wrong secrets per client id (from every address) past which the client counts as under attack: its unknown
+   * secrets are then let through only from addresses with fewer than `cleanAddressAllowance` failures. @default 20
+   */
+  maxFailuresPerClient?: number;
+  /** Window of the per-client count, ms. @default 900000 (15 min) */
+  clientWindowMs?: number;
+  /**
+   * Failures an address may have of its own and still try an unknown secret for a client under attack.
+   * `0` stops every unknown secret of such a client. @default 3
+   */
+  cleanAddressAllowance?: number;
+  /** How long a secret that obtained a token stays exempt, ms (env `TOKEN_KNOWN_GOOD_TTL_MS`). @default 604800000 (7 days) */
+  knownGoodTtlMs?: number;
+  /** Where counts live. @default a `MemoryCredentialThrottleStore` (this process only) */
+  store?: CredentialThrottleStore;
+  /** Clock, epoch ms. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * One attempt to authenticate: keyed hashes only, never a secret.
+ * @property clientKey keyed hash of the client identity (e.g. the token fingerprint of token URL + client id).
+ * @property addressKey keyed hash of the caller address the edge derived (`GATEWAY_TRUSTED_PROXIES`).
+ * @property secretTag digest of the secret's verifier (e.g. `TokenFingerprinter.exemptionTag(verifier)`).
+ */
+export interface CredentialAttempt {
+  clientKey: string;
+  addressKey: string;
+  secretTag: string;
+}
+
+/** Why an attempt may or may not go to the issuer. */
+export type ThrottleDecision =
+  | { allowed: true; reason: 'known_good' | 'under_limits' | 'clean_address' }
+  | { allowed: false; reason: 'address' | 'client'; retryAfterMs: number };
+
+/** What a caller's standing is, for the refused-client memory: whether a remembered refusal applies to it. */
+export interface CallerStanding {
+  /** The secret obtained a token within `knownGoodTtlMs`. */
+  knownGood: boolean;
+  /** Wrong secrets this address sent in its current window. */
+  addressFailures: number;
+}
+
+/**
+ * The wrong-secret throttle: counts per client id and per caller address, and decides so that an attacker who
+ * knows a client id cannot lock its owner out.
+ *
+ * 1. A secret that obtained a token within `knownGoodTtlMs` always passes.
+ * 2. An address past `maxFailuresPerAddress` is stopped, whatever client it names: the count blocks only that
+ *    address.
+ * 3. A client past `maxFailuresPerClient` (a count anyone can raise) never stops a known-good secret; it only slows
+ *    unknown secrets to `cleanAddressAllowance` attempts per address per window.
+ *
+ * Ask `decide` before a grant (never on a cache hit), then report the issuer's answer with `recordFailure` or
+ * `recordSuccess`.
+ * @example
+ * const decision = await throttle.decide({ clientKey, addressKey, secretTag });
+ * if (!decision.allowed) throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
+ */
+export class CredentialThrottle {
+  private readonly store: CredentialThrottleStore;
+  private readonly maxPerAddress: number;
+  private readonly addressWindowMs: number;
+  private readonly maxPerClient: number;
+  private readonly clientWindowMs: number;
+  private readonly cleanAllowance: number;
+  private readonly knownGoodTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(options: CredentialThrottleOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.store = options.store ?? new MemoryCredentialThrottleStore({ now: this.now });
+    this.maxPerAddress = options.maxFailuresPerAddress ?? 10;
+    this.addressWindowMs = options.addressWindowMs ?? 15 * 60_000;
+    this.maxPerClient = options.maxFailuresPerClient ?? 20;
+    this.clientWindowMs = options.clientWindowMs ?? 15 * 60_000;
+    this.cleanAllowance = options.cleanAddressAllowance ?? 3;
+    this.knownGoodTtlMs = options.knownGoodTtlMs ?? 7 * 24 * 3_600_000;
+  }
+
+  /** Whether `attempt` may go to the issuer now, and why. */
+  async decide(attempt: CredentialAttempt): Promise<ThrottleDecision> {
+    if (await this.store.isKnownGood(attempt.clientKey, attempt.secretTag)) {
+      return { allowed: true, reason: 'known_good' };
+    }
+    const address = await this.store.read('address', attempt.addressKey);
+    if (address !== undefined && address.count >= this.maxPerAddress) {
+      return { allowed: false, reason: 'address', retryAfterMs: this.remaining(address.resetAt) };
+    }
+    const client = await this.store.read('client', attempt.clientKey);
+    if (client === undefined || client.count < this.maxPerClient) {
+      return { allowed: true, reason: 'under_limits' };
+    }
+    if ((address?.count ?? 0) < this.cleanAllowance) return { allowed: true, reason: 'clean_address' };
+    const resetAt = Math.min(client.resetAt, address?.resetAt ?? Infinity);
+    return { allowed: false, reason: 'client', retryAfterMs: this.remaining(resetAt) };
+  }
+
+  /** The caller's standing, for `RefusedClientMemory.recall`. */
+  async standing(attempt: CredentialAttempt): Promise<CallerStanding> {
+    const [knownGood, address] = await Promise.all([
+      this.store.isKnownGood(attempt.clientKey, attempt.secretTag),
+      this.store.read('address', attempt.addressKey),
+    ]);
+    return { knownGood, addressFailures: address?.count ?? 0 };
+  }
+
+  /** The issuer refused the secret (`invalid_client`, `unauthorized_client`, `invalid_grant`): count it twice over. */
+  async recordFailure(attempt: CredentialAttempt): Promise<void> {
+    await Promise.all([
+      this.store.increment('client', attempt.clientKey, this.clientWindowMs),
+      this.store.increment('address', attempt.addressKey, this.addressWindowMs),
+    ]);
+  }
+
+  /**
+   * The secret obtained a token: it passes for `knownGoodTtlMs`. Counts are left alone, so that a caller cannot
+   * wipe its address's count with a client of its own.
+   */
+  async recordSuccess(attempt: Pick<CredentialAttempt, 'clientKey' | 'secretTag'>): Promise<void> {
+    await this.store.rememberKnownGood(attempt.clientKey, attempt.secretTag, this.knownGoodTtlMs);
+  }
+
+  private remaining(resetAt: number): number {
+    return Math.max(0, resetAt - this.now());
+  }
+}
