@@ -39,4 +39,13 @@ describe('resolveV3TokenAuthOptions', () => {
       expect.objectContaining({ message: expect.not.stringContaining('topsecret') }),
     );
   });
+
+  it('reads redis options that name no connection as "no Redis" (the in-process store serves)', () => {
+    for (const redis of [{ url: undefined }, { url: '' }, { clusterNodes: [] }, {}]) {
+      expect(resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer/token', redis }).redis).toBeUndefined();
+    }
+    expect(
+      resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer/token', redis: { url: 'redis://127.0.0.1:1' } }).redis,
+    ).toEqual({ url: 'redis://127.0.0.1:1' });
+  });
 });

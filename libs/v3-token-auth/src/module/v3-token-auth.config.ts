@@ -1,5 +1,5 @@
 import { validateV3JwtOptions } from '../jwt/v3-jwt.config.js';
-import type { V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
+import type { V3RedisOptions, V3TokenAuthModuleOptions } from './v3-token-auth.options.js';
 
 /** Options with every default applied; internal to the module. */
 export type ResolvedV3TokenAuthOptions = Required<
@@ -98,6 +98,7 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
   return {
     ...options,
     tokenUrl: url.toString(),
+    redis: redisConnectionOf(options.redis),
     grantType,
     clientAuthMethod,
     keyPrefix: options.keyPrefix ?? 'v3t:',
@@ -115,4 +116,18 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     maxHeaderBytes: positiveInteger(options, 'maxHeaderBytes', 4096, 64),
     realm: options.realm ?? 'v3-token',
   };
+}
+
+/**
+ * `redis` as the module uses it: options that name no connection (`{ url: undefined }`, as
+ * `{ url: config.get('REDIS_URL') }` gives when the variable is unset) mean "no Redis", so the in-process store serves.
+ */
+function redisConnectionOf(redis: V3RedisOptions | undefined): V3RedisOptions | undefined {
+  if (redis === undefined) return undefined;
+  const named =
+    redis.client !== undefined ||
+    (redis.url !== undefined && redis.url !== '') ||
+    (redis.clusterNodes !== undefined && redis.clusterNodes.length > 0) ||
+    redis.sentinel !== undefined;
+  return named ? redis : undefined;
 }

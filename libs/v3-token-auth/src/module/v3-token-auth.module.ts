@@ -1,4 +1,4 @@
-import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
 import { RedisTokenStore } from '../store/redis/redis-token.store.js';
@@ -22,6 +22,12 @@ const STORE_READY_TIMEOUT_MS = 2000;
 function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
   if (options.store) return options.store;
   if (options.redis) {
+    if (options.hmacKey === undefined) {
+      new Logger('V3TokenAuth').warn(
+        'Redis is configured without hmacKey: each instance keys the cache with its own random key, so instances ' +
+          'share no token, lock or throttle count. Set the same hmacKey (TOKEN_CACHE_HMAC_KEY) on every instance.',
+      );
+    }
     return new RedisTokenStore({
       redis: options.redis,
       keyPrefix: options.keyPrefix,

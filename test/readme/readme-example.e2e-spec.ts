@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { INestApplication, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { startTokenServer, type TokenServer } from '../support/token-server.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const generated = join(here, 'generated');
+const MARKER = '<!-- readme-example: app.module.ts';
+
+/** The TypeScript block that follows the README's example marker, exactly as a user would paste it. */
+function readmeExample(): string {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const at = readme.indexOf(MARKER);
+  if (at < 0) throw new Error(`README.md has no "${MARKER}" marker`);
+  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
+  if (!block) throw new Error('README.md has no ```ts block after the example marker');
+  return block[1];
+}
+
+describe("the README's module example, as written", () => {
+  let issuer: TokenServer;
+  let app: INestApplication;
+  let url: string;
+  const saved = { V3_TOKEN_URL: process.env.V3_TOKEN_URL, REDIS_URL: process.env.REDIS_URL };
+
+  beforeAll(async () => {
+    mkdirSync(generated, { recursive: true });
+    writeFileSync(join(generated, 'app.module.ts'), readmeExample());
+    issuer = await startTokenServer({ clients: { 'readme-client': 'readme-secret' } });
+    process.env.V3_TOKEN_URL = issuer.tokenUrl;
+    delete process.env.REDIS_URL;
+    const { AppModule } = (await import('./generated/app.module.js')) as { AppModule: Type };
+    app = await NestFactory.create(AppModule, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await issuer?.close();
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('type-checks under the repository tsconfig', async () => {
+    const tsconfig = join(generated, 'tsconfig.json');
+    writeFileSync(
+      tsconfig,
+      JSON.stringify({
+        extends: relative(generated, join(root, 'tsconfig.json')),
+        compilerOptions: { noEmit: true, rootDir: relative(generated, root) },
+        include: ['app.module.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const run = promisify(execFile)(process.execPath, [tsc, '-p', tsconfig]);
+    await expect(run).resolves.toBeDefined();
+  }, 120_000);
+
+  it('boots with V3_TOKEN_URL alone and answers 401 without credentials', async () => {
+    const answer = await fetch(`${url}/orders`);
+    expect(answer.status).toBe(401);
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Basic|^Bearer/);
+    expect(await answer.json()).toMatchObject({ statusCode: 401 });
+  });
+
+  it('answers 200 with the client credentials, relaying the principal', async () => {
+    const basic = `Basic ${Buffer.from('readme-client:readme-secret').toString('base64')}`;
+    const answer = await fetch(`${url}/orders`, { headers: { authorization: basic } });
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ clientId: 'readme-client' });
+    expect(issuer.issuer.successfulGrants('readme-client')).toBe(1);
+  });
+
+  it('answers 401 for a wrong secret, and 200 on its @Public() route without credentials', async () => {
+    const wrong = `Basic ${Buffer.from('readme-client:not-it').toString('base64')}`;
+    expect((await fetch(`${url}/orders`, { headers: { authorization: wrong } })).status).toBe(401);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+  });
+});
