@@ -45,7 +45,8 @@ describe('resolveV3TokenAuthOptions', () => {
       expect(resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer/token', redis }).redis).toBeUndefined();
     }
     expect(
-      resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer/token', redis: { url: 'redis://127.0.0.1:1' } }).redis,
+      resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer/token', redis: { url: 'redis://127.0.0.1:1' } })
+        .redis,
     ).toEqual({ url: 'redis://127.0.0.1:1' });
   });
 });
