@@ -1,7 +1,9 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { createGatewayApp, listenGateway } from './app.factory.js';
 import { reportBootFailure } from './boot-failure.js';
+import { describeGateway } from './boot/boot-summary.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
 import { gracefulShutdown } from './lifecycle/graceful-shutdown.js';
 
@@ -9,6 +11,7 @@ async function bootstrap(): Promise<void> {
   const app = await createGatewayApp();
   const config = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
   const listeners = await listenGateway(app, config);
+  new Logger('Gateway').log(describeGateway(config));
   const shutdown = gracefulShutdown(app, {
     timeoutMs: config.edge.shutdownTimeoutMs,
     servers: () => (listeners.admin ? [listeners.main, listeners.admin] : [listeners.main]),
