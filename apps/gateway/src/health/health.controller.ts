@@ -7,9 +7,13 @@ import {
 } from '@nestjs/terminus';
 import { V3TokenService } from 'nestjs-v3-token-auth';
 
+/** How long `GET /health` waits for Redis to answer a ping before calling it down, ms. */
+const HEALTH_PING_TIMEOUT_MS = 300;
+
 /**
  * `GET /health`: 200 while the gateway can serve. A Redis outage (the gateway keeps serving from its in-process
- * cache) and an open issuer circuit (cached tokens keep working) are reported as `degraded`, not as failures.
+ * cache; a Redis that does not answer a ping in 300 ms counts as down) and an open issuer circuit (cached tokens keep working) are reported as `degraded`, not as failures.
+ * Without Redis the body has no `redis` entry.
  */
 @Controller('health')
 export class HealthController {
@@ -21,13 +25,14 @@ export class HealthController {
 
   @Get()
   @HealthCheck()
-  check(): Promise<HealthCheckResult> {
+  async check(): Promise<HealthCheckResult> {
+    const { store } = await this.tokens.checkHealth(HEALTH_PING_TIMEOUT_MS);
+    const redis = () => {
+      const indicator = this.indicators.check('redis');
+      return store === 'down' ? indicator.degraded({ state: store }) : indicator.up({ state: store });
+    };
     return this.health.check([
-      () => {
-        const state = this.tokens.health().store;
-        const redis = this.indicators.check('redis');
-        return state === 'down' ? redis.degraded({ state }) : redis.up({ state });
-      },
+      ...(store === 'memory' ? [] : [redis]),
       () => {
         const state = this.tokens.health().issuer;
         const issuer = this.indicators.check('issuer');

@@ -171,7 +171,17 @@ export class V3TokenService {
     }
   }
 
-  /** State of the dependencies, for health checks. */
+  /**
+   * State of the dependencies, asked now: the shared store must answer a ping within `timeoutMs` (a hung Redis is
+   * `down`); `memory` when no shared store is configured. For health endpoints.
+   */
+  async checkHealth(timeoutMs = 500): Promise<V3TokenAuthHealth> {
+    const current = this.health();
+    if (current.store !== 'up' || this.store.store.ping === undefined) return current;
+    return { ...current, store: (await this.store.store.ping(timeoutMs)) ? 'up' : 'down' };
+  }
+
+  /** State of the dependencies from the connection state alone, without I/O. */
   health(): V3TokenAuthHealth {
     const shared = this.options.store !== undefined || this.options.redis !== undefined;
     return {

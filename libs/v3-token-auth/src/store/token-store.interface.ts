@@ -53,6 +53,11 @@ export interface TokenStore {
   waitUntilReady?(timeoutMs: number): Promise<boolean>;
   /** False while the backing service is unreachable. */
   isHealthy(): boolean;
+  /**
+   * Asks the backing service to answer within `timeoutMs`: true when it did. A connected but hung service is false.
+   * Optional; stores without it are judged by `isHealthy()`.
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
   /** Releases what the store created itself (never a client it was given). */
   close(): Promise<void>;
   /**

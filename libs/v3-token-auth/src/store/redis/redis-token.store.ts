@@ -294,6 +294,25 @@ export class RedisTokenStore implements TokenStore {
     return this.client.status === 'ready';
   }
 
+  /** `PING` answered within `timeoutMs`; false when the connection is down or Redis hangs. Never throws. */
+  async ping(timeoutMs: number): Promise<boolean> {
+    if (this.client.status !== 'ready') return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    const answered = this.client.ping().then(
+      (reply) => reply === 'PONG',
+      () => false,
+    );
+    try {
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Resolves true once the connection is ready (or lazy), false after `timeoutMs`; never throws. */
   waitUntilReady(timeoutMs: number): Promise<boolean> {
     const status = this.client.status;
