@@ -16,6 +16,8 @@ export interface MachineInfo {
 
 /** Settings of a run; every configuration is measured with the same ones. */
 export interface BenchSettings {
+  /** `BENCH_QUICK=1`: short defaults, to check the harness rather than measure. */
+  quick: boolean;
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;

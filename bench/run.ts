@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/support/free-port.js';
 import { startRedisServer } from '../test/support/redis-server.js';
-import { runBatch, runLoad, runStampede, type LoadSettings } from './load.js';
+import { runAutocannon as runLoad, runBatch, runStampede, type LoadSettings } from './load.js';
 import { cpuTimeMs, forkServer, memoryOf, spawnNodeService, type ChildServer } from './processes.js';
 import {
   cpuBusyFraction,
