@@ -53,12 +53,16 @@ export interface LoadGenerator {
 
 /**
  * The load generator the bench measures with: wrk (C, one thread: light on a small machine) when it is on PATH,
- * else autocannon; `BENCH_LOAD=autocannon` (or `wrk`, which then must be installed) chooses.
+ * else autocannon; `BENCH_LOAD=autocannon` (or `wrk`, which then must be installed) chooses. `locateWrk` finds the
+ * wrk binary (default {@link findWrk}).
  */
-export function chooseLoadGenerator(choice: string | undefined = process.env.BENCH_LOAD): LoadGenerator {
+export function chooseLoadGenerator(
+  choice: string | undefined = process.env.BENCH_LOAD,
+  locateWrk: () => string | undefined = findWrk,
+): LoadGenerator {
   if (choice !== undefined && choice !== '' && choice !== 'wrk' && choice !== 'autocannon')
     throw new Error(`BENCH_LOAD must be "wrk" or "autocannon", got "${choice}"`);
-  const wrk = choice === 'autocannon' ? undefined : findWrk();
+  const wrk = choice === 'autocannon' ? undefined : locateWrk();
   if (choice === 'wrk' && !wrk)
     throw new Error('BENCH_LOAD=wrk, but there is no wrk on PATH (apt-get install wrk)');
   if (wrk) return { name: 'wrk', run: (url, requests, settings) => runWrk(wrk, url, requests, settings) };
