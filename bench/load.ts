@@ -1,5 +1,6 @@
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import { Pool } from 'undici';
+import { findWrk, runWrk } from './wrk.js';
 
 /** Load generator settings, the same for every configuration. */
 export interface LoadSettings {
@@ -7,7 +8,7 @@ export interface LoadSettings {
   durationSeconds: number;
 }
 
-/** What one autocannon run measured. */
+/** What one load generator run measured. */
 export interface LoadResult {
   requestsPerSecond: number;
   p50Ms: number;
@@ -19,7 +20,7 @@ export interface LoadResult {
 }
 
 /** Runs autocannon (keep-alive connections, no pipelining) against `url`, cycling through `requests`. */
-export async function runLoad(
+export async function runAutocannon(
   url: string,
   requests: AutocannonRequest[],
   settings: LoadSettings,
@@ -41,6 +42,31 @@ export async function runLoad(
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
   };
+}
+
+/** A load generator: which one, and how to run it against a URL. */
+export interface LoadGenerator {
+  /** `wrk` or `autocannon`. */
+  name: 'wrk' | 'autocannon';
+  run(url: string, requests: AutocannonRequest[], settings: LoadSettings): Promise<LoadResult>;
+}
+
+/**
+ * The load generator the bench measures with: wrk (C, one thread: light on a small machine) when it is on PATH,
+ * else autocannon; `BENCH_LOAD=autocannon` (or `wrk`, which then must be installed) chooses. `locateWrk` finds the
+ * wrk binary (default {@link findWrk}).
+ */
+export function chooseLoadGenerator(
+  choice: string | undefined = process.env.BENCH_LOAD,
+  locateWrk: () => string | undefined = findWrk,
+): LoadGenerator {
+  if (choice !== undefined && choice !== '' && choice !== 'wrk' && choice !== 'autocannon')
+    throw new Error(`BENCH_LOAD must be "wrk" or "autocannon", got "${choice}"`);
+  const wrk = choice === 'autocannon' ? undefined : locateWrk();
+  if (choice === 'wrk' && !wrk)
+    throw new Error('BENCH_LOAD=wrk, but there is no wrk on PATH (apt-get install wrk)');
+  if (wrk) return { name: 'wrk', run: (url, requests, settings) => runWrk(wrk, url, requests, settings) };
+  return { name: 'autocannon', run: runAutocannon };
 }
 
 /** Status codes of a batch of requests, and how long it took. */

@@ -45,13 +45,18 @@ function asChildServer(name: string, child: ChildProcess, port: number, output: 
   return { name, child, port, origin: `http://127.0.0.1:${port}`, output, stop: () => stopChild(child) };
 }
 
-/** Forks a bench child script (see `children/`) and resolves once it reports its port. */
+/**
+ * Forks a bench child script (see `children/`) with the Node binary `node` (default: this one) and resolves once
+ * it reports its port.
+ */
 export function forkServer(
   name: string,
   script: string,
   env: Record<string, string> = {},
+  node: string = process.execPath,
 ): Promise<ChildServer> {
   const child = fork(script, [], {
+    execPath: node,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -73,7 +78,8 @@ export function forkServer(
   });
 }
 
-async function answers(url: string): Promise<boolean> {
+/** Whether `GET url` answers 2xx within a second. */
+export async function answers(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
     await response.arrayBuffer();
@@ -84,8 +90,8 @@ async function answers(url: string): Promise<boolean> {
 }
 
 /**
- * Starts `node <main>` (the gateway) with `env`, and resolves once `GET <healthPath>` answers 2xx.
- * The child is node itself, so its pid's RSS is the gateway's.
+ * Starts `<node> <main>` (the gateway; `node` defaults to this process's binary) with `env`, and resolves once
+ * `GET <healthPath>` answers 2xx. The child is node itself, so its pid's RSS is the gateway's.
  */
 export async function spawnNodeService(
   name: string,
@@ -94,8 +100,9 @@ export async function spawnNodeService(
   env: Record<string, string>,
   healthPath = '/health',
   timeoutMs = 30_000,
+  node: string = process.execPath,
 ): Promise<ChildServer> {
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(node, [main], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,6 +120,11 @@ export async function spawnNodeService(
   }
   await stopChild(child);
   throw new Error(`${name} did not answer ${healthPath} within ${timeoutMs} ms:\n${output()}`);
+}
+
+/** The version (`process.version`) of the Node binary `node`. */
+export function nodeVersion(node: string): string {
+  return execFileSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).trim();
 }
 
 /** Resident set size of a process: now and its peak (high-water mark), in MB. Linux only; 0 elsewhere. */

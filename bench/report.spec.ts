@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { cpuRatio, evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './report.js';
-import { readSettings } from './settings.js';
+import { readSettings, serverNode } from './settings.js';
 import { median, perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 
 const run = (requestsPerSecond: number, p99Ms: number, extra: Partial<RunSample> = {}): RunSample => ({
@@ -34,6 +34,7 @@ function results(configs: ConfigSummary[], overrides: Partial<BenchResults> = {}
       os: 'linux',
       node: 'v20',
       redis: '7.0',
+      loadGenerator: 'wrk',
       busyBeforeStart: 0.03,
     },
     settings: readSettings({}),
@@ -88,25 +89,58 @@ describe('median and summarise', () => {
 });
 
 describe('evaluateTargets', () => {
-  it('passes the warm path at 0.90× the bare proxy and p99 within 1 ms, and fails just below', () => {
+  it('holds Basic and Bearer to 0.90× the thinnest Node proxy’s requests/s, 1.11× its CPU and +1 ms p99', () => {
+    const baseline = config('thin-node', 1000, 4, { serverCpuUsPerRequest: 100 });
     const passing = evaluateTargets(
       results([
-        config('bare-proxy', 1000, 4),
+        baseline,
+        config('gateway-basic', 900, 5, { serverCpuUsPerRequest: 111 }),
+        config('gateway-bearer', 950, 4.5, { serverCpuUsPerRequest: 105 }),
+        config('gateway-redis', 800, 6, { serverCpuUsPerRequest: 150 }),
+      ]),
+    );
+    expect(passing.filter((v) => !v.pass)).toEqual([]);
+    expect(passing.map((v) => v.target)).toEqual(
+      expect.arrayContaining([
+        'warm path (Basic) requests/s vs thinnest Node proxy',
+        'warm path (Basic) CPU per request vs thinnest Node proxy',
+        'warm path (Basic) p99 vs thinnest Node proxy p99',
+        'Bearer path requests/s vs thinnest Node proxy',
+        'Bearer path CPU per request vs thinnest Node proxy',
+        'Bearer path p99 vs thinnest Node proxy p99',
+        'Redis-hit path requests/s vs thinnest Node proxy',
+      ]),
+    );
+    const failing = evaluateTargets(
+      results([
+        baseline,
+        config('gateway-basic', 899, 5.5, { serverCpuUsPerRequest: 112 }),
+        config('gateway-bearer', 1200, 5.01, { serverCpuUsPerRequest: 90 }),
+        config('gateway-redis', 799, 6),
+      ]),
+    );
+    expect(verdict(failing, 'warm path (Basic) requests/s')?.pass).toBe(false);
+    expect(verdict(failing, 'warm path (Basic) CPU per request')).toMatchObject({
+      wanted: '≤ 1.11×',
+      measured: '1.12×',
+      pass: false,
+    });
+    expect(verdict(failing, 'warm path (Basic) p99')?.pass).toBe(false);
+    expect(verdict(failing, 'Bearer path requests/s')?.pass).toBe(true);
+    expect(verdict(failing, 'Bearer path CPU per request')?.pass).toBe(true);
+    expect(verdict(failing, 'Bearer path p99')).toMatchObject({ measured: '+1.01 ms', pass: false });
+    expect(verdict(failing, 'Redis-hit path')?.pass).toBe(false);
+  });
+
+  it('judges nothing against the reply-from proxy: without the thinnest Node proxy there are no path targets', () => {
+    const all = evaluateTargets(
+      results([
+        config('bare-proxy', 500, 4),
         config('gateway-basic', 900, 5),
         config('gateway-redis', 800, 6),
       ]),
     );
-    expect(passing.every((v) => v.pass)).toBe(true);
-    const failing = evaluateTargets(
-      results([
-        config('bare-proxy', 1000, 4),
-        config('gateway-basic', 899, 5.5),
-        config('gateway-redis', 799, 6),
-      ]),
-    );
-    expect(verdict(failing, 'warm path (Basic)')?.pass).toBe(false);
-    expect(verdict(failing, 'warm path p99')?.pass).toBe(false);
-    expect(verdict(failing, 'Redis-hit path')?.pass).toBe(false);
+    expect(all.filter((v) => v.target.includes('path'))).toEqual([]);
   });
 
   it('fails when a reused client saw more than one grant, or a stampede more than one', () => {
@@ -129,12 +163,12 @@ describe('evaluateTargets', () => {
   });
 
   it('judges the distinct-clients scenario by peak RSS, second-pass grants and the hot path after it', () => {
-    const bare = config('bare-proxy', 1000, 4);
+    const baseline = config('thin-node', 1000, 4);
     const warm = config('gateway-basic', 950, 4);
     const pass = { ok: 10, statuses: { '200': 10 }, grants: 0, redisHits: 10, durationMs: 5 };
     const many = (peakRssMb: number, secondGrants: number, hotAfter: number) =>
       evaluateTargets(
-        results([bare, warm], {
+        results([baseline, warm], {
           manyClients: {
             clients: 10,
             firstPass: { ...pass, grants: 10 },
@@ -143,7 +177,7 @@ describe('evaluateTargets', () => {
             rssMb: peakRssMb,
             peakRssMb,
             hotAfter: config('gateway-basic', hotAfter, 4),
-            bareAfter: config('bare-proxy', 1000, 4),
+            baselineAfter: config('thin-node', 1000, 4),
           },
         }),
       );
@@ -158,56 +192,78 @@ describe('evaluateTargets', () => {
 });
 
 describe('cpuRatio', () => {
-  it('divides the bare proxy’s CPU per request by the configuration’s, with redis-server’s when asked', () => {
-    const bare = config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: 120 });
-    const redis = config('gateway-redis', 500, 9, { serverCpuUsPerRequest: 200, redisCpuUsPerRequest: 40 });
-    expect(cpuRatio(bare, redis)).toBeCloseTo(0.6);
-    expect(cpuRatio(bare, redis, true)).toBeCloseTo(0.5);
-    expect(cpuRatio(bare, config('gateway-basic', 900, 5, { serverCpuUsPerRequest: 150 }), true)).toBeCloseTo(
-      0.8,
-    );
+  it('divides the configuration’s CPU per request (with redis-server’s when asked) by the baseline’s', () => {
+    const baseline = config('thin-node', 1000, 4, { serverCpuUsPerRequest: 120 });
+    const redis = config('gateway-redis', 500, 9, { serverCpuUsPerRequest: 180, redisCpuUsPerRequest: 60 });
+    expect(cpuRatio(baseline, redis)).toBeCloseTo(1.5);
+    expect(cpuRatio(baseline, redis, true)).toBeCloseTo(2);
+    expect(
+      cpuRatio(baseline, config('gateway-basic', 900, 5, { serverCpuUsPerRequest: 132 }), true),
+    ).toBeCloseTo(1.1);
   });
 });
 
 describe('renderMarkdown and renderSvg', () => {
   const configs = [
     config('direct', 3000, 2, { serverCpuUsPerRequest: 30 }),
-    config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: 120 }),
+    config('thin-node', 1000, 4, { serverCpuUsPerRequest: 120 }),
+    config('bare-proxy', 700, 5, { serverCpuUsPerRequest: 180 }),
     config('gateway-basic', 500, 9, { serverCpuUsPerRequest: 150 }),
   ];
 
-  it('prints the machine, one row per configuration with its ratio to the bare proxy, and failed targets', () => {
+  it('prints the machine, Node and load generator, one row per configuration against the baseline, and failed targets', () => {
     const all = results(configs);
     const markdown = renderMarkdown(all, evaluateTargets(all));
-    expect(markdown).toContain('Machine: Test CPU, 2 cores, 24 GiB');
+    expect(markdown).toContain('Machine: Test CPU, 2 cores, 24 GiB, linux; Node v20;');
+    expect(markdown).toContain('Load: wrk (1 thread), 32 keep-alive connections');
     expect(markdown).toContain('3% of the CPU busy before the bench started');
     expect(markdown).toContain(
-      '| configuration | requests/s | × bare proxy | server CPU µs/req | CPU × bare proxy |',
+      '| configuration | requests/s | × thinnest Node proxy | server CPU µs/req | CPU × thinnest Node proxy |',
     );
-    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \| 30\.0 \| 4\.00× \|/);
-    expect(markdown).toMatch(/\| gateway-basic \| 500 \| 0\.50× \| 150\.0 \| 0\.80× \|/);
-    expect(markdown).toContain('higher is better, as for requests/s');
+    expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \| 30\.0 \| 0\.25× \|/);
+    expect(markdown).toMatch(/\| thin-node \| 1,000 \| 1\.00× \| 120\.0 \| 1\.00× \|/);
+    expect(markdown).toMatch(/\| bare-proxy \| 700 \| 0\.70× \| 180\.0 \| 1\.50× \|/);
+    expect(markdown).toMatch(/\| gateway-basic \| 500 \| 0\.50× \| 150\.0 \| 1\.25× \|/);
+    expect(markdown).toContain('lower is better');
     expect(markdown).toMatch(
-      /warm path \(Basic\) requests\/s vs bare proxy \| ≥ 0\.90× \| 0\.50× \| \*\*FAIL\*\*/,
+      /warm path \(Basic\) requests\/s vs thinnest Node proxy \| ≥ 0\.90× \| 0\.50× \| \*\*FAIL\*\*/,
+    );
+    expect(markdown).toMatch(
+      /warm path \(Basic\) CPU per request vs thinnest Node proxy \| ≤ 1\.11× \| 1\.25× \| \*\*FAIL\*\*/,
     );
   });
 
-  it('gives redis-server’s CPU per request for the Redis-hit row, and the CPU ratios under the targets', () => {
+  it('names autocannon when it measured', () => {
+    const all = results(configs);
+    const markdown = renderMarkdown({ ...all, machine: { ...all.machine, loadGenerator: 'autocannon' } }, []);
+    expect(markdown).toContain('Load: autocannon, 32 keep-alive connections');
+  });
+
+  it('gives redis-server’s CPU per request for the Redis-hit row, and its CPU ratios under the targets', () => {
     const all = results([
       ...configs,
-      config('gateway-redis', 400, 12, { serverCpuUsPerRequest: 200, redisCpuUsPerRequest: 40 }),
+      config('gateway-redis', 400, 12, { serverCpuUsPerRequest: 180, redisCpuUsPerRequest: 60 }),
     ]);
     const markdown = renderMarkdown(all, evaluateTargets(all));
-    expect(markdown).toMatch(/\| gateway-redis \| 400 \| 0\.40× \| 200\.0 \| 0\.60× \|/);
+    expect(markdown).toMatch(/\| gateway-redis \| 400 \| 0\.40× \| 180\.0 \| 1\.50× \|/);
     expect(markdown).toContain(
-      'gateway-redis: redis-server spent another 40.0 µs of CPU per request (240.0 µs with the gateway’s).',
+      'gateway-redis: redis-server spent another 60.0 µs of CPU per request (240.0 µs with the gateway’s).',
     );
-    const targetsEnd = markdown.lastIndexOf('| Redis-hit path requests/s vs bare proxy');
-    const cpuLine = markdown.indexOf('CPU per request vs bare proxy');
+    const targetsEnd = markdown.lastIndexOf('| Redis-hit path requests/s vs thinnest Node proxy');
+    const cpuLine = markdown.indexOf('Redis-hit path CPU per request vs the thinnest Node proxy');
     expect(cpuLine).toBeGreaterThan(targetsEnd);
     expect(markdown.slice(cpuLine).split('\n')[0]).toBe(
-      'CPU per request vs bare proxy (its µs/req ÷ the path’s, higher is better; not a target): ' +
-        'warm path (Basic) 0.80×; Redis-hit path 0.60×, 0.50× counting redis-server’s CPU too.',
+      'Redis-hit path CPU per request vs the thinnest Node proxy (not a target): 1.50×, 2.00× counting redis-server’s CPU too.',
+    );
+  });
+
+  it('says how far nginx stands from the warm path when nginx was measured', () => {
+    expect(renderMarkdown(results(configs), [])).not.toContain('nginx (one worker)');
+    const all = results([...configs, config('nginx', 2000, 2, { serverCpuUsPerRequest: 50 })]);
+    const markdown = renderMarkdown(all, evaluateTargets(all));
+    expect(markdown).toMatch(/\| nginx \| 2,000 \| 2\.00× \| 50\.0 \| 0\.42× \|/);
+    expect(markdown).toContain(
+      'nginx (one worker) against the gateway’s warm path (Basic): 4.00× its requests/s at 0.33× its CPU per request.',
     );
   });
 
@@ -227,18 +283,18 @@ describe('renderMarkdown and renderSvg', () => {
       .find((text) => text.startsWith('Against a bare proxy on the gateway’s own core'));
     expect(line).toBe(
       'Against a bare proxy on the gateway’s own core (Fastify + undici’s Pool.stream(), no auth; not a target): ' +
-        'warm path (Basic) 0.25× requests/s, 0.40× CPU per request; Redis-hit path 0.20× requests/s, 0.30× CPU per request.',
+        'warm path (Basic) 0.25× requests/s, 2.50× its CPU per request; Redis-hit path 0.20× requests/s, 3.33× its CPU per request.',
     );
   });
 
-  it('prints n/a where the CPU time could not be read, and no CPU ratios line without the gateway', () => {
+  it('prints n/a where the CPU time could not be read, and no Redis CPU line without the gateway', () => {
     const all = results([
       config('direct', 3000, 2, { serverCpuUsPerRequest: Number.NaN }),
-      config('bare-proxy', 1000, 4, { serverCpuUsPerRequest: Number.NaN }),
+      config('thin-node', 1000, 4, { serverCpuUsPerRequest: Number.NaN }),
     ]);
     const markdown = renderMarkdown(all, evaluateTargets(all));
     expect(markdown).toMatch(/\| direct \| 3,000 \| 3\.00× \| n\/a \| n\/a \|/);
-    expect(markdown).not.toContain('CPU per request vs bare proxy');
+    expect(markdown).not.toContain('Redis-hit path CPU per request');
     expect(markdown).not.toContain('redis-server spent');
   });
 
@@ -246,7 +302,7 @@ describe('renderMarkdown and renderSvg', () => {
     const svg = renderSvg([...configs, config('<evil & co>', 1500, 1)], 'Chart "title"');
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    expect(svg.match(/<rect x=/g)).toHaveLength(8);
+    expect(svg.match(/<rect x=/g)).toHaveLength(10);
     expect(svg).toContain('width="250.0"');
     expect(svg).toContain('&#60;evil &#38; co&#62;');
     expect(svg).not.toContain('<evil');
@@ -255,9 +311,11 @@ describe('renderMarkdown and renderSvg', () => {
 });
 
 describe('readSettings', () => {
-  it('reads durations and sizes from the environment, with short defaults', () => {
+  it('reads durations and sizes from the environment, with full-run defaults', () => {
     expect(readSettings({})).toMatchObject({
+      quick: false,
       durationSeconds: 5,
+      warmupSeconds: 2,
       rounds: 5,
       distinctClients: 100_000,
       stampedeRequests: 1000,
@@ -268,9 +326,35 @@ describe('readSettings', () => {
     });
   });
 
+  it('shortens the defaults with BENCH_QUICK=1, but keeps explicit values', () => {
+    expect(readSettings({ BENCH_QUICK: '1' })).toMatchObject({
+      quick: true,
+      durationSeconds: 1,
+      warmupSeconds: 1,
+      rounds: 1,
+      distinctClients: 2000,
+      stampedeRequests: 200,
+      connections: 32,
+    });
+    expect(readSettings({ BENCH_QUICK: '1', BENCH_ROUNDS: '3', BENCH_CLIENTS: '0' })).toMatchObject({
+      quick: true,
+      rounds: 3,
+      distinctClients: 0,
+    });
+    expect(readSettings({ BENCH_QUICK: 'yes' }).quick).toBe(false);
+  });
+
   it('names the variable that is not a number', () => {
     expect(() => readSettings({ BENCH_ROUNDS: 'three' })).toThrow(
       'BENCH_ROUNDS must be a non-negative number, got "three"',
     );
+  });
+});
+
+describe('serverNode', () => {
+  it('runs the servers on BENCH_NODE when set, else on the bench’s own Node', () => {
+    expect(serverNode({ BENCH_NODE: ' /opt/node24/bin/node ' })).toBe('/opt/node24/bin/node');
+    expect(serverNode({ BENCH_NODE: '' })).toBe(process.execPath);
+    expect(serverNode({})).toBe(process.execPath);
   });
 });

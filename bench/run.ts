@@ -6,9 +6,18 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../test/support/free-port.js';
 import { startRedisServer } from '../test/support/redis-server.js';
-import { runBatch, runLoad, runStampede, type LoadSettings } from './load.js';
-import { cpuTimeMs, forkServer, memoryOf, spawnNodeService, type ChildServer } from './processes.js';
+import { chooseLoadGenerator, runBatch, runStampede, type LoadGenerator, type LoadSettings } from './load.js';
+import { findNginx, startNginx, type NginxServer } from './nginx.js';
 import {
+  cpuTimeMs,
+  forkServer,
+  memoryOf,
+  nodeVersion,
+  spawnNodeService,
+  type ChildServer,
+} from './processes.js';
+import {
+  BASELINE,
   cpuBusyFraction,
   evaluateTargets,
   machineInfo,
@@ -19,7 +28,7 @@ import {
   type ManyClientsResult,
   type StampedeResult,
 } from './report.js';
-import { readSettings } from './settings.js';
+import { readSettings, serverNode } from './settings.js';
 import { perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 import { benchSecret, type GrantStats } from './token-endpoint.js';
 
@@ -118,6 +127,7 @@ async function bearerToken(gateway: ChildServer, clientId: string): Promise<stri
 
 /** Runs every target once per round, in the same order each round (A B C A B C …), and keeps each run. */
 async function interleavedRounds(
+  generator: LoadGenerator,
   targets: readonly Target[],
   rounds: number,
   load: LoadSettings,
@@ -129,7 +139,7 @@ async function interleavedRounds(
       const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
       const serverCpu = cpuMeter(target.serverPid);
       const redisCpu = target.redisPid === undefined ? undefined : cpuMeter(target.redisPid);
-      const result = await runLoad(target.origin, target.requests, load);
+      const result = await generator.run(target.origin, target.requests, load);
       const serverCpuUsPerRequest = perRequestUs(serverCpu(), result.requests);
       const redisCpuUsPerRequest = redisCpu && perRequestUs(redisCpu(), result.requests);
       const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
@@ -151,14 +161,43 @@ async function interleavedRounds(
   return targets.map((target) => summarise(target.name, target.label, runs.get(target.name)!));
 }
 
-async function warmUp(targets: readonly Target[], seconds: number, connections: number): Promise<void> {
+async function warmUp(
+  generator: LoadGenerator,
+  targets: readonly Target[],
+  seconds: number,
+  connections: number,
+): Promise<void> {
   if (seconds <= 0) return;
   for (const target of targets)
-    await runLoad(target.origin, target.requests, { connections, durationSeconds: seconds });
+    await generator.run(target.origin, target.requests, { connections, durationSeconds: seconds });
+}
+
+/** Starts nginx (one worker) in front of `upstream`; without nginx, or when it fails to start, notes why and skips it. */
+async function startNginxIfAny(upstream: string, notes: string[]): Promise<NginxServer | undefined> {
+  const binary = findNginx();
+  if (!binary) {
+    notes.push(
+      'no nginx on PATH or in /usr/sbin (apt-get install nginx-light): its reference row is skipped.',
+    );
+    log(notes[notes.length - 1]);
+    return undefined;
+  }
+  try {
+    return await startNginx(binary, upstream, await freePort());
+  } catch (error) {
+    notes.push(
+      `nginx (${binary}) did not start, its reference row is skipped: ${String(error).slice(0, 300)}`,
+    );
+    log(notes[notes.length - 1]);
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {
   const settings = readSettings();
+  const generator = chooseLoadGenerator();
+  const node = serverNode();
+  const nodeUsed = nodeVersion(node);
   const load: LoadSettings = { connections: settings.connections, durationSeconds: settings.durationSeconds };
   const notes: string[] = [];
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -181,25 +220,42 @@ async function main(): Promise<void> {
   }
   let results: BenchResults;
   try {
-    log('starting a private redis-server, the token endpoint, the downstream and the bare proxy');
+    log(
+      `load generator ${generator.name}; servers on Node ${nodeUsed}; starting a private redis-server, the token ` +
+        'endpoint, the downstream and the proxies',
+    );
     const redisServer = await startRedisServer();
     cleanups.push(() => redisServer.stop());
     const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
     cleanups.push(() => redis.quit());
-    const tokenEndpoint = await forkServer('token endpoint', join(childrenDir, 'token-endpoint.js'), {
-      BENCH_GRANT_DELAY_MS: String(settings.grantDelayMs),
-    });
+    const tokenEndpoint = await forkServer(
+      'token endpoint',
+      join(childrenDir, 'token-endpoint.js'),
+      { BENCH_GRANT_DELAY_MS: String(settings.grantDelayMs) },
+      node,
+    );
     cleanups.push(() => tokenEndpoint.stop());
-    const downstream = await forkServer('downstream', join(childrenDir, 'downstream.js'));
+    const downstream = await forkServer('downstream', join(childrenDir, 'downstream.js'), {}, node);
     cleanups.push(() => downstream.stop());
-    const bareProxy = await forkServer('bare proxy', join(childrenDir, 'bare-proxy.js'), {
-      BENCH_UPSTREAM: downstream.origin,
-    });
+    const upstreamEnv = { BENCH_UPSTREAM: downstream.origin };
+    const thinNode = await forkServer(
+      'thinnest Node proxy',
+      join(childrenDir, 'thin-node-proxy.js'),
+      upstreamEnv,
+      node,
+    );
+    cleanups.push(() => thinNode.stop());
+    const bareProxy = await forkServer('bare proxy', join(childrenDir, 'bare-proxy.js'), upstreamEnv, node);
     cleanups.push(() => bareProxy.stop());
-    const bareUndici = await forkServer('bare undici proxy', join(childrenDir, 'bare-undici-proxy.js'), {
-      BENCH_UPSTREAM: downstream.origin,
-    });
+    const bareUndici = await forkServer(
+      'bare undici proxy',
+      join(childrenDir, 'bare-undici-proxy.js'),
+      upstreamEnv,
+      node,
+    );
     cleanups.push(() => bareUndici.stop());
+    const nginx = await startNginxIfAny(downstream.origin, notes);
+    if (nginx) cleanups.push(() => nginx.stop());
 
     const targets: Target[] = [
       {
@@ -210,8 +266,26 @@ async function main(): Promise<void> {
         serverPid: downstream.child.pid,
       },
       {
+        name: 'thin-node',
+        label: 'thinnest Node proxy, node:http + undici (no auth; the baseline)',
+        origin: thinNode.origin,
+        requests: [{ method: 'GET', path: REQUEST_PATH }],
+        serverPid: thinNode.child.pid,
+      },
+      ...(nginx
+        ? [
+            {
+              name: 'nginx',
+              label: 'nginx, one worker, keep-alive upstream (no auth)',
+              origin: nginx.origin,
+              requests: [{ method: 'GET', path: REQUEST_PATH }],
+              serverPid: nginx.workerPid,
+            },
+          ]
+        : []),
+      {
         name: 'bare-proxy',
-        label: 'bare proxy (no auth)',
+        label: 'Fastify + @fastify/reply-from (no auth)',
         origin: bareProxy.origin,
         requests: [{ method: 'GET', path: REQUEST_PATH }],
         serverPid: bareProxy.child.pid,
@@ -246,7 +320,15 @@ async function main(): Promise<void> {
       });
       log(`starting two gateway instances (${relative(repoRoot, gatewayMain)}) on the shared Redis`);
       const portA = await freePort();
-      gatewayA = await spawnNodeService('gateway', gatewayMain, portA, gatewayEnv(portA));
+      gatewayA = await spawnNodeService(
+        'gateway',
+        gatewayMain,
+        portA,
+        gatewayEnv(portA),
+        '/health',
+        30_000,
+        node,
+      );
       cleanups.push(() => gatewayA!.stop());
       const portB = await freePort();
       gatewayB = await spawnNodeService(
@@ -254,6 +336,9 @@ async function main(): Promise<void> {
         gatewayMain,
         portB,
         gatewayEnv(portB, { TOKEN_MEMORY_CACHE: 'false' }),
+        '/health',
+        30_000,
+        node,
       );
       cleanups.push(() => gatewayB!.stop());
       const token = await bearerToken(gatewayA, bearerClient);
@@ -284,7 +369,7 @@ async function main(): Promise<void> {
       );
     } else {
       notes.push(
-        `${relative(repoRoot, gatewayMain)} does not exist (run npm run build): only direct and the bare proxy were measured.`,
+        `${relative(repoRoot, gatewayMain)} does not exist (run npm run build): only direct and the proxies were measured.`,
       );
       log(notes[notes.length - 1]);
     }
@@ -292,12 +377,12 @@ async function main(): Promise<void> {
 
     for (const target of targets) await probe(target);
     log(`warm-up: ${settings.warmupSeconds} s per configuration`);
-    await warmUp(targets, settings.warmupSeconds, settings.connections);
+    await warmUp(generator, targets, settings.warmupSeconds, settings.connections);
     const counters = {
       grants: async () => (await grantStats(tokenEndpoint)).total,
       hits: () => redisHits(redis),
     };
-    const configs = await interleavedRounds(targets, settings.rounds, load, counters);
+    const configs = await interleavedRounds(generator, targets, settings.rounds, load, counters);
     const afterRunsMemory = memoryOf(gatewayA?.child.pid);
     const redisPath = configs.find((config) => config.name === 'gateway-redis');
     if (redisPath && redisPath.redisHitsPerRequest < 0.5) {
@@ -363,10 +448,16 @@ async function main(): Promise<void> {
       const firstPass = await pass('distinct clients, first pass');
       const secondPass = await pass('distinct clients, second pass');
       const memory = memoryOf(gateway.child.pid);
-      const hot = targets.filter((target) => target.name === 'bare-proxy' || target.name === 'gateway-basic');
-      log('measuring the hot clients again, beside the bare proxy');
-      await warmUp(hot, settings.warmupSeconds, settings.connections);
-      const [bareAfter, hotAfter] = await interleavedRounds(hot, settings.rounds, load, counters);
+      const hot = targets.filter((target) => target.name === BASELINE || target.name === 'gateway-basic');
+      log('measuring the hot clients again, beside the thinnest Node proxy');
+      await warmUp(generator, hot, settings.warmupSeconds, settings.connections);
+      const [baselineAfter, hotAfter] = await interleavedRounds(
+        generator,
+        hot,
+        settings.rounds,
+        load,
+        counters,
+      );
       manyClients = {
         clients: settings.distinctClients,
         firstPass,
@@ -378,9 +469,9 @@ async function main(): Promise<void> {
           ...hotAfter,
           label: `gateway, Basic, after ${settings.distinctClients.toLocaleString('en-US')} clients`,
         },
-        bareAfter: {
-          ...bareAfter,
-          label: `bare proxy, after ${settings.distinctClients.toLocaleString('en-US')} clients`,
+        baselineAfter: {
+          ...baselineAfter,
+          label: `thinnest Node proxy, after ${settings.distinctClients.toLocaleString('en-US')} clients`,
         },
       };
     }
@@ -390,7 +481,12 @@ async function main(): Promise<void> {
     const finalMemory = memoryOf(gatewayA?.child.pid);
     results = {
       date: date.toISOString(),
-      machine: machineInfo(await redisInfo(redis, 'server', 'redis_version'), busyBeforeStart),
+      machine: machineInfo(
+        await redisInfo(redis, 'server', 'redis_version'),
+        busyBeforeStart,
+        nodeUsed,
+        generator.name,
+      ),
       settings,
       gatewayMeasured,
       configs,
