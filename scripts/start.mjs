@@ -93,7 +93,9 @@ for (const child of children) {
 }
 
 const base = `http://localhost:${gatewayPort}`;
-if (await waitForReady(`http://127.0.0.1:${gatewayPort}/health/live`, children[1])) {
+const sandboxReady = waitForReady(`http://127.0.0.1:${sandboxPort}/health`, children[0]);
+const gatewayReady = waitForReady(`http://127.0.0.1:${gatewayPort}/health/live`, children[1]);
+if ((await sandboxReady) && (await gatewayReady)) {
   process.stdout.write(
     [
       '',
