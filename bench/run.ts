@@ -314,6 +314,9 @@ async function main(): Promise<void> {
         REDIS_URL: redisServer.url,
         TOKEN_CACHE_HMAC_KEY: hmacKey,
         GATEWAY_ROUTES: `/orders=${downstream.origin}`,
+        // The cold stampede sends all its requests for one client at once: the per-client in-flight cap (a guard
+        // against one tenant taking a pool) would answer the excess 429, which is not what the stampede measures.
+        GATEWAY_MAX_INFLIGHT_PER_CLIENT: '0',
         LOG_LEVEL: 'warn',
         NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? GATEWAY_NODE_OPTIONS,
         ...extra,
