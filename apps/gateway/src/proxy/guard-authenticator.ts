@@ -18,7 +18,8 @@ export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenServi
   const handler = GatewayProxyRoute.prototype.forward;
   return {
     authenticate(request, reply, callerAddress) {
-      if (callerAddress !== undefined) (request as { v3CallerAddress?: string }).v3CallerAddress = callerAddress();
+      if (callerAddress !== undefined)
+        (request as { v3CallerAddress?: string }).v3CallerAddress = callerAddress();
       const allowed = guard.canActivate(
         new ExecutionContextHost([request, reply], GatewayProxyRoute, handler),
       );

@@ -47,7 +47,12 @@ export class GrantCoordinator {
    * The token of `credentials` under `key`, granted once however many callers and instances ask at once, behind the
    * grant gate (`callerAddress` as the edge derived it).
    */
-  grant(key: string, verifier: string, credentials: V3Credentials, callerAddress?: string): Promise<TokenSlot> {
+  grant(
+    key: string,
+    verifier: string,
+    credentials: V3Credentials,
+    callerAddress?: string,
+  ): Promise<TokenSlot> {
     const pending = this.flights.get(verifier);
     if (pending) {
       this.observer.singleFlightWait?.();

@@ -70,13 +70,7 @@ export class V3TokenService {
     this.local = new LocalTokenCache(options.memoryCacheMaxEntries, options.memoryCache, this.clock);
     this.gate = new GrantGate(options, fingerprinter, observer, this.clock, this.store);
     const lifetime = new TokenLifetime(options.expirySkewSeconds * 1000, options.refreshAheadRatio);
-    this.cache = new TieredTokenCache(
-      this.local,
-      this.store,
-      fingerprinter,
-      lifetime,
-      this.clock,
-    );
+    this.cache = new TieredTokenCache(this.local, this.store, fingerprinter, lifetime, this.clock);
     this.grants = new GrantCoordinator(options, this.cache, this.store, this.gate, client, observer);
     this.refresher = new RefreshScheduler(options, this.cache, this.store, client, observer, this.clock);
     this.defaultIdentity = { scope: normalizeScope(options.scope), resource: undefined, variant: '' };
@@ -222,12 +216,7 @@ export class V3TokenService {
 
   private resolveCredentials(credentials: V3Credentials, callerAddress?: string): Promise<TokenSlot> {
     const key = this.fingerprinter.credentialsKey(credentials);
-    return this.resolve(
-      key,
-      this.fingerprinter.verifier(key, credentials),
-      () => credentials,
-      callerAddress,
-    );
+    return this.resolve(key, this.fingerprinter.verifier(key, credentials), () => credentials, callerAddress);
   }
 
   /**
