@@ -317,7 +317,9 @@ describe('faults: hostile input (fast-check, fixed seed)', () => {
         }),
         { seed: SEED, numRuns: RUNS },
       );
-      expect([...seen]).toEqual(expect.arrayContaining([200, 400, 401]));
+      // Wrong secrets count per caller address over both paths: the Authorization property above used up this
+      // address's allowance, so its unknown secrets are 429 here (the known client's secret still gets 200).
+      expect([...seen]).toEqual(expect.arrayContaining([200, 400, 429]));
     });
   });
 

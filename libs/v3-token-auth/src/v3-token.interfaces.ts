@@ -75,6 +75,12 @@ export interface V3AuthenticateOptions {
   scope?: string | readonly string[];
   /** RFC 8707 resource indicator (or audience) to request. @default none */
   resource?: string;
+  /**
+   * Address of the caller (as the edge derived it, e.g. per `GATEWAY_TRUSTED_PROXIES`): wrong secrets are counted
+   * per client and per address, so one address cannot lock a client's owner out at another. @default none (the
+   * client's own count stands in for it)
+   */
+  callerAddress?: string;
 }
 
 /**

@@ -57,6 +57,7 @@ describe('parseGatewayConfig', () => {
       maxFailedAttempts: undefined,
       failedAttemptsWindowMs: undefined,
       invalidCredentialsTtlMs: undefined,
+      knownGoodTtlMs: undefined,
     });
   });
 
@@ -75,6 +76,7 @@ describe('parseGatewayConfig', () => {
     ['TOKEN_MAX_FAILED_ATTEMPTS', '20', 'maxFailedAttempts', 20],
     ['TOKEN_FAILED_ATTEMPTS_WINDOW_MS', '120000', 'failedAttemptsWindowMs', 120_000],
     ['TOKEN_INVALID_CREDENTIALS_TTL_MS', '0', 'invalidCredentialsTtlMs', 0],
+    ['TOKEN_KNOWN_GOOD_TTL_MS', '3600000', 'knownGoodTtlMs', 3_600_000],
   ] as const)('reads %s=%j as %s', (variable, raw, field, expected) => {
     const config = parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, [variable]: raw });
     expect(config[field]).toBe(expected);

@@ -123,6 +123,8 @@ export interface GatewayConfig {
   failedAttemptsWindowMs?: number;
   /** `TOKEN_INVALID_CREDENTIALS_TTL_MS`: how long an invalid-credentials answer is remembered, ms. */
   invalidCredentialsTtlMs?: number;
+  /** `TOKEN_KNOWN_GOOD_TTL_MS`: how long a secret that obtained a token is exempt from the throttle, ms. */
+  knownGoodTtlMs?: number;
 }
 
 /** A configuration problem, as one line that names the variable and the fix. Never contains a secret. */
@@ -382,6 +384,11 @@ const envSchema = z
       3_600_000,
       'use milliseconds from 0 (off) to 3600000',
     ).optional(),
+    TOKEN_KNOWN_GOOD_TTL_MS: integer(
+      1,
+      31_536_000_000,
+      'use milliseconds from 1 to 31536000000 (one year)',
+    ).optional(),
   })
   .superRefine((env, ctx) => {
     const production = env.NODE_ENV === 'production';
@@ -506,6 +513,7 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     maxFailedAttempts: value.TOKEN_MAX_FAILED_ATTEMPTS,
     failedAttemptsWindowMs: value.TOKEN_FAILED_ATTEMPTS_WINDOW_MS,
     invalidCredentialsTtlMs: value.TOKEN_INVALID_CREDENTIALS_TTL_MS,
+    knownGoodTtlMs: value.TOKEN_KNOWN_GOOD_TTL_MS,
   };
 }
 

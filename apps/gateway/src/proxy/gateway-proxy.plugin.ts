@@ -15,13 +15,18 @@ import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
 export interface ProxyAuthenticator {
   /**
    * Authenticates the request and sets `request.user` to its principal: `true` when that happened synchronously
-   * (a warm cache hit), else a promise. Throws or rejects with a `V3TokenException`.
+   * (a warm cache hit), else a promise. Throws or rejects with a `V3TokenException`. `callerAddress` is the caller
+   * as `GATEWAY_TRUSTED_PROXIES` defines it, for the wrong-secret throttle.
    */
-  authenticate(request: FastifyRequest, reply: FastifyReply): boolean | Promise<boolean>;
+  authenticate(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    callerAddress?: () => string,
+  ): boolean | Promise<boolean>;
   /** The downstream refused `principal`'s token: evict it (only while the cache still holds that token). */
   invalidate(principal: V3Principal): Promise<void>;
-  /** Authenticates the same `Authorization` header again, after `invalidate`. */
-  reauthenticate(authorization: string | string[] | undefined): Promise<V3Principal>;
+  /** Authenticates the same `Authorization` header again, after `invalidate`, for the caller at `callerAddress`. */
+  reauthenticate(authorization: string | string[] | undefined, callerAddress?: string): Promise<V3Principal>;
 }
 
 /** Where the proxy reports failures: a pino-compatible logger. */
@@ -127,7 +132,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     skipAccessLog(request);
     let outcome: boolean | Promise<boolean>;
     try {
-      outcome = auth.authenticate(request, reply);
+      outcome = auth.authenticate(request, reply, () =>
+        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']),
+      );
     } catch (error) {
       next(error as Error);
       return;
@@ -234,7 +241,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
     const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
       evict(request)
-        .then(() => auth.reauthenticate(request.headers.authorization))
+        .then(() => auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress))
         .then(
           (fresh) => {
             request.user = fresh;

@@ -11,12 +11,15 @@ const refused = () => new V3UnauthorizedException('Authentication failed', 'inva
 
 /**
  * The proxy's authenticator: `V3TokenAuthGuard` protects every proxied route (its warm path is synchronous), and
- * `V3TokenService` evicts and re-authenticates after a downstream 401.
+ * `V3TokenService` evicts and re-authenticates after a downstream 401. Both hand the library the caller address
+ * the edge derived (`GATEWAY_TRUSTED_PROXIES`), which the wrong-secret throttle counts.
  */
 export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
   const handler = GatewayProxyRoute.prototype.forward;
   return {
-    authenticate(request, reply) {
+    authenticate(request, reply, callerAddress) {
+      if (callerAddress !== undefined)
+        (request as { v3CallerAddress?: string }).v3CallerAddress = callerAddress();
       const allowed = guard.canActivate(
         new ExecutionContextHost([request, reply], GatewayProxyRoute, handler),
       );
@@ -24,6 +27,6 @@ export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenServi
       return allowed;
     },
     invalidate: (principal) => tokens.invalidate(principal),
-    reauthenticate: (authorization) => tokens.authenticate(authorization),
+    reauthenticate: (authorization, callerAddress) => tokens.authenticate(authorization, { callerAddress }),
   };
 }

@@ -10,6 +10,10 @@ import { V3TokenService } from '../core/v3-token.service.js';
 interface GuardedRequest {
   headers: IncomingHttpHeaders;
   user?: V3Principal;
+  /** Caller address an edge derived (the gateway's `GATEWAY_TRUSTED_PROXIES`); wins over `ip`. */
+  v3CallerAddress?: string;
+  /** The framework's client address (Express/Fastify, per their trust-proxy setting). */
+  ip?: string;
 }
 
 type RouteHandler = ReturnType<ExecutionContext['getHandler']>;
@@ -27,7 +31,8 @@ interface HeaderWriter {
  * than through Passport's per-request machinery (on the Redis-hit path that machinery cost a sixth of the CPU and
  * doubled the p99), with the outcome passed to `handleRequest` as `AuthGuard` does, so subclasses that override it
  * keep working. `AuthGuard('v3-token')` still runs the same authentication through Passport, for apps that combine
- * strategies. Failures carry `WWW-Authenticate` (401) or `Retry-After` (429, 503).
+ * strategies. Failures carry `WWW-Authenticate` (401) or `Retry-After` (429, 503). The caller address the
+ * wrong-secret throttle counts is `request.v3CallerAddress` when an edge set it, else `request.ip`.
  */
 @Injectable()
 export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
@@ -52,7 +57,9 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
         return true;
       }
     }
-    return this.tokens.authenticate(authorization).then(
+    const callerAddress = request.v3CallerAddress ?? request.ip;
+    const options = callerAddress === undefined ? undefined : { callerAddress };
+    return this.tokens.authenticate(authorization, options).then(
       (principal) => this.admit(request, this.handleRequest(null, principal, undefined, context)),
       (error: unknown) =>
         this.admit(request, this.handleRequest<V3Principal>(error, false, undefined, context)),

@@ -3,10 +3,10 @@ import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import type { TokenLock } from '../store/token-store.interface.js';
-import { V3InvalidCredentialsException } from '../v3-token.exceptions.js';
 import type { V3Credentials } from '../v3-token.interfaces.js';
-import type { CredentialThrottle } from './credential.throttle.js';
+import type { CredentialAttempt } from './credential-throttle.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
+import type { GrantGate } from './grant.gate.js';
 import { withRenewedLease } from './lock-lease.js';
 import type { TieredTokenCache } from './tiered-token.cache.js';
 import { toCachedToken } from './token-response.mapper.js';
@@ -38,19 +38,33 @@ export class GrantCoordinator {
     private readonly options: ResolvedV3TokenAuthOptions,
     private readonly cache: TieredTokenCache,
     private readonly store: FailSoftTokenStore,
-    private readonly throttle: CredentialThrottle,
+    private readonly gate: GrantGate,
     private readonly client: V3TokenClient,
     private readonly observer: V3TokenAuthObserver,
   ) {}
 
-  /** The token of `credentials` under `key`, granted once however many callers and instances ask at once. */
-  grant(key: string, verifier: string, credentials: V3Credentials): Promise<TokenSlot> {
+  /**
+   * The token of `credentials` under `key`, granted once however many callers and instances ask at once, behind the
+   * grant gate (`callerAddress` as the edge derived it).
+   */
+  grant(
+    key: string,
+    verifier: string,
+    credentials: V3Credentials,
+    callerAddress?: string,
+  ): Promise<TokenSlot> {
     const pending = this.flights.get(verifier);
     if (pending) {
       this.observer.singleFlightWait?.();
       return pending;
     }
-    const flight = this.grantAcrossInstances(key, verifier, credentials).finally(() =>
+    const attempt = this.gate.attemptOf({
+      clientId: credentials.clientId,
+      username: credentials.username,
+      verifier,
+      callerAddress,
+    });
+    const flight = this.grantAcrossInstances(key, verifier, credentials, attempt).finally(() =>
       this.flights.delete(verifier),
     );
     this.flights.set(verifier, flight);
@@ -61,8 +75,9 @@ export class GrantCoordinator {
     key: string,
     verifier: string,
     credentials: V3Credentials,
+    attempt: CredentialAttempt,
   ): Promise<TokenSlot> {
-    await this.throttle.checkShared(key, verifier, credentials.clientId);
+    await this.gate.admit(attempt, credentials.clientId);
     const outcome = await this.lockOrWait(key, verifier);
     if ('slot' in outcome) return outcome.slot;
     const { lock } = outcome;
@@ -76,7 +91,7 @@ export class GrantCoordinator {
       this.observer.lockWait?.('acquired');
     }
     return withRenewedLease(lock, this.options.lockLeaseMs, () =>
-      this.grantFromIssuer(key, verifier, credentials),
+      this.grantFromIssuer(key, verifier, credentials, attempt),
     );
   }
 
@@ -110,15 +125,17 @@ export class GrantCoordinator {
     key: string,
     verifier: string,
     credentials: V3Credentials,
+    attempt: CredentialAttempt,
   ): Promise<TokenSlot> {
     let response;
     try {
       response = await this.client.requestToken(toGrantRequest(credentials));
     } catch (error) {
-      if (error instanceof V3InvalidCredentialsException)
-        await this.throttle.recordRefusal(key, verifier, error);
+      await this.gate.failed(attempt, error);
       throw error;
     }
-    return this.cache.save(key, toCachedToken(response, credentials, verifier));
+    const slot = await this.cache.save(key, toCachedToken(response, credentials, verifier));
+    await this.gate.granted(attempt);
+    return slot;
   }
 }

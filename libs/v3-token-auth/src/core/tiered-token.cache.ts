@@ -1,7 +1,6 @@
 import type { CachedToken } from '../store/token-store.interface.js';
 import type { V3Principal } from '../v3-token.interfaces.js';
 import type { V3Clock } from './clock.js';
-import type { CredentialThrottle } from './credential.throttle.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import type { LocalTokenCache } from './local-token.cache.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
@@ -21,7 +20,6 @@ export class TieredTokenCache {
     private readonly store: FailSoftTokenStore,
     private readonly fingerprinter: TokenFingerprinter,
     private readonly lifetime: TokenLifetime,
-    private readonly throttle: CredentialThrottle,
     private readonly clock: V3Clock,
   ) {}
 
@@ -51,9 +49,8 @@ export class TieredTokenCache {
     return undefined;
   }
 
-  /** Holds a token read from the store in this process under `key` (exempting its secret from the throttle). */
+  /** Holds a token read from the store in this process under `key`. */
   hold(key: string, token: CachedToken, freshUntil = this.lifetime.freshUntil(token)): TokenSlot {
-    this.throttle.exempt(key, token);
     const slot = this.toSlot(key, token, freshUntil);
     this.local.hold(slot);
     return slot;
@@ -66,7 +63,6 @@ export class TieredTokenCache {
     if (ttl <= 0) return this.toSlot(key, token, token.expiresAt);
     await this.store.set(key, token, ttl);
     await this.saveBearer(token);
-    await this.throttle.recordGrant(key, token);
     return this.hold(key, token, freshUntil);
   }
 

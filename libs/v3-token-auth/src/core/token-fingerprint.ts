@@ -44,6 +44,16 @@ export class TokenFingerprinter {
     return this.mac('verifier', cacheKey, credentials.clientSecret ?? '', credentials.password ?? '');
   }
 
+  /** Throttle key of a client (and, under `password`, of its user) at this token URL; scope-independent. */
+  clientKey(clientId: string, username = ''): string {
+    return `t.${this.mac('client', this.tokenUrl, clientId, username)}`;
+  }
+
+  /** Throttle key of a caller address (as the edge derived it). */
+  addressKey(callerAddress: string): string {
+    return `a.${this.mac('address', callerAddress)}`;
+  }
+
   /** Cache key of an access token handed out, for `Authorization: Bearer`. */
   bearerKey(accessToken: string): string {
     return `b.${this.mac('bearer', accessToken)}`;

@@ -13,9 +13,9 @@ import type {
   V3TokenResponse,
 } from '../v3-token.interfaces.js';
 import { systemClock, type V3Clock } from './clock.js';
-import { CredentialThrottle } from './credential.throttle.js';
 import { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { GrantCoordinator } from './grant.coordinator.js';
+import { GrantGate } from './grant.gate.js';
 import { LocalTokenCache } from './local-token.cache.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
 import { TieredTokenCache } from './tiered-token.cache.js';
@@ -53,7 +53,7 @@ export class V3TokenService {
   private readonly store: FailSoftTokenStore;
   private readonly local: LocalTokenCache;
   private readonly cache: TieredTokenCache;
-  private readonly throttle: CredentialThrottle;
+  private readonly gate: GrantGate;
   private readonly grants: GrantCoordinator;
   private readonly refresher: RefreshScheduler;
   private readonly defaultIdentity: RequestedIdentity;
@@ -68,17 +68,10 @@ export class V3TokenService {
     this.clock = options.clock ?? systemClock;
     this.store = new FailSoftTokenStore(tokenStore, observer);
     this.local = new LocalTokenCache(options.memoryCacheMaxEntries, options.memoryCache, this.clock);
-    this.throttle = new CredentialThrottle(options, this.store, observer, this.clock);
+    this.gate = new GrantGate(options, fingerprinter, observer, this.clock, this.store);
     const lifetime = new TokenLifetime(options.expirySkewSeconds * 1000, options.refreshAheadRatio);
-    this.cache = new TieredTokenCache(
-      this.local,
-      this.store,
-      fingerprinter,
-      lifetime,
-      this.throttle,
-      this.clock,
-    );
-    this.grants = new GrantCoordinator(options, this.cache, this.store, this.throttle, client, observer);
+    this.cache = new TieredTokenCache(this.local, this.store, fingerprinter, lifetime, this.clock);
+    this.grants = new GrantCoordinator(options, this.cache, this.store, this.gate, client, observer);
     this.refresher = new RefreshScheduler(options, this.cache, this.store, client, observer, this.clock);
     this.defaultIdentity = { scope: normalizeScope(options.scope), resource: undefined, variant: '' };
   }
@@ -118,8 +111,11 @@ export class V3TokenService {
       if (known) return known;
       const memo = this.local.headerMemo(headerKey);
       if (memo?.basic) {
-        const slot = await this.resolve(memo.slotKey, memo.verifier, () =>
-          this.credentialsOfHeader(header, identity),
+        const slot = await this.resolve(
+          memo.slotKey,
+          memo.verifier,
+          () => this.credentialsOfHeader(header, identity),
+          request?.callerAddress,
         );
         this.local.memoHeader(headerKey, slot, true);
         return slot.principal;
@@ -132,29 +128,46 @@ export class V3TokenService {
       return slot.principal;
     }
     const credentials = this.credentialsOfBasic(parsed.id, parsed.secret, identity);
-    const slot = await this.resolveCredentials(credentials);
+    const slot = await this.resolveCredentials(credentials, request?.callerAddress);
     if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, true);
     return slot.principal;
   }
 
-  /** Resolves credentials (with their `scope` and `resource`) to a principal, granting only when no fresh token matches. */
-  async authenticateCredentials(credentials: V3Credentials): Promise<V3Principal> {
-    return (await this.resolveCredentials(credentials)).principal;
+  /**
+   * Resolves credentials (with their `scope` and `resource`) to a principal, granting only when no fresh token
+   * matches; `callerAddress` is counted by the wrong-secret throttle.
+   */
+  async authenticateCredentials(credentials: V3Credentials, callerAddress?: string): Promise<V3Principal> {
+    return (await this.resolveCredentials(credentials, callerAddress)).principal;
   }
 
   /**
    * The cached token endpoint: answers a `V3TokenRequest` with a `V3TokenResponse` whose `expires_in` is the token's
-   * remaining lifetime. `refresh_token` grants go to the issuer and the new token is remembered for Bearer use.
+   * remaining lifetime. `refresh_token` grants go to the issuer (through the same wrong-secret gate as every grant)
+   * and the new token is remembered for Bearer use. `options.callerAddress` is the caller's address, as for
+   * `authenticate`.
    */
-  async issueToken(request: V3TokenRequest): Promise<V3TokenResponse> {
+  async issueToken(
+    request: V3TokenRequest,
+    options?: Pick<V3AuthenticateOptions, 'callerAddress'>,
+  ): Promise<V3TokenResponse> {
     const parsed = parseTokenRequest(request, this.options);
+    const callerAddress = options?.callerAddress;
     if (parsed.kind === 'refresh') {
-      const response = await this.client.requestToken(parsed.grant);
+      const { grant } = parsed;
+      const clientKey = this.fingerprinter.clientKey(grant.clientId);
+      const verifier = this.fingerprinter.verifier(clientKey, {
+        grantType: 'client_credentials',
+        clientId: grant.clientId,
+        clientSecret: grant.clientSecret,
+      });
+      const attempt = this.gate.attemptOf({ clientId: grant.clientId, verifier, callerAddress });
+      const response = await this.gate.pass(attempt, grant.clientId, () => this.client.requestToken(grant));
       const token = toCachedToken(response, parsed.grant, '');
       await this.cache.saveBearer(token);
       return toV3TokenResponse(token, this.clock.now());
     }
-    const slot = await this.resolveCredentials(parsed.credentials);
+    const slot = await this.resolveCredentials(parsed.credentials, callerAddress);
     return toV3TokenResponse(slot.token, this.clock.now());
   }
 
@@ -211,9 +224,9 @@ export class V3TokenService {
     return slot.principal;
   }
 
-  private resolveCredentials(credentials: V3Credentials): Promise<TokenSlot> {
+  private resolveCredentials(credentials: V3Credentials, callerAddress?: string): Promise<TokenSlot> {
     const key = this.fingerprinter.credentialsKey(credentials);
-    return this.resolve(key, this.fingerprinter.verifier(key, credentials), () => credentials);
+    return this.resolve(key, this.fingerprinter.verifier(key, credentials), () => credentials, callerAddress);
   }
 
   /**
@@ -225,8 +238,8 @@ export class V3TokenService {
     key: string,
     verifier: string,
     credentialsOf: () => V3Credentials | undefined,
+    callerAddress?: string,
   ): Promise<TokenSlot> {
-    this.throttle.rejectRecentlyRefused(verifier);
     const observer = this.options.observer;
 
     const local = this.cache.freshLocal(key, verifier);
@@ -246,8 +259,7 @@ export class V3TokenService {
     const credentials = credentialsOf();
     if (credentials === undefined)
       throw new V3UnauthorizedException('Authentication failed', 'invalid_client');
-    this.throttle.checkLocal(key, verifier, credentials.clientId);
-    return this.grants.grant(key, verifier, credentials);
+    return this.grants.grant(key, verifier, credentials, callerAddress);
   }
 
   private async resolveBearer(accessToken: string): Promise<TokenSlot> {

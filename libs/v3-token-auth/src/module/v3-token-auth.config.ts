@@ -20,6 +20,7 @@ export type ResolvedV3TokenAuthOptions = Required<
     | 'invalidCredentialsTtlMs'
     | 'maxFailedAttempts'
     | 'failedAttemptsWindowMs'
+    | 'knownGoodTtlMs'
     | 'maxHeaderBytes'
     | 'realm'
   >
@@ -113,6 +114,7 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     invalidCredentialsTtlMs: positiveInteger(options, 'invalidCredentialsTtlMs', 5000, 0),
     maxFailedAttempts: positiveInteger(options, 'maxFailedAttempts', 10),
     failedAttemptsWindowMs: positiveInteger(options, 'failedAttemptsWindowMs', 60_000),
+    knownGoodTtlMs: positiveInteger(options, 'knownGoodTtlMs', 7 * 24 * 3_600_000),
     maxHeaderBytes: positiveInteger(options, 'maxHeaderBytes', 4096, 64),
     realm: options.realm ?? 'v3-token',
   };

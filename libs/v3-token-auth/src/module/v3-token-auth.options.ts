@@ -107,10 +107,16 @@ export interface V3TokenAuthModuleOptions {
   lockWaitMs?: number;
   /** How long an invalid-credentials answer is remembered (by fingerprint), ms. @default 5000 */
   invalidCredentialsTtlMs?: number;
-  /** Wrong secrets per client per window before 429. @default 10 */
+  /**
+   * Wrong secrets one caller address may send per window (any client) before its unknown secrets get 429; a client
+   * past twice this (from every address) lets unknown secrets through only from addresses with under 3 failures.
+   * Known-good secrets are never throttled. @default 10
+   */
   maxFailedAttempts?: number;
-  /** Window of `maxFailedAttempts`, ms. @default 60000 */
+  /** Window of the per-address and per-client counts of `maxFailedAttempts`, ms. @default 60000 */
   failedAttemptsWindowMs?: number;
+  /** How long a secret that obtained a token stays exempt from the wrong-secret throttle, ms. @default 604800000 (7 days) */
+  knownGoodTtlMs?: number;
   /** Largest Authorization header accepted, bytes. @default 4096 */
   maxHeaderBytes?: number;
   /** Realm named in `WWW-Authenticate`. @default 'v3-token' */
