@@ -48,6 +48,7 @@ export function toTokenAuthOptions(
     maxFailedAttempts: config.maxFailedAttempts,
     failedAttemptsWindowMs: config.failedAttemptsWindowMs,
     invalidCredentialsTtlMs: config.invalidCredentialsTtlMs,
+    jwt: config.jwt,
     observer,
   };
 }
