@@ -49,6 +49,7 @@ export function toTokenAuthOptions(
     failedAttemptsWindowMs: config.failedAttemptsWindowMs,
     invalidCredentialsTtlMs: config.invalidCredentialsTtlMs,
     knownGoodTtlMs: config.knownGoodTtlMs,
+    jwt: config.jwt,
     observer,
   };
 }

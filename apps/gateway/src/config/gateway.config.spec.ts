@@ -341,6 +341,27 @@ describe('parseGatewayConfig', () => {
     expect(routes).not.toContain('hunter2');
   });
 
+  it('maps V3_JWKS_URL, V3_JWT_ISSUER and V3_JWT_AUDIENCE to the jwt option, all three or none', () => {
+    const jwt = {
+      V3_JWKS_URL: 'https://issuer.example/certs',
+      V3_JWT_ISSUER: 'https://issuer.example',
+      V3_JWT_AUDIENCE: 'orders',
+    };
+    expect(parseGatewayConfig({ GATEWAY_ROUTES: ROUTES }).jwt).toBeUndefined();
+    expect(parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, ...jwt }).jwt).toEqual({
+      jwksUrl: 'https://issuer.example/certs',
+      issuer: 'https://issuer.example',
+      audience: 'orders',
+    });
+    expect(failure({ GATEWAY_ROUTES: ROUTES, ...jwt, V3_JWT_AUDIENCE: undefined })).toContain(
+      'V3_JWT_AUDIENCE',
+    );
+    expect(failure({ GATEWAY_ROUTES: ROUTES, V3_JWT_ISSUER: 'https://issuer.example' })).toContain(
+      'V3_JWKS_URL',
+    );
+    expect(failure({ GATEWAY_ROUTES: ROUTES, ...jwt, V3_JWKS_URL: 'not a url' })).toContain('V3_JWKS_URL');
+  });
+
   it('gives @nestjs/config the typed config under its key', () => {
     const validated = validateGatewayEnv({ GATEWAY_ROUTES: ROUTES, PORT: '4000', UNRELATED: 1 });
     expect(validated[GATEWAY_CONFIG]).toMatchObject({ port: 4000, routes: [{ prefix: '/v3' }] });

@@ -125,6 +125,8 @@ export interface GatewayConfig {
   invalidCredentialsTtlMs?: number;
   /** `TOKEN_KNOWN_GOOD_TTL_MS`: how long a secret that obtained a token is exempt from the throttle, ms. */
   knownGoodTtlMs?: number;
+  /** `V3_JWKS_URL`, `V3_JWT_ISSUER`, `V3_JWT_AUDIENCE`: accept issuer-minted Bearer JWTs; unset without `V3_JWKS_URL`. */
+  jwt?: { jwksUrl: string; issuer: string; audience: string };
 }
 
 /** A configuration problem, as one line that names the variable and the fix. Never contains a secret. */
@@ -357,6 +359,9 @@ const envSchema = z
       'use a whole number of consecutive failures from 1 to 1000',
     ).optional(),
     V3_TOKEN_BREAKER_RESET_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').optional(),
+    V3_JWKS_URL: httpUrl("use the issuer's JWKS URL, e.g. https://issuer.example/certs").optional(),
+    V3_JWT_ISSUER: optionalText,
+    V3_JWT_AUDIENCE: optionalText,
     REDIS_KEY_PREFIX: optionalText.refine((value) => value === undefined || !/[{}]/.test(value), {
       message: 'must not contain { or } — the store adds its own hash tag; use e.g. myapp:v3t:',
     }),
@@ -405,6 +410,21 @@ const envSchema = z
           'V3_CLIENT_SECRET',
           "is required with V3_GRANT_TYPE=password — the gateway's own client secret",
         );
+    }
+    const jwtVariables = {
+      V3_JWKS_URL: env.V3_JWKS_URL,
+      V3_JWT_ISSUER: env.V3_JWT_ISSUER,
+      V3_JWT_AUDIENCE: env.V3_JWT_AUDIENCE,
+    };
+    if (Object.values(jwtVariables).some((value) => value !== undefined)) {
+      for (const [name, value] of Object.entries(jwtVariables)) {
+        if (!value) {
+          issue(
+            name,
+            'is required to accept issuer JWTs — set V3_JWKS_URL, V3_JWT_ISSUER and V3_JWT_AUDIENCE together',
+          );
+        }
+      }
     }
     if (env.GATEWAY_HEADERS_TIMEOUT_MS > env.GATEWAY_REQUEST_TIMEOUT_MS) {
       issue(
@@ -514,6 +534,10 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     failedAttemptsWindowMs: value.TOKEN_FAILED_ATTEMPTS_WINDOW_MS,
     invalidCredentialsTtlMs: value.TOKEN_INVALID_CREDENTIALS_TTL_MS,
     knownGoodTtlMs: value.TOKEN_KNOWN_GOOD_TTL_MS,
+    jwt:
+      value.V3_JWKS_URL && value.V3_JWT_ISSUER && value.V3_JWT_AUDIENCE
+        ? { jwksUrl: value.V3_JWKS_URL, issuer: value.V3_JWT_ISSUER, audience: value.V3_JWT_AUDIENCE }
+        : undefined,
   };
 }
 

@@ -4,6 +4,9 @@ import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-hos
 import { Public } from './public.decorator.js';
 import { V3TokenAuthGuard } from './v3-token-auth.guard.js';
 import { V3UnauthorizedException } from '../v3-token.exceptions.js';
+import { IS_PUBLIC_KEY } from '../v3-token.constants.js';
+import { REQUIRED_SCOPES_KEY, RequireScopes } from '../scopes/require-scopes.decorator.js';
+import { V3InsufficientScopeException } from '../scopes/v3-insufficient-scope.exception.js';
 import type { V3Principal } from '../v3-token.interfaces.js';
 import type { V3TokenService } from '../core/v3-token.service.js';
 
@@ -37,6 +40,8 @@ class Routes {
   guarded(): void {}
   @Public()
   open(): void {}
+  @RequireScopes('orders:read')
+  ordersOnly(): void {}
 }
 
 @Public()
@@ -68,10 +73,10 @@ describe('V3TokenAuthGuard', () => {
 
   it('reads the metadata of a handler and class once, and tells classes sharing a handler apart', () => {
     const reflector = new Reflector();
-    let reads = 0;
+    const reads: string[] = [];
     const read = reflector.getAllAndOverride.bind(reflector);
     reflector.getAllAndOverride = ((key: string, targets: never[]) => {
-      reads++;
+      reads.push(key);
       return read(key, targets);
     }) as Reflector['getAllAndOverride'];
     const { service, peeked } = tokensKnowing('Basic known');
@@ -81,7 +86,8 @@ describe('V3TokenAuthGuard', () => {
       expect(guard.canActivate(context(Routes, Routes.prototype.guarded, headers).host)).toBe(true);
       expect(guard.canActivate(context(PublicRoutes, Routes.prototype.guarded, headers).host)).toBe(true);
     }
-    expect(reads).toBe(2);
+    // @Public() once per (handler, class); @RequireScopes() once, only for the class that is not public.
+    expect(reads.sort()).toEqual([IS_PUBLIC_KEY, IS_PUBLIC_KEY, REQUIRED_SCOPES_KEY].sort());
     expect(peeked).toHaveLength(3);
   });
 
@@ -115,5 +121,45 @@ describe('V3TokenAuthGuard', () => {
     const { request, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic bad' });
     await expect(guard.canActivate(host)).resolves.toBe(true);
     expect(request.user).toBe(anonymous);
+  });
+
+  it('refuses a verified principal lacking a required scope with 403 and WWW-Authenticate, on the warm path', () => {
+    const { service } = tokensKnowing('Basic known');
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    const { request, sent, host } = context(Routes, Routes.prototype.ordersOnly, {
+      authorization: 'Basic known',
+    });
+    expect(() => guard.canActivate(host)).toThrow(V3InsufficientScopeException);
+    expect(request.user).toBeUndefined();
+    expect(sent['WWW-Authenticate']).toBe('Bearer error="insufficient_scope", scope="orders:read"');
+  });
+
+  it('admits a principal holding the required scope, from the service too', async () => {
+    const scoped = { ...principal, scope: 'profile orders:read' };
+    const service = {
+      peek: () => undefined,
+      authenticate: () => Promise.resolve(scoped),
+    } as unknown as V3TokenService;
+    const guard = new V3TokenAuthGuard(new Reflector(), service);
+    const { request, host } = context(Routes, Routes.prototype.ordersOnly, { authorization: 'Basic fresh' });
+    await expect(guard.canActivate(host)).resolves.toBe(true);
+    expect(request.user).toBe(scoped);
+  });
+
+  it('never lets a subclass substitute a principal that lacks the scope too', async () => {
+    const anonymous = { ...principal, clientId: 'anonymous' };
+    class OptionalGuard extends V3TokenAuthGuard {
+      override handleRequest<TUser = V3Principal>(error: unknown, user: TUser | false): TUser {
+        return (error ? anonymous : user) as TUser;
+      }
+    }
+    const { service } = tokensKnowing('Basic known');
+    const guard = new OptionalGuard(new Reflector(), service);
+    const { request, sent, host } = context(Routes, Routes.prototype.ordersOnly, {
+      authorization: 'Basic bad',
+    });
+    await expect(guard.canActivate(host)).rejects.toBeInstanceOf(V3InsufficientScopeException);
+    expect(request.user).toBeUndefined();
+    expect(sent['WWW-Authenticate']).toMatch(/insufficient_scope/);
   });
 });

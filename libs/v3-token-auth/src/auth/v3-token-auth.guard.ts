@@ -6,6 +6,7 @@ import { IS_PUBLIC_KEY, V3_TOKEN_STRATEGY } from '../v3-token.constants.js';
 import { V3TokenException, V3UnauthorizedException } from '../v3-token.exceptions.js';
 import type { V3Principal } from '../v3-token.interfaces.js';
 import { V3TokenService } from '../core/v3-token.service.js';
+import { RequiredScopesPolicy } from '../scopes/required-scopes.policy.js';
 
 interface GuardedRequest {
   headers: IncomingHttpHeaders;
@@ -31,19 +32,23 @@ interface HeaderWriter {
  * than through Passport's per-request machinery (on the Redis-hit path that machinery cost a sixth of the CPU and
  * doubled the p99), with the outcome passed to `handleRequest` as `AuthGuard` does, so subclasses that override it
  * keep working. `AuthGuard('v3-token')` still runs the same authentication through Passport, for apps that combine
- * strategies. Failures carry `WWW-Authenticate` (401) or `Retry-After` (429, 503). The caller address the
- * wrong-secret throttle counts is `request.v3CallerAddress` when an edge set it, else `request.ip`.
+ * strategies. Routes marked `@RequireScopes()` then refuse a principal lacking one with 403 `insufficient_scope`, also
+ * through `handleRequest`. Failures carry `WWW-Authenticate` (401, 403) or `Retry-After` (429, 503). The caller
+ * address the wrong-secret throttle counts is `request.v3CallerAddress` when an edge set it, else `request.ip`.
  */
 @Injectable()
 export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
   /** `@Public()` of each handler, by handler and class: decorators do not change once the app runs. */
   private readonly publicRoutes = new WeakMap<object, WeakMap<object, boolean>>();
+  /** `@RequireScopes()` of each handler, read once per handler and class like `publicRoutes`. */
+  private readonly requiredScopes: RequiredScopesPolicy;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: V3TokenService,
   ) {
     super();
+    this.requiredScopes = new RequiredScopesPolicy(reflector);
   }
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -52,22 +57,32 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
     const authorization = request.headers.authorization;
     if (typeof authorization === 'string') {
       const principal = this.tokens.peek(authorization);
-      if (principal) {
-        request.user = principal;
-        return true;
-      }
+      if (principal) return this.admit(request, principal, context);
     }
     const callerAddress = request.v3CallerAddress ?? request.ip;
     const options = callerAddress === undefined ? undefined : { callerAddress };
     return this.tokens.authenticate(authorization, options).then(
-      (principal) => this.admit(request, this.handleRequest(null, principal, undefined, context)),
+      (principal) => this.admit(request, this.handleRequest(null, principal, undefined, context), context),
       (error: unknown) =>
-        this.admit(request, this.handleRequest<V3Principal>(error, false, undefined, context)),
+        this.admit(request, this.handleRequest<V3Principal>(error, false, undefined, context), context),
     );
   }
 
-  private admit(request: GuardedRequest, user: V3Principal): true {
-    request.user = user;
+  /**
+   * Sets `request.user`, unless the route requires a scope `user` lacks: that 403 goes through `handleRequest`, and a
+   * subclass may answer with another principal, but never one that lacks the scopes too.
+   */
+  private admit(request: GuardedRequest, user: V3Principal, context: ExecutionContext): true {
+    const refusal = this.requiredScopes.refusal(context, user);
+    if (refusal === undefined) {
+      request.user = user;
+      return true;
+    }
+    const substitute = this.handleRequest<V3Principal>(refusal, false, undefined, context);
+    const stillRefused = this.requiredScopes.refusal(context, substitute);
+    if (stillRefused)
+      V3TokenAuthGuard.prototype.handleRequest.call(this, stillRefused, false, undefined, context);
+    request.user = substitute;
     return true;
   }
 

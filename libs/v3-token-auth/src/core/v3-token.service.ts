@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { parseAuthorization } from '../auth/authorization-header.parser.js';
 import { V3TokenClient } from '../issuer/v3-token.client.js';
+import { V3InvalidTokenException } from '../jwt/v3-invalid-token.exception.js';
+import { looksLikeJwt, V3JwtVerifier } from '../jwt/v3-jwt.verifier.js';
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import { TokenStore } from '../store/token-store.interface.js';
 import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from '../v3-token.constants.js';
@@ -57,6 +59,8 @@ export class V3TokenService {
   private readonly grants: GrantCoordinator;
   private readonly refresher: RefreshScheduler;
   private readonly defaultIdentity: RequestedIdentity;
+  /** Verifies issuer-minted Bearer JWTs; set only with the `jwt` option. */
+  private readonly jwt: V3JwtVerifier | undefined;
 
   constructor(
     @Inject(V3_TOKEN_AUTH_RESOLVED_OPTIONS) private readonly options: ResolvedV3TokenAuthOptions,
@@ -74,6 +78,7 @@ export class V3TokenService {
     this.grants = new GrantCoordinator(options, this.cache, this.store, this.gate, client, observer);
     this.refresher = new RefreshScheduler(options, this.cache, this.store, client, observer, this.clock);
     this.defaultIdentity = { scope: normalizeScope(options.scope), resource: undefined, variant: '' };
+    this.jwt = options.jwt ? new V3JwtVerifier(options.jwt, () => this.clock.now()) : undefined;
   }
 
   /**
@@ -92,8 +97,9 @@ export class V3TokenService {
 
   /**
    * Authenticates an `Authorization` header: `Basic` credentials (granting or reusing a token for the requested
-   * scopes and resource) or a `Bearer` token this module handed out. Throws a `V3TokenException` (401, 400, 429,
-   * 503, 502).
+   * scopes and resource), a `Bearer` token this module handed out or, with the `jwt` option, a `Bearer` JWT the issuer
+   * minted (verified locally; its claims give the principal and its scopes). Throws a `V3TokenException` (401, 400,
+   * 429, 503, 502).
    * @example await tokens.authenticate('Basic ' + base64('id:secret'), { scope: 'read', resource: 'https://api' })
    */
   async authenticate(
@@ -123,6 +129,7 @@ export class V3TokenService {
     }
     const parsed = parseAuthorization(authorization, this.options.maxHeaderBytes);
     if (parsed.scheme === 'bearer') {
+      if (this.jwt && looksLikeJwt(parsed.token)) return this.verifyJwt(this.jwt, parsed.token);
       const slot = await this.resolveBearer(parsed.token);
       if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, false);
       return slot.principal;
@@ -260,6 +267,22 @@ export class V3TokenService {
     if (credentials === undefined)
       throw new V3UnauthorizedException('Authentication failed', 'invalid_client');
     return this.grants.grant(key, verifier, credentials, callerAddress);
+  }
+
+  /**
+   * An issuer JWT's principal. A JWT that fails verification may still be a token this module handed out (an issuer
+   * that signs with a key it does not publish); only when it is not is the verifier's `invalid_token` the answer.
+   */
+  private async verifyJwt(verifier: V3JwtVerifier, token: string): Promise<V3Principal> {
+    try {
+      return await verifier.verify(token);
+    } catch (error) {
+      if (!(error instanceof V3InvalidTokenException)) throw error;
+      const slot = await this.cache.bearer(token);
+      if (slot === undefined) throw error;
+      this.options.observer?.cacheHit?.('bearer');
+      return slot.principal;
+    }
   }
 
   private async resolveBearer(accessToken: string): Promise<TokenSlot> {

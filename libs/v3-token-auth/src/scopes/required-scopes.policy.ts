@@ -19,11 +19,18 @@ export class RequiredScopesPolicy {
 
   constructor(private readonly reflector: Reflector) {}
 
-  /** A 403 for `principal` on this route when its token lacks a required scope; undefined when it may pass. */
-  refusal(context: ExecutionContext, principal: V3Principal): V3InsufficientScopeException | undefined {
+  /**
+   * A 403 for `principal` on this route when its token lacks a required scope; undefined when it may pass. A missing
+   * principal (a subclass admitting anonymous callers) has no scopes.
+   */
+  refusal(
+    context: ExecutionContext,
+    principal: V3Principal | null | undefined,
+  ): V3InsufficientScopeException | undefined {
     const required = this.requiredScopes(context.getHandler(), context.getClass());
     if (required.length === 0) return undefined;
-    const granted: GrantedScopes = (principal as { scopes?: readonly string[] }).scopes ?? principal.scope;
+    const granted: GrantedScopes =
+      (principal as { scopes?: readonly string[] } | null | undefined)?.scopes ?? principal?.scope;
     const missing = missingScopes(granted, required);
     return missing.length === 0 ? undefined : new V3InsufficientScopeException(required, missing);
   }
