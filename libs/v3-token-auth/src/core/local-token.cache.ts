@@ -1,10 +1,11 @@
 import { BoundedTtlCache } from '../store/memory/memory-token.store.js';
 import type { V3Clock } from './clock.js';
+import { SecretRotation } from './secret-rotation.js';
 import type { TokenSlot } from './token-slot.js';
 
 /**
  * What an exact Authorization header value (for one scope and resource) was verified against: its slot's key and
- * the verifier of its secret. For `Basic` both derive from the header alone, so they also spare a store hit the two
+ * the verifier of its own secret (which the slot's token may serve as one of its recent verifiers). For `Basic` both derive from the header alone, so they also spare a store hit the two
  * HMACs.
  */
 export interface HeaderMemo {
@@ -56,26 +57,27 @@ export class LocalTokenCache {
     return this.headers.get(headerKey);
   }
 
-  /** The slot a header value was verified against, while it still holds a token of the same secret. */
+  /** The slot a header value was verified against, while its token still serves the header's secret. */
   slotOfHeader(headerKey: string): TokenSlot | undefined {
     const memo = this.headers.get(headerKey);
     if (memo === undefined) return undefined;
     const slot = this.slots.get(memo.slotKey);
-    return slot !== undefined && slot.token.verifier === memo.verifier ? slot : undefined;
+    return slot !== undefined && SecretRotation.servesKnown(slot.token, memo.verifier) ? slot : undefined;
   }
 
   /**
-   * Remembers what a header value was verified against: for the hot path (when this layer holds its slot), and for
-   * `Basic` also to derive its keys without HMACs on later store hits. A memo that already says the same is left
-   * alone: a new object stored in a long-lived map on every store hit would survive the young generation.
+   * Remembers what a header value was verified against (`verifier`: its own secret's): for the hot path (when this
+   * layer holds its slot), and for `Basic` also to derive its keys without HMACs on later store hits. A memo that
+   * already says the same is left alone: a new object stored in a long-lived map on every store hit would survive
+   * the young generation.
    */
-  memoHeader(headerKey: string, slot: TokenSlot, basic: boolean): void {
+  memoHeader(headerKey: string, slot: TokenSlot, verifier: string, basic: boolean): void {
     const held = this.enabled && this.slots.get(slot.key) === slot;
     if (!held && !basic) return;
     const known = this.headers.get(headerKey);
     if (
       known?.slotKey === slot.key &&
-      known.verifier === slot.token.verifier &&
+      known.verifier === verifier &&
       known.basic === basic &&
       known.until === slot.freshUntil
     ) {
@@ -83,7 +85,7 @@ export class LocalTokenCache {
     }
     this.headers.set(
       headerKey,
-      { slotKey: slot.key, verifier: slot.token.verifier, basic, until: slot.freshUntil },
+      { slotKey: slot.key, verifier, basic, until: slot.freshUntil },
       slot.freshUntil,
     );
   }

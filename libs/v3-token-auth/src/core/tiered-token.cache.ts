@@ -3,14 +3,16 @@ import type { V3Principal } from '../v3-token.interfaces.js';
 import type { V3Clock } from './clock.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import type { LocalTokenCache } from './local-token.cache.js';
-import { TokenFingerprinter } from './token-fingerprint.js';
+import { SecretRotation } from './secret-rotation.js';
+import type { TokenFingerprinter } from './token-fingerprint.js';
 import type { TokenLifetime } from './token-lifetime.js';
 import { toPrincipal } from './token-response.mapper.js';
 import type { TokenSlot } from './token-slot.js';
 
 /**
  * The two cache tiers together: the in-process layer in front of the shared store. Reads check freshness (see
- * `TokenLifetime`) and the secret's verifier; writes go to the store, the token's bearer entry, and this process.
+ * `TokenLifetime`) and that the token serves the caller's secret (`SecretRotation`); writes go to the store, the
+ * token's bearer entry, and this process, a new grant carrying the verifiers of the token it replaces.
  */
 export class TieredTokenCache {
   private readonly principalKeys = new WeakMap<V3Principal, string>();
@@ -23,18 +25,18 @@ export class TieredTokenCache {
     private readonly clock: V3Clock,
   ) {}
 
-  /** The in-process slot of `key` if it is fresh and was obtained with the secret behind `verifier`. */
+  /** The in-process slot of `key` if it is fresh and serves the secret behind `verifier`. */
   freshLocal(key: string, verifier: string): TokenSlot | undefined {
     const slot = this.local.slot(key);
     if (slot === undefined || this.clock.now() >= slot.freshUntil) return undefined;
-    return TokenFingerprinter.sameVerifier(slot.token.verifier, verifier) ? slot : undefined;
+    return SecretRotation.serves(slot.token, verifier) ? slot : undefined;
   }
 
-  /** The stored entry of `key` if it is fresh and was obtained with the secret behind `verifier`. */
+  /** The stored entry of `key` if it is fresh and serves the secret behind `verifier`. */
   async freshStored(key: string, verifier: string): Promise<CachedToken | undefined> {
     const stored = await this.store.get(key);
     if (!stored || this.clock.now() >= this.lifetime.freshUntil(stored)) return undefined;
-    return TokenFingerprinter.sameVerifier(stored.verifier, verifier) ? stored : undefined;
+    return SecretRotation.serves(stored, verifier) ? stored : undefined;
   }
 
   /** The bearer entry of `accessToken` while it lives, from this process or the store. */
@@ -56,8 +58,14 @@ export class TieredTokenCache {
     return slot;
   }
 
-  /** Caches a token just granted under `key` in every tier, with its bearer entry, when it has fresh life left. */
-  async save(key: string, token: CachedToken): Promise<TokenSlot> {
+  /**
+   * Caches a token just granted under `key` in every tier, with its bearer entry, when it has fresh life left. It
+   * carries the recent verifiers of the token it replaces (this process's, else the store's), so that the secrets
+   * of a rotation keep being served.
+   */
+  async save(key: string, granted: CachedToken): Promise<TokenSlot> {
+    const previous = this.local.slot(key)?.token ?? (await this.store.get(key));
+    const token = SecretRotation.carryOver(granted, previous);
     const freshUntil = this.lifetime.freshUntil(token);
     const ttl = freshUntil - this.clock.now();
     if (ttl <= 0) return this.toSlot(key, token, token.expiresAt);
@@ -72,6 +80,7 @@ export class TieredTokenCache {
     if (ttl <= this.lifetime.skewOf(token)) return;
     const key = this.fingerprinter.bearerKey(token.accessToken);
     const entry: CachedToken = { ...token, verifier: '' };
+    delete entry.recentVerifiers;
     delete entry.refreshToken;
     delete entry.refreshExpiresAt;
     await this.store.set(key, entry, ttl);

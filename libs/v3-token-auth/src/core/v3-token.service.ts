@@ -123,7 +123,7 @@ export class V3TokenService {
           () => this.credentialsOfHeader(header, identity),
           request?.callerAddress,
         );
-        this.local.memoHeader(headerKey, slot, true);
+        this.local.memoHeader(headerKey, slot, memo.verifier, true);
         return slot.principal;
       }
     }
@@ -131,12 +131,14 @@ export class V3TokenService {
     if (parsed.scheme === 'bearer') {
       if (this.jwt && looksLikeJwt(parsed.token)) return this.verifyJwt(this.jwt, parsed.token);
       const slot = await this.resolveBearer(parsed.token);
-      if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, false);
+      if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, slot.token.verifier, false);
       return slot.principal;
     }
     const credentials = this.credentialsOfBasic(parsed.id, parsed.secret, identity);
-    const slot = await this.resolveCredentials(credentials, request?.callerAddress);
-    if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, true);
+    const key = this.fingerprinter.credentialsKey(credentials);
+    const verifier = this.fingerprinter.verifier(key, credentials);
+    const slot = await this.resolve(key, verifier, () => credentials, request?.callerAddress);
+    if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, verifier, true);
     return slot.principal;
   }
 

@@ -1,3 +1,14 @@
+/** Other secrets' verifiers one cached token carries at most, besides its own (an old and a new secret, and one more). */
+export const MAX_RECENT_VERIFIERS = 2;
+
+/** The verifier of another recent secret of a token's identity, and when that secret last obtained a token. */
+export interface RecentVerifier {
+  /** Keyed hash (HMAC) of the secret; never the secret. */
+  verifier: string;
+  /** Epoch ms of that secret's last grant. */
+  grantedAt: number;
+}
+
 /**
  * One cached grant. Holds no secret: `verifier` is a keyed hash of the secret that obtained the token,
  * compared in constant time before the token is handed to anyone.
@@ -17,6 +28,11 @@ export interface CachedToken {
   username?: string;
   /** Keyed hash (HMAC) of the caller's secret; empty for entries that are looked up by bearer token. */
   verifier: string;
+  /**
+   * Verifiers of up to `MAX_RECENT_VERIFIERS` other secrets of the same identity that obtained a token within one lifetime of this one
+   * (an old and a new secret during rotation): they are served this token too. See `SecretRotation`.
+   */
+  recentVerifiers?: RecentVerifier[];
 }
 
 /** A held distributed lock. `release` deletes it only while this holder still owns it. */

@@ -2,7 +2,14 @@ import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
-import type { CachedToken, ThrottleState, TokenLock, TokenStore } from '../token-store.interface.js';
+import {
+  type CachedToken,
+  MAX_RECENT_VERIFIERS,
+  type RecentVerifier,
+  type ThrottleState,
+  type TokenLock,
+  type TokenStore,
+} from '../token-store.interface.js';
 import type { TokenSealer } from '../token-sealer.js';
 import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
 import type { V3RedisOptions } from '../../module/v3-token-auth.options.js';
@@ -71,6 +78,20 @@ function isOptional(value: unknown, type: 'string' | 'number'): boolean {
   return value === undefined || typeof value === type;
 }
 
+/** The `recentVerifiers` of a stored entry, or null when the field is there but not of that shape. */
+function toRecentVerifiers(value: unknown): RecentVerifier[] | undefined | null {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length > MAX_RECENT_VERIFIERS) return null;
+  const verifiers: RecentVerifier[] = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'object' || item === null) return null;
+    const { verifier, grantedAt } = item as Record<string, unknown>;
+    if (typeof verifier !== 'string' || verifier === '' || typeof grantedAt !== 'number') return null;
+    verifiers.push({ verifier, grantedAt });
+  }
+  return verifiers;
+}
+
 function toCachedToken(value: unknown): CachedToken | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const v = value as Record<string, unknown>;
@@ -89,6 +110,8 @@ function toCachedToken(value: unknown): CachedToken | undefined {
   ) {
     return undefined;
   }
+  const recentVerifiers = toRecentVerifiers(v.recentVerifiers);
+  if (recentVerifiers === null) return undefined;
   const entry: CachedToken = {
     accessToken: v.accessToken,
     tokenType: 'Bearer',
@@ -101,6 +124,7 @@ function toCachedToken(value: unknown): CachedToken | undefined {
   if (v.refreshExpiresAt !== undefined) entry.refreshExpiresAt = v.refreshExpiresAt as number;
   if (v.scope !== undefined) entry.scope = v.scope as string;
   if (v.username !== undefined) entry.username = v.username as string;
+  if (recentVerifiers !== undefined && recentVerifiers.length > 0) entry.recentVerifiers = recentVerifiers;
   return entry;
 }
 
