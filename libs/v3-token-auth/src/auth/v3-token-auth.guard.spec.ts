@@ -1,4 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
+import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Public } from './public.decorator.js';
@@ -161,5 +162,100 @@ describe('V3TokenAuthGuard', () => {
     await expect(guard.canActivate(host)).rejects.toBeInstanceOf(V3InsufficientScopeException);
     expect(request.user).toBeUndefined();
     expect(sent['WWW-Authenticate']).toMatch(/insufficient_scope/);
+  });
+
+  it('passes the synchronous hit through handleRequest too: an auditing subclass sees every request', async () => {
+    const audit: string[] = [];
+    class AuditingGuard extends V3TokenAuthGuard {
+      override handleRequest<TUser = V3Principal>(
+        error: unknown,
+        user: TUser | false,
+        info: unknown,
+        context: ExecutionContext,
+      ): TUser {
+        const authorization = this.getRequest<{ headers: Record<string, string> }>(context).headers
+          .authorization;
+        audit.push(`${authorization} ${error ? 'refused' : 'admitted'}`);
+        return super.handleRequest(error, user, info, context);
+      }
+    }
+    const { service } = tokensKnowing('Basic known');
+    const guard = new AuditingGuard(new Reflector(), service);
+    const warm = context(Routes, Routes.prototype.guarded, { authorization: 'Basic known' });
+    expect(guard.canActivate(warm.host)).toBe(true);
+    expect(warm.request.user).toBe(principal);
+    await expect(
+      guard.canActivate(context(Routes, Routes.prototype.guarded, { authorization: 'Basic fresh' }).host),
+    ).resolves.toBe(true);
+    await expect(
+      guard.canActivate(context(Routes, Routes.prototype.guarded, { authorization: 'Basic bad' }).host),
+    ).rejects.toBeInstanceOf(V3UnauthorizedException);
+    expect(guard.canActivate(warm.host)).toBe(true);
+    expect(audit).toEqual([
+      'Basic known admitted',
+      'Basic fresh admitted',
+      'Basic bad refused',
+      'Basic known admitted',
+    ]);
+  });
+
+  it('a warm-path refusal from a subclass handleRequest stops the request', () => {
+    class DenyAllGuard extends V3TokenAuthGuard {
+      override handleRequest<TUser = V3Principal>(): TUser {
+        throw new V3UnauthorizedException('denied by policy', 'invalid_client');
+      }
+    }
+    const { service } = tokensKnowing('Basic known');
+    const guard = new DenyAllGuard(new Reflector(), service);
+    const { request, host } = context(Routes, Routes.prototype.guarded, { authorization: 'Basic known' });
+    expect(() => guard.canActivate(host)).toThrow('denied by policy');
+    expect(request.user).toBeUndefined();
+  });
+
+  describe('getRequest and getResponse overridden (the GraphQL pattern)', () => {
+    interface GqlContext {
+      req: { headers: Record<string, string>; user?: V3Principal };
+      res: { header(name: string, value: string): void };
+    }
+    class GqlGuard extends V3TokenAuthGuard {
+      override getRequest<TRequest>(context: ExecutionContext): TRequest {
+        return context.getArgByIndex<GqlContext>(2).req as TRequest;
+      }
+      override getResponse<TResponse>(context: ExecutionContext): TResponse {
+        return context.getArgByIndex<GqlContext>(2).res as TResponse;
+      }
+    }
+    /** A resolver's context: (root, args, context, info), with no HTTP request at index 0. */
+    const gqlContext = (headers: Record<string, string>) => {
+      const sent: Record<string, string> = {};
+      const gql: GqlContext = {
+        req: { headers },
+        res: { header: (name, value) => void (sent[name] = value) },
+      };
+      const host = new ExecutionContextHost([{}, {}, gql, {}], Routes as never, Routes.prototype.guarded);
+      host.setType('graphql');
+      return { gql, sent, host };
+    };
+
+    it('reads the header from the overridden request and sets its user, warm and cold', async () => {
+      const { service, authenticated } = tokensKnowing('Basic known');
+      const guard = new GqlGuard(new Reflector(), service);
+      const warm = gqlContext({ authorization: 'Basic known' });
+      expect(guard.canActivate(warm.host)).toBe(true);
+      expect(warm.gql.req.user).toBe(principal);
+      const cold = gqlContext({ authorization: 'Basic fresh' });
+      await expect(guard.canActivate(cold.host)).resolves.toBe(true);
+      expect(cold.gql.req.user).toBe(principal);
+      expect(authenticated).toEqual(['Basic fresh']);
+    });
+
+    it('writes the refusal headers to the overridden response', async () => {
+      const { service } = tokensKnowing('Basic known');
+      const guard = new GqlGuard(new Reflector(), service);
+      const refused = gqlContext({ authorization: 'Basic bad' });
+      await expect(guard.canActivate(refused.host)).rejects.toBeInstanceOf(V3UnauthorizedException);
+      expect(refused.gql.req.user).toBeUndefined();
+      expect(refused.sent['WWW-Authenticate']).toMatch(/^Basic realm=/);
+    });
   });
 });

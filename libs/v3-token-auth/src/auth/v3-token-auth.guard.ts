@@ -30,8 +30,9 @@ interface HeaderWriter {
  * (`@UseGuards(V3TokenAuthGuard)`) or globally (`APP_GUARD`) with `@Public()` to opt out. A header value verified
  * before is accepted synchronously from the in-process cache. Every other request goes to the service directly rather
  * than through Passport's per-request machinery (on the Redis-hit path that machinery cost a sixth of the CPU and
- * doubled the p99), with the outcome passed to `handleRequest` as `AuthGuard` does, so subclasses that override it
- * keep working. `AuthGuard('v3-token')` still runs the same authentication through Passport, for apps that combine
+ * doubled the p99). Every outcome, the synchronous hit included, passes through `handleRequest` as with `AuthGuard`,
+ * so a subclass that overrides it (to audit, or to admit anonymous callers) sees every request; `getRequest` and
+ * `getResponse` are overridable as in `AuthGuard` (the GraphQL pattern). `AuthGuard('v3-token')` still runs the same authentication through Passport, for apps that combine
  * strategies. Routes marked `@RequireScopes()` then refuse a principal lacking one with 403 `insufficient_scope`, also
  * through `handleRequest`. Failures carry `WWW-Authenticate` (401, 403) or `Retry-After` (429, 503). The caller
  * address the wrong-secret throttle counts is `request.v3CallerAddress` when an edge set it, else `request.ip`.
@@ -53,11 +54,12 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
 
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.isPublic(context.getHandler(), context.getClass())) return true;
-    const request = context.switchToHttp().getRequest<GuardedRequest>();
+    const request = this.getRequest<GuardedRequest>(context);
     const authorization = request.headers.authorization;
     if (typeof authorization === 'string') {
       const principal = this.tokens.peek(authorization);
-      if (principal) return this.admit(request, principal, context);
+      if (principal)
+        return this.admit(request, this.handleRequest(null, principal, undefined, context), context);
     }
     const callerAddress = request.v3CallerAddress ?? request.ip;
     const options = callerAddress === undefined ? undefined : { callerAddress };
@@ -66,6 +68,22 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
       (error: unknown) =>
         this.admit(request, this.handleRequest<V3Principal>(error, false, undefined, context), context),
     );
+  }
+
+  /**
+   * The request whose `Authorization` header is read and whose `user` is set; override it where the request is not
+   * the HTTP one, as with `AuthGuard` (GraphQL: `GqlExecutionContext.create(context).getContext().req`).
+   */
+  override getRequest<TRequest = GuardedRequest>(context: ExecutionContext): TRequest {
+    return context.switchToHttp().getRequest<TRequest>();
+  }
+
+  /**
+   * The response that receives `WWW-Authenticate` and `Retry-After` on a refusal; override it with `getRequest`
+   * (GraphQL: `GqlExecutionContext.create(context).getContext().res`).
+   */
+  getResponse<TResponse = HeaderWriter>(context: ExecutionContext): TResponse {
+    return context.switchToHttp().getResponse<TResponse>();
   }
 
   /**
@@ -107,7 +125,8 @@ export class V3TokenAuthGuard extends AuthGuard(V3_TOKEN_STRATEGY) {
     const failure =
       error instanceof Error ? error : new V3UnauthorizedException('Authentication failed', 'invalid_client');
     if (failure instanceof V3TokenException) {
-      const response = context.switchToHttp().getResponse<HeaderWriter>();
+      const response = this.getResponse<HeaderWriter | undefined>(context);
+      if (response === undefined || response === null) throw failure;
       for (const [name, value] of Object.entries(failure.headers)) {
         if (typeof response.header === 'function') response.header(name, value);
         else response.setHeader?.(name, value);
