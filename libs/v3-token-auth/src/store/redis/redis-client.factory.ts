@@ -13,6 +13,15 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 1000;
 const MAX_RECONNECT_DELAY_MS = 2000;
 
+/**
+ * Whether `client` is a Redis Cluster client, by ioredis' own `isCluster` flag rather than `instanceof`: a client
+ * made by another copy of ioredis (a second install in the app's node_modules) is no instance of this copy's classes.
+ * @example isClusterClient(new Cluster([{ host: 'redis-1', port: 6379 }])) === true
+ */
+export function isClusterClient(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: unknown }).isCluster === true;
+}
+
 /** Reconnects forever, backing off from 50 ms to 2 s, so the client comes back by itself. */
 export function reconnectDelay(attempt: number): number {
   return Math.min(50 * 2 ** Math.min(Math.max(attempt - 1, 0), 6), MAX_RECONNECT_DELAY_MS);
@@ -61,7 +70,8 @@ function safeMessage(error: unknown): string {
 }
 
 /**
- * The client the token store talks to. An existing `client` is used as is (owned: false); otherwise one is
+ * The client the token store talks to. An existing `client` is used as is (owned: false), whichever copy of ioredis
+ * made it (see `isClusterClient`); otherwise one is
  * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
  * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
  * None of them auto-pipelines: the store coalesces each turn's writes itself (see `RedisWriteCoalescer`).

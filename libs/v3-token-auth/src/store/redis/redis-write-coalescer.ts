@@ -1,4 +1,5 @@
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isClusterClient } from './redis-client.factory.js';
 
 type Corkable = Pick<Redis['stream'], 'cork' | 'uncork' | 'writable'>;
 
@@ -31,7 +32,7 @@ export class RedisWriteCoalescer {
   }
 
   private sockets(): Array<Corkable | undefined> {
-    if (this.client instanceof Redis) return [this.client.stream];
+    if (!isClusterClient(this.client)) return [this.client.stream];
     return this.client.nodes('all').map((node) => node.stream);
   }
 }
