@@ -53,6 +53,8 @@ export interface OidcProviderClient {
   client_secret: string;
   /** How it authenticates at the token endpoint. Default `client_secret_post`. */
   token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic';
+  /** Space-separated scopes it may ask for (of the provider's `scopes`). Default: none registered. */
+  scope?: string;
 }
 
 /** Options of {@link startOidcProvider}. */
@@ -60,6 +62,8 @@ export interface OidcProviderOptions {
   clients: OidcProviderClient[];
   /** Access token lifetime (`expires_in`), seconds. Default 600. */
   tokenLifetimeSeconds?: number;
+  /** Scopes the provider knows, e.g. `['read', 'write']`. Default: oidc-provider's own (`openid`, `offline_access`). */
+  scopes?: string[];
 }
 
 /** A running `oidc-provider` on 127.0.0.1. */
@@ -68,6 +72,8 @@ export interface OidcProviderServer {
   issuer: string;
   /** The token endpoint, as the discovery document names it. */
   tokenUrl: string;
+  /** Grants the token endpoint answered with a token so far. */
+  grantCount(): number;
   /** Stops the server. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -99,11 +105,17 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_post',
+      ...(client.scope === undefined ? {} : { scope: client.scope }),
     })),
+    ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
     features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     ttl: { ClientCredentials: options.tokenLifetimeSeconds ?? 600 },
+  });
+  let grants = 0;
+  provider.on('grant.success', () => {
+    grants += 1;
   });
   server.on('request', provider.callback());
 
@@ -119,7 +131,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     if (typeof document.token_endpoint !== 'string') {
       throw new Error(`oidc-provider's discovery document has no token_endpoint (HTTP ${discovery.status})`);
     }
-    return { issuer, tokenUrl: document.token_endpoint, close };
+    return { issuer, tokenUrl: document.token_endpoint, grantCount: () => grants, close };
   } catch (error) {
     await close();
     throw error;
