@@ -21,12 +21,10 @@ describe('a Redis client from a second copy of ioredis', () => {
   const instances: ModuleInstance[] = [];
 
   beforeAll(async () => {
-    [server, redis, cluster] = await Promise.all([
-      startTokenServer({ clients: { svc: 's3cret', other: 'other-secret' } }),
-      startRedisServer(),
-      startRedisCluster(3),
-    ]);
-  }, 60_000);
+    server = await startTokenServer({ clients: { svc: 's3cret', other: 'other-secret' } });
+    redis = await startRedisServer();
+    cluster = await startRedisCluster(3);
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(instances.splice(0).map((instance) => instance.close()));

@@ -70,16 +70,27 @@ describe('token lifetimes against the sandbox issuer', () => {
 
   it('gateway: 30 requests in 3 s with 20-second tokens (default 30 s skew) make 1 grant', async () => {
     server.issuer.lifetimes = { tokenLifetimeSeconds: 20 };
-    gateway = await startGateway({ V3_TOKEN_URL: server.tokenUrl, GATEWAY_ROUTES: `/v3=${server.baseUrl}` });
+    // Refresh-ahead off, so that on a loaded machine a run past 14.4 s cannot add a background grant: this is the
+    // skew rule alone (fresh for 18 s).
+    gateway = await startGateway({
+      V3_TOKEN_URL: server.tokenUrl,
+      GATEWAY_ROUTES: `/v3=${server.baseUrl}`,
+      TOKEN_REFRESH_AHEAD_RATIO: '0',
+    });
     const statuses: number[] = [];
+    const tokens = new Set<unknown>();
     const form = { grant_type: 'client_credentials', client_id: CLIENT.id, client_secret: CLIENT.secret };
+    const started = Date.now();
     for (let i = 0; i < 30; i++) {
-      statuses.push((await gateway.token(form)).status);
-      await sleep(100);
+      await sleep(Math.max(0, started + i * 100 - Date.now()));
+      const answer = await gateway.token(form);
+      statuses.push(answer.status);
+      tokens.add(answer.body?.access_token);
     }
     expect(statuses).toEqual(Array(30).fill(200));
+    expect(tokens.size).toBe(1);
     expect(server.issuer.successfulGrants(CLIENT.id)).toBe(1);
-  });
+  }, 60_000);
 
   it('module: a 20-second token counts for 18 s (skew 2 s = 10 % of its life), then is granted again', async () => {
     server.issuer.lifetimes = { tokenLifetimeSeconds: 20 };
@@ -93,18 +104,18 @@ describe('token lifetimes against the sandbox issuer', () => {
     const header = basic(CLIENT.id, CLIENT.secret);
     const first = await instance.me(header);
     expect(first.status).toBe(200);
-    for (let elapsed = 100; elapsed < 18_000; elapsed += 100) {
-      clock.advance(100);
+    for (let elapsed = 200; elapsed < 18_000; elapsed += 200) {
+      clock.advance(200);
       const answer = await instance.me(header);
       expect(answer.body?.accessToken).toBe(first.body?.accessToken);
     }
     expect(server.issuer.successfulGrants(CLIENT.id)).toBe(1);
-    clock.advance(100);
+    clock.advance(200);
     const renewed = await instance.me(header);
     expect(renewed.status).toBe(200);
     expect(renewed.body?.accessToken).not.toBe(first.body?.accessToken);
     expect(server.issuer.successfulGrants(CLIENT.id)).toBe(2);
-  });
+  }, 120_000);
 
   it('module: steady traffic over 2.5 lifetimes of 60-second tokens never has a caller wait on a grant', async () => {
     server.issuer.lifetimes = { tokenLifetimeSeconds: 60 };
@@ -117,10 +128,10 @@ describe('token lifetimes against the sandbox issuer', () => {
 
     const waitedOn: number[] = [];
     const tokens = new Set<unknown>();
-    const STEP_MS = 500;
+    const STEP_MS = 1000;
     for (let elapsed = STEP_MS; elapsed <= 150_000; elapsed += STEP_MS) {
       // Time passes no faster than the issuer answers: a renewal started in the background ends before the next
-      // half second (the requests themselves never wait for it).
+      // second (the requests themselves never wait for it).
       if (!(await eventually(() => observer.renewalsInFlight() === 0, 10_000))) {
         throw new Error('a background renewal did not end within 10 s');
       }
@@ -136,5 +147,5 @@ describe('token lifetimes against the sandbox issuer', () => {
     expect(observer.count('refreshAhead:failed')).toBe(0);
     expect(tokens.size).toBe(observer.count('refreshAhead:success') + 1);
     expect(server.issuer.successfulGrants()).toBe(observer.count('refreshAhead:success') + 1);
-  });
+  }, 120_000);
 });

@@ -43,7 +43,7 @@ function ping(port: number): Promise<boolean> {
   });
 }
 
-export async function waitForRedis(port: number, timeoutMs = 5000): Promise<void> {
+export async function waitForRedis(port: number, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await ping(port)) return;
