@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CachedToken } from '../store/token-store.interface.js';
+import { LocalTokenCache } from './local-token.cache.js';
 import { SecretRotation } from './secret-rotation.js';
+import { toPrincipal } from './token-response.mapper.js';
 
 const LIFE = 60_000;
 
@@ -80,5 +82,31 @@ describe('SecretRotation', () => {
       recentVerifiers: [{ verifier: 'v-x', grantedAt: 1 }],
     };
     expect(SecretRotation.carryOver(forged, undefined).recentVerifiers).toBeUndefined();
+  });
+
+  it("the header memo of the old secret's header still finds the new token, a memo of another secret does not", () => {
+    const now = 1_500;
+    const local = new LocalTokenCache(10, true, { now: () => now });
+    const token = SecretRotation.carryOver(granted('v-new', 1_000), granted('v-old', 500));
+    const slot = {
+      key: 'c.key',
+      token,
+      principal: toPrincipal(token),
+      freshUntil: 50_000,
+      refreshAt: Infinity,
+    };
+    local.hold(slot);
+    local.memoHeader('h-old', slot, 'v-old', true);
+    local.memoHeader('h-new', slot, 'v-new', true);
+    local.memoHeader('h-other', slot, 'v-other', true);
+    expect(local.slotOfHeader('h-old')).toBe(slot);
+    expect(local.slotOfHeader('h-new')).toBe(slot);
+    expect(local.slotOfHeader('h-other')).toBeUndefined();
+    expect(local.headerMemo('h-old')?.verifier).toBe('v-old');
+
+    const renewed = SecretRotation.carryOver(granted('v-new', 1_000 + LIFE), token);
+    local.hold({ ...slot, token: renewed, principal: toPrincipal(renewed) });
+    expect(local.slotOfHeader('h-old')).toBeUndefined();
+    expect(local.slotOfHeader('h-new')?.token).toBe(renewed);
   });
 });
