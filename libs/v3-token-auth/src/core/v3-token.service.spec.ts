@@ -8,7 +8,6 @@ import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js
 import {
   V3BadRequestException,
   V3InvalidCredentialsException,
-  V3IssuerUnavailableException,
   V3TooManyAttemptsException,
   V3UnauthorizedException,
 } from '../v3-token.exceptions.js';
