@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { basic } from '../support/v3-token-auth-app.js';
 import { startGateway, type GatewayInstance } from './fault-harness.js';
 import { startKeycloakLikeIssuer, type KeycloakLikeIssuer } from './keycloak-like-issuer.js';
-import { rawHttp, rawTokenRequest, type RawAnswer } from './raw-http.js';
+import { rawHttp, rawHttpBurst, rawTokenRequest, tokenRequest, type RawAnswer } from './raw-http.js';
 
 const SECRETS = { svc: 'svc-right-secret', busy: 'busy-right-secret', calm: 'calm-right-secret' };
 
@@ -200,10 +200,12 @@ describe('faults: floods of unknown client ids against an issuer that takes 50 m
   });
 
   it('600 concurrent distinct unknown ids leave the breaker closed and a real cold client is served right after', async () => {
-    const flood = await Promise.all(
-      Array.from({ length: 600 }, (_, i) =>
-        rawTokenRequest(gateway.url, '127.0.0.2', clientCredentials(`junk-${i}`, `junk-secret-${i}`)),
-      ),
+    const flood = await rawHttpBurst(
+      gateway.url,
+      Array.from({ length: 600 }, (_, i) => ({
+        localAddress: '127.0.0.2',
+        request: tokenRequest(clientCredentials(`junk-${i}`, `junk-secret-${i}`)),
+      })),
     );
     const statuses = new Set(flood.map((answer) => answer.status));
     for (const status of statuses) expect([401, 429, 503]).toContain(status);

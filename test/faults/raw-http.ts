@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 /** One HTTP answer read from a raw socket: status, headers (lower-case names) and body. */
 export interface RawAnswer {
@@ -13,12 +13,52 @@ export interface RawAnswer {
  * One HTTP/1.1 request over a raw socket bound to `localAddress` (e.g. `127.0.0.2`), so the server sees that caller
  * address. The connection is closed after the answer.
  */
-export function rawHttp(
+export async function rawHttp(url: string, localAddress: string, request: RawRequest): Promise<RawAnswer> {
+  const [answer] = await rawHttpBurst(url, [{ localAddress, request }]);
+  return answer;
+}
+
+/** One request of a burst. */
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * Many HTTP/1.1 requests sent at once: every socket (bound to its `localAddress`) is connected first, then every
+ * request is written in the same event-loop turn, so the server receives them together, as an attack would send them.
+ */
+export async function rawHttpBurst(
   url: string,
-  localAddress: string,
-  request: { method: string; path: string; headers?: Record<string, string>; body?: string },
-): Promise<RawAnswer> {
+  requests: { localAddress: string; request: RawRequest }[],
+): Promise<RawAnswer[]> {
   const { hostname, port } = new URL(url);
+  const sockets = await Promise.all(
+    requests.map(
+      ({ localAddress }) =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect({ host: hostname, port: Number(port), localAddress });
+          socket.once('connect', () => resolve(socket));
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  const answers = sockets.map(
+    (socket) =>
+      new Promise<RawAnswer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(parse(Buffer.concat(chunks).toString('utf8'))));
+      }),
+  );
+  sockets.forEach((socket, i) => socket.write(serialize(hostname, port, requests[i].request)));
+  return Promise.all(answers);
+}
+
+function serialize(hostname: string, port: string, request: RawRequest): string {
   const body = request.body ?? '';
   const headers = {
     host: `${hostname}:${port}`,
@@ -29,16 +69,17 @@ export function rawHttp(
   const head = Object.entries(headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname, port: Number(port), localAddress });
-    const chunks: Buffer[] = [];
-    socket.on('connect', () =>
-      socket.write(`${request.method} ${request.path} HTTP/1.1\r\n${head}\r\n${body}`),
-    );
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(parse(Buffer.concat(chunks).toString('utf8'))));
-  });
+  return `${request.method} ${request.path} HTTP/1.1\r\n${head}\r\n${body}`;
+}
+
+/** A `POST /token` request with a form body. */
+export function tokenRequest(form: Record<string, string>): RawRequest {
+  return {
+    method: 'POST',
+    path: '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  };
 }
 
 /** `POST /token` with a form body from `localAddress`. */
@@ -47,12 +88,7 @@ export function rawTokenRequest(
   localAddress: string,
   form: Record<string, string>,
 ): Promise<RawAnswer> {
-  return rawHttp(url, localAddress, {
-    method: 'POST',
-    path: '/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams(form).toString(),
-  });
+  return rawHttp(url, localAddress, tokenRequest(form));
 }
 
 function parse(text: string): RawAnswer {
