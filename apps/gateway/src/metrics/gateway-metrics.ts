@@ -1,10 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type {
-  V3CacheTier,
-  V3GrantOutcome,
-  V3GrantRefusal,
-  V3TokenAuthObserver,
-} from 'nestjs-v3-token-auth';
+import type { V3CacheTier, V3GrantOutcome, V3GrantRefusal, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { ProxyLatencyHistogram } from './proxy-latency-histogram.js';
 
