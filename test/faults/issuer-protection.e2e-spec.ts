@@ -219,7 +219,7 @@ describe('faults: floods of unknown client ids against an issuer that takes 50 m
     const owner = await rawTokenRequest(gateway.url, '127.0.0.3', clientCredentials('svc', SECRETS.svc));
     expect(owner.status).toBe(200);
     expect(typeof owner.body?.access_token).toBe('string');
-  });
+  }, 120_000);
 });
 
 /** Issue 11 item 3: the breaker counts only the issuer's own failures; no 4xx moves it. */
