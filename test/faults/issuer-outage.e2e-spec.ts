@@ -14,6 +14,7 @@ const CLIENTS: Record<string, string> = Object.fromEntries(
   [
     'slow',
     'limited',
+    'unlimited',
     'refused',
     'malformed',
     'dropped',
