@@ -317,6 +317,9 @@ async function main(): Promise<void> {
         // The cold stampede sends all its requests for one client at once: the per-client in-flight cap (a guard
         // against one tenant taking a pool) would answer the excess 429, which is not what the stampede measures.
         GATEWAY_MAX_INFLIGHT_PER_CLIENT: '0',
+        // The 100,000-client phase makes 100,000 cold grants from this one address: a load test, not an attack, so
+        // the per-address cap on cold grants (a guard for the issuer's capacity) is off.
+        TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: '0',
         LOG_LEVEL: 'warn',
         NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS ?? GATEWAY_NODE_OPTIONS,
         ...extra,

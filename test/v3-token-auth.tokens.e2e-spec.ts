@@ -111,7 +111,7 @@ describe('V3TokenAuthModule tokens: refresh, Bearer, client authentication (real
 
     await expect(
       tokens.issueToken({ grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token' }),
-    ).rejects.toMatchObject({ status: 401 });
+    ).rejects.toMatchObject({ status: 400, oauthError: 'invalid_grant' });
   });
 
   it('opens the guarded route with the access token issueToken handed out, and refuses an unknown bearer', async () => {

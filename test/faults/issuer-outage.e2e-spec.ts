@@ -14,6 +14,7 @@ const CLIENTS: Record<string, string> = Object.fromEntries(
   [
     'slow',
     'limited',
+    'unlimited',
     'refused',
     'malformed',
     'dropped',
@@ -64,18 +65,24 @@ describe('faults: issuer outage and slowness', () => {
     expect(issuer.issuer.grantCount('slow')).toBe(2);
   });
 
-  it("waits as long as the issuer's Retry-After says before retrying a 429", async () => {
+  it("honours the issuer's 429 for that client: 429 with its Retry-After, not retried, the client held back until then", async () => {
     const app = await moduleApp({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 3000 } });
-    issuer.issuer.setFaults({ mode: 'rate_limited', retryAfterSeconds: 1 });
-    setTimeout(() => issuer.issuer.setFaults({ mode: 'none' }), 300);
+    issuer.issuer.setFaults({ mode: 'rate_limited', retryAfterSeconds: 2 });
 
     const answer = await app.me(header('limited'));
+    issuer.issuer.setFaults({ mode: 'none' });
+    const heldBack = await app.me(header('limited'));
+    const other = await app.me(header('unlimited'));
 
-    expect(answer.status).toBe(200);
-    expect(answer.ms).toBeGreaterThanOrEqual(950);
-    expect(issuer.issuer.grants.filter((g) => g.clientId === 'limited').map((g) => g.status)).toEqual([
-      429, 200,
-    ]);
+    for (const limited of [answer, heldBack]) {
+      expect(limited.status).toBe(429);
+      expect(limited.body).toMatchObject({ statusCode: 429, oauthError: 'slow_down' });
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+    }
+    expect(issuer.issuer.grants.filter((g) => g.clientId === 'limited').map((g) => g.status)).toEqual([429]);
+    expect(other.status).toBe(200);
+    expect(app.tokens.health().issuer).toBe('closed');
   });
 
   it('never retries answers that retrying cannot fix: refused credentials (401) and malformed answers (502)', async () => {

@@ -26,6 +26,10 @@ describe('toTokenAuthOptions', () => {
         TOKEN_MAX_FAILED_ATTEMPTS: '3',
         TOKEN_FAILED_ATTEMPTS_WINDOW_MS: '30000',
         TOKEN_INVALID_CREDENTIALS_TTL_MS: '0',
+        V3_TOKEN_MAX_CONCURRENCY: '8',
+        V3_TOKEN_QUEUE_SIZE: '100',
+        V3_TOKEN_QUEUE_WAIT_MS: '1500',
+        TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: '30',
       }),
       metrics,
     );
@@ -43,6 +47,10 @@ describe('toTokenAuthOptions', () => {
       maxFailedAttempts: 3,
       failedAttemptsWindowMs: 30_000,
       invalidCredentialsTtlMs: 0,
+      connections: 8,
+      issuerQueueSize: 100,
+      issuerQueueWaitMs: 1500,
+      coldGrantsPerAddressPerMinute: 30,
     });
     expect(options.observer).toBe(metrics);
   });

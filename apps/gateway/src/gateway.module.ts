@@ -49,6 +49,10 @@ export function toTokenAuthOptions(
     failedAttemptsWindowMs: config.failedAttemptsWindowMs,
     invalidCredentialsTtlMs: config.invalidCredentialsTtlMs,
     knownGoodTtlMs: config.knownGoodTtlMs,
+    connections: config.tokenMaxConcurrency,
+    issuerQueueSize: config.tokenQueueSize,
+    issuerQueueWaitMs: config.tokenQueueWaitMs,
+    coldGrantsPerAddressPerMinute: config.coldGrantsPerAddressPerMinute,
     jwt: config.jwt,
     observer,
   };

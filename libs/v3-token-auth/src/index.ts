@@ -27,6 +27,8 @@ export { MemoryTokenStore } from './store/memory/memory-token.store.js';
 export { RedisTokenStore, TokenStoreUnavailableError } from './store/redis/redis-token.store.js';
 export { TokenSealer, parseEncryptionKeys } from './store/token-sealer.js';
 export { V3TokenClient, type V3GrantRequest, type V3TokenClientOptions } from './issuer/v3-token.client.js';
+export { TokenEndpointError, type TokenEndpointErrorKind } from './issuer/token-endpoint.error.js';
+export { IssuerQueueFullError } from './issuer/issuer-queue-full.error.js';
 export { parseV3TokenResponse } from './issuer/v3-token-response.parser.js';
 export { V3JwtVerifier, looksLikeJwt, grantedScopes, type V3JwtPrincipal } from './jwt/v3-jwt.verifier.js';
 export { V3InvalidTokenException } from './jwt/v3-invalid-token.exception.js';

@@ -118,3 +118,45 @@ export class V3TooManyAttemptsException extends V3TokenException {
     );
   }
 }
+
+/** 400 from the issuer: it refused the request itself (`invalid_scope`, `invalid_request`, …), not a secret. */
+export class V3RequestRefusedException extends V3BadRequestException {
+  constructor(
+    readonly issuerStatus: number,
+    oauthError: string,
+    readonly errorDescription?: string,
+  ) {
+    super(
+      errorDescription
+        ? `${oauthError}: ${errorDescription}`
+        : `The issuer refused the request (${oauthError})`,
+      oauthError,
+    );
+  }
+}
+
+/** 429: the issuer answered 429 for this client; honoured for this client until its `Retry-After` has passed. */
+export class V3IssuerThrottledException extends V3TokenException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+      'The issuer asked this client to slow down; retry later',
+      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      'slow_down',
+    );
+  }
+}
+
+/** 429: this caller address asked for too many new grants this minute (`coldGrantsPerAddressPerMinute`). */
+export class V3ColdGrantLimitException extends V3TokenException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      HttpStatus.TOO_MANY_REQUESTS,
+      'Too Many Requests',
+      'Too many new token grants from this address; retry later',
+      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      'slow_down',
+    );
+  }
+}

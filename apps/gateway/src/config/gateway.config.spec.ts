@@ -77,6 +77,10 @@ describe('parseGatewayConfig', () => {
     ['TOKEN_FAILED_ATTEMPTS_WINDOW_MS', '120000', 'failedAttemptsWindowMs', 120_000],
     ['TOKEN_INVALID_CREDENTIALS_TTL_MS', '0', 'invalidCredentialsTtlMs', 0],
     ['TOKEN_KNOWN_GOOD_TTL_MS', '3600000', 'knownGoodTtlMs', 3_600_000],
+    ['V3_TOKEN_MAX_CONCURRENCY', '32', 'tokenMaxConcurrency', 32],
+    ['V3_TOKEN_QUEUE_SIZE', '0', 'tokenQueueSize', 0],
+    ['V3_TOKEN_QUEUE_WAIT_MS', '2000', 'tokenQueueWaitMs', 2000],
+    ['TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE', '0', 'coldGrantsPerAddressPerMinute', 0],
   ] as const)('reads %s=%j as %s', (variable, raw, field, expected) => {
     const config = parseGatewayConfig({ GATEWAY_ROUTES: ROUTES, [variable]: raw });
     expect(config[field]).toBe(expected);
@@ -272,6 +276,14 @@ describe('parseGatewayConfig', () => {
     [
       { GATEWAY_ROUTES: ROUTES, V3_TOKEN_BREAKER_RESET_MS: '-1' },
       'V3_TOKEN_BREAKER_RESET_MS: "-1" — use milliseconds from 0 to 600000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_TOKEN_MAX_CONCURRENCY: '0' },
+      'V3_TOKEN_MAX_CONCURRENCY: "0" — use a whole number of calls in flight from 1 to 10000',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: 'lots' },
+      'TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: "lots" — use a whole number of grants per minute from 0 (no cap) to 1000000',
     ],
     [
       { GATEWAY_ROUTES: ROUTES, REDIS_KEY_PREFIX: '{v3t}:' },

@@ -107,6 +107,14 @@ export interface GatewayConfig {
   breakerFailureThreshold?: number;
   /** `V3_TOKEN_BREAKER_RESET_MS`: how long the circuit stays open before one trial call, ms. */
   breakerResetTimeoutMs?: number;
+  /** `V3_TOKEN_MAX_CONCURRENCY`: calls in flight to the token endpoint at once (its connections). */
+  tokenMaxConcurrency?: number;
+  /** `V3_TOKEN_QUEUE_SIZE`: calls that may wait for a connection to the token endpoint before 503. */
+  tokenQueueSize?: number;
+  /** `V3_TOKEN_QUEUE_WAIT_MS`: longest a call waits for a connection to the token endpoint before 503, ms. */
+  tokenQueueWaitMs?: number;
+  /** `TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE`: grants one caller address may start per minute; 0 is no cap. */
+  coldGrantsPerAddressPerMinute?: number;
   /** `REDIS_KEY_PREFIX`: prefix of every Redis key; never contains `{` or `}`. */
   keyPrefix?: string;
   /** `TOKEN_MEMORY_CACHE_MAX_ENTRIES`: entries the in-process cache holds at most. */
@@ -359,6 +367,22 @@ const envSchema = z
       'use a whole number of consecutive failures from 1 to 1000',
     ).optional(),
     V3_TOKEN_BREAKER_RESET_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').optional(),
+    V3_TOKEN_MAX_CONCURRENCY: integer(
+      1,
+      10_000,
+      'use a whole number of calls in flight from 1 to 10000',
+    ).optional(),
+    V3_TOKEN_QUEUE_SIZE: integer(
+      0,
+      1_000_000,
+      'use a whole number of waiting calls from 0 (no queue) to 1000000',
+    ).optional(),
+    V3_TOKEN_QUEUE_WAIT_MS: integer(0, 600_000, 'use milliseconds from 0 to 600000').optional(),
+    TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: integer(
+      0,
+      1_000_000,
+      'use a whole number of grants per minute from 0 (no cap) to 1000000',
+    ).optional(),
     V3_JWKS_URL: httpUrl("use the issuer's JWKS URL, e.g. https://issuer.example/certs").optional(),
     V3_JWT_ISSUER: optionalText,
     V3_JWT_AUDIENCE: optionalText,
@@ -525,6 +549,10 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     retryAttempts: value.V3_TOKEN_RETRY_ATTEMPTS,
     breakerFailureThreshold: value.V3_TOKEN_BREAKER_THRESHOLD,
     breakerResetTimeoutMs: value.V3_TOKEN_BREAKER_RESET_MS,
+    tokenMaxConcurrency: value.V3_TOKEN_MAX_CONCURRENCY,
+    tokenQueueSize: value.V3_TOKEN_QUEUE_SIZE,
+    tokenQueueWaitMs: value.V3_TOKEN_QUEUE_WAIT_MS,
+    coldGrantsPerAddressPerMinute: value.TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE,
     keyPrefix: value.REDIS_KEY_PREFIX,
     memoryCacheMaxEntries: value.TOKEN_MEMORY_CACHE_MAX_ENTRIES,
     refreshAheadRatio: value.TOKEN_REFRESH_AHEAD_RATIO,

@@ -71,6 +71,22 @@ describe('GatewayMetrics', () => {
     );
   });
 
+  it('counts grants refused before the issuer, the issuer queue depth and its rejections', async () => {
+    const metrics = new GatewayMetrics();
+    metrics.grantRefused('cold_grant_limit');
+    metrics.grantRefused('cold_grant_limit');
+    metrics.grantRefused('issuer_throttled');
+    metrics.issuerQueue(5, 16);
+    metrics.issuerQueue(3, 16);
+    metrics.issuerQueueRejected('full');
+
+    const text = await metrics.metrics();
+    expect(text).toContain('v3_token_grants_refused_total{reason="cold_grant_limit"} 2');
+    expect(text).toContain('v3_token_grants_refused_total{reason="issuer_throttled"} 1');
+    expect(text).toContain('v3_token_issuer_queue_waiting 3');
+    expect(text).toContain('v3_token_issuer_queue_rejected_total{reason="full"} 1');
+  });
+
   it('keeps a registry per instance', async () => {
     const one = new GatewayMetrics();
     const two = new GatewayMetrics();

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { V3CacheTier, V3GrantOutcome, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
+import type { V3CacheTier, V3GrantOutcome, V3GrantRefusal, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { ProxyLatencyHistogram } from './proxy-latency-histogram.js';
 
@@ -63,6 +63,23 @@ export class GatewayMetrics implements V3TokenAuthObserver {
   private readonly throttledTotal = new Counter({
     name: 'v3_token_throttled_total',
     help: 'Requests refused with 429 after too many wrong secrets',
+    registers: [this.registry],
+  });
+  private readonly grantsRefused = new Counter({
+    name: 'v3_token_grants_refused_total',
+    help: 'Grants answered 429 without calling the issuer, by reason (issuer_throttled, cold_grant_limit)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly issuerQueueWaiting = new Gauge({
+    name: 'v3_token_issuer_queue_waiting',
+    help: 'Calls waiting for a connection to the token endpoint',
+    registers: [this.registry],
+  });
+  private readonly issuerQueueRejections = new Counter({
+    name: 'v3_token_issuer_queue_rejected_total',
+    help: 'Calls answered 503 because the token endpoint queue was full or the wait too long, by reason',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   private readonly storeErrors = new Counter({
@@ -134,6 +151,18 @@ export class GatewayMetrics implements V3TokenAuthObserver {
   throttled(clientId: string): void {
     this.throttledTotal.inc();
     this.logger.warn(`Client ${JSON.stringify(clientId)} throttled after too many wrong secrets`);
+  }
+
+  grantRefused(reason: V3GrantRefusal): void {
+    this.grantsRefused.inc({ reason });
+  }
+
+  issuerQueue(waiting: number): void {
+    this.issuerQueueWaiting.set(waiting);
+  }
+
+  issuerQueueRejected(reason: 'full' | 'waited_too_long'): void {
+    this.issuerQueueRejections.inc({ reason });
   }
 
   storeError(operation: string, message: string): void {

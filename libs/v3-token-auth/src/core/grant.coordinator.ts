@@ -131,8 +131,7 @@ export class GrantCoordinator {
     try {
       response = await this.client.requestToken(toGrantRequest(credentials));
     } catch (error) {
-      await this.gate.failed(attempt, error);
-      throw error;
+      throw await this.gate.failed(attempt, error);
     }
     const slot = await this.cache.save(key, toCachedToken(response, credentials, verifier));
     await this.gate.granted(attempt);

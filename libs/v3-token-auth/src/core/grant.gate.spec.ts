@@ -1,12 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
 import { resolveV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
+import type { V3TokenAuthModuleOptions } from '../module/v3-token-auth.options.js';
 import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
-import { V3InvalidCredentialsException, V3TooManyAttemptsException } from '../v3-token.exceptions.js';
+import {
+  V3ColdGrantLimitException,
+  V3InvalidCredentialsException,
+  V3IssuerThrottledException,
+  V3RequestRefusedException,
+  V3TooManyAttemptsException,
+} from '../v3-token.exceptions.js';
+import { TokenEndpointError } from '../issuer/token-endpoint.error.js';
 import { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { GrantGate } from './grant.gate.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 
-function setup() {
+function setup(overrides: Partial<V3TokenAuthModuleOptions> = {}) {
   const clock = { ms: 1_000_000, now: () => clock.ms };
   const options = resolveV3TokenAuthOptions({
     tokenUrl: 'https://issuer.test/token',
@@ -14,18 +22,24 @@ function setup() {
     failedAttemptsWindowMs: 60_000,
     invalidCredentialsTtlMs: 0,
     knownGoodTtlMs: 120_000,
+    ...overrides,
   });
   const throttled: string[] = [];
+  const refused: string[] = [];
   const gate = new GrantGate(
     options,
     new TokenFingerprinter('unit-key', options.tokenUrl),
-    { throttled: (clientId) => throttled.push(clientId) },
+    {
+      throttled: (clientId) => throttled.push(clientId),
+      grantRefused: (reason, clientId) => refused.push(`${reason}:${clientId}`),
+    },
     clock,
     new FailSoftTokenStore(new MemoryTokenStore(), {}),
   );
-  const refuse = () => Promise.reject(new V3InvalidCredentialsException(401, 'invalid_client'));
+  const refuse = () =>
+    Promise.reject(new TokenEndpointError({ kind: 'credential', status: 401, error: 'invalid_client' }));
   const grant = () => Promise.resolve('token');
-  return { clock, gate, throttled, refuse, grant };
+  return { clock, gate, throttled, refused, refuse, grant };
 }
 
 describe('GrantGate', () => {
@@ -73,5 +87,85 @@ describe('GrantGate', () => {
       );
     }
     await expect(gate.pass(attempt, 'svc', grant)).resolves.toBe('token');
+  });
+
+  it('passes a refused request on as 400 with the issuer error, never remembering or counting it', async () => {
+    const { gate, grant } = setup({ invalidCredentialsTtlMs: 60_000 });
+    const attempt = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const invalidScope = () =>
+      Promise.reject(new TokenEndpointError({ kind: 'request', status: 400, error: 'invalid_scope' }));
+    for (let i = 0; i < 10; i++) {
+      const error = await gate.pass(attempt, 'svc', invalidScope).catch((thrown: unknown) => thrown);
+      expect(error).toBeInstanceOf(V3RequestRefusedException);
+      expect((error as V3RequestRefusedException).getStatus()).toBe(400);
+      expect((error as V3RequestRefusedException).oauthError).toBe('invalid_scope');
+    }
+    await expect(gate.pass(attempt, 'svc', grant)).resolves.toBe('token');
+  });
+
+  it('remembers invalid_client per client id for an address that already failed: one issuer call per TTL', async () => {
+    const { clock, gate, refuse, grant } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
+    let calls = 0;
+    const counted = () => {
+      calls += 1;
+      return refuse();
+    };
+    for (let i = 0; i < 20; i++) {
+      const junk = gate.attemptOf({ clientId: 'junk', verifier: `guess-${i}`, callerAddress: '10.0.0.2' });
+      await expect(gate.pass(junk, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
+    }
+    expect(calls).toBe(1);
+    const elsewhere = gate.attemptOf({ clientId: 'junk', verifier: 'other', callerAddress: '10.0.0.3' });
+    await expect(gate.pass(elsewhere, 'junk', grant)).resolves.toBe('token');
+    clock.ms += 10_001;
+    const later = gate.attemptOf({ clientId: 'junk', verifier: 'later', callerAddress: '10.0.0.2' });
+    await expect(gate.pass(later, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
+    expect(calls).toBe(2);
+  });
+
+  it("honours the issuer's 429 for that client until its Retry-After, leaving other clients alone", async () => {
+    const { clock, gate, refused, grant } = setup();
+    const slowDown = () =>
+      Promise.reject(
+        new TokenEndpointError({
+          kind: 'throttled-by-issuer',
+          status: 429,
+          error: 'slow_down',
+          retryAfterSeconds: 30,
+        }),
+      );
+    const svc = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const first = await gate.pass(svc, 'svc', slowDown).catch((error: unknown) => error);
+    expect(first).toBeInstanceOf(V3IssuerThrottledException);
+    expect((first as V3IssuerThrottledException).headers['Retry-After']).toBe('30');
+    clock.ms += 10_000;
+    let called = false;
+    const second = await gate
+      .pass(svc, 'svc', () => ((called = true), grant()))
+      .catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(V3IssuerThrottledException);
+    expect((second as V3IssuerThrottledException).headers['Retry-After']).toBe('20');
+    expect(called).toBe(false);
+    expect(refused).toEqual(['issuer_throttled:svc']);
+    const other = gate.attemptOf({ clientId: 'other', verifier: 'right', callerAddress: '10.0.0.2' });
+    await expect(gate.pass(other, 'other', grant)).resolves.toBe('token');
+    clock.ms += 20_000;
+    await expect(gate.pass(svc, 'svc', grant)).resolves.toBe('token');
+  });
+
+  it('caps cold grants per caller address per minute, but never for a known-good secret', async () => {
+    const { clock, gate, refused, grant } = setup({ coldGrantsPerAddressPerMinute: 3 });
+    const cold = (i: number, address = '10.0.0.2') =>
+      gate.attemptOf({ clientId: `client-${i}`, verifier: `secret-${i}`, callerAddress: address });
+    for (let i = 0; i < 3; i++) await expect(gate.pass(cold(i), `client-${i}`, grant)).resolves.toBe('token');
+    const limited = await gate.pass(cold(3), 'client-3', grant).catch((error: unknown) => error);
+    expect(limited).toBeInstanceOf(V3ColdGrantLimitException);
+    expect((limited as V3ColdGrantLimitException).getStatus()).toBe(429);
+    expect((limited as V3ColdGrantLimitException).headers['Retry-After']).toBe('60');
+    expect(refused).toEqual(['cold_grant_limit:client-3']);
+    await expect(gate.pass(cold(0), 'client-0', grant)).resolves.toBe('token');
+    await expect(gate.pass(cold(4, '10.0.0.3'), 'client-4', grant)).resolves.toBe('token');
+    clock.ms += 60_000;
+    await expect(gate.pass(cold(3), 'client-3', grant)).resolves.toBe('token');
   });
 });

@@ -1,13 +1,24 @@
+import { TokenEndpointError } from '../issuer/token-endpoint.error.js';
+import { toV3Exception } from '../issuer/token-endpoint-error.mapper.js';
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
-import { V3InvalidCredentialsException, V3TooManyAttemptsException } from '../v3-token.exceptions.js';
+import {
+  V3ColdGrantLimitException,
+  V3IssuerThrottledException,
+  V3TooManyAttemptsException,
+} from '../v3-token.exceptions.js';
 import type { V3Clock } from './clock.js';
 import { MemoryCredentialThrottleStore } from '../store/memory/memory-credential-throttle.store.js';
 import { SharedCredentialThrottleStore } from '../store/shared-credential-throttle.store.js';
+import { ColdGrantLimiter } from './cold-grant.limiter.js';
 import { CredentialThrottle, type CredentialAttempt } from './credential-throttle.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
+import { IssuerBackoffMemory } from './issuer-backoff.memory.js';
 import { RefusedClientMemory } from './refused-client.memory.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
+
+/** Backoff after an issuer 429 that named no `Retry-After`, ms. */
+const DEFAULT_ISSUER_BACKOFF_MS = 5000;
 
 /** Who asks for a grant: the client (and user) named, the secret's verifier, and where the request came from. */
 export interface GrantCaller {
@@ -23,13 +34,19 @@ export interface GrantCaller {
 
 /**
  * The single gate every grant passes (client_credentials, password and refresh_token, from the guard or
- * `POST /token`): the issuer's recent refusal of the same secret is answered from memory, the
- * {@link CredentialThrottle} decides per client and caller address, and the issuer's answer is reported back.
- * Asked only on a cache miss, never on the warm path.
+ * `POST /token`), asked only on a cache miss, never on the warm path. Before a grant: the issuer's 429 for this
+ * client is honoured until its `Retry-After`, the issuer's recent refusal of this secret (or `invalid_client` for
+ * this client id) is answered from memory, the {@link CredentialThrottle} decides per client and caller address, and
+ * the {@link ColdGrantLimiter} caps the grants one address starts per minute. After it: only a `credential` refusal
+ * is remembered and counted; a `request` refusal goes back to the caller untouched. Every issuer failure leaves the
+ * gate as the module's HTTP exception (`toV3Exception`).
  */
 export class GrantGate {
   private readonly throttle: CredentialThrottle;
-  private readonly refusals: RefusedClientMemory<V3InvalidCredentialsException>;
+  private readonly refusedSecrets: RefusedClientMemory<TokenEndpointError>;
+  private readonly refusedClients: RefusedClientMemory<TokenEndpointError>;
+  private readonly issuerBackoff: IssuerBackoffMemory;
+  private readonly coldGrants: ColdGrantLimiter;
 
   constructor(
     options: ResolvedV3TokenAuthOptions,
@@ -39,7 +56,8 @@ export class GrantGate {
     sharedStore: FailSoftTokenStore,
   ) {
     const now = (): number => clock.now();
-    const local = new MemoryCredentialThrottleStore({ maxEntries: options.memoryCacheMaxEntries, now });
+    const maxEntries = options.memoryCacheMaxEntries;
+    const local = new MemoryCredentialThrottleStore({ maxEntries, now });
     this.throttle = new CredentialThrottle({
       store: new SharedCredentialThrottleStore(local, sharedStore, now),
       maxFailuresPerAddress: options.maxFailedAttempts,
@@ -49,9 +67,13 @@ export class GrantGate {
       knownGoodTtlMs: options.knownGoodTtlMs,
       now,
     });
-    this.refusals = new RefusedClientMemory({
-      ttlMs: options.invalidCredentialsTtlMs,
-      maxEntries: options.memoryCacheMaxEntries,
+    const refusals = { ttlMs: options.invalidCredentialsTtlMs, maxEntries, now };
+    this.refusedSecrets = new RefusedClientMemory(refusals);
+    this.refusedClients = new RefusedClientMemory(refusals);
+    this.issuerBackoff = new IssuerBackoffMemory({ maxEntries, now });
+    this.coldGrants = new ColdGrantLimiter({
+      perAddressPerMinute: options.coldGrantsPerAddressPerMinute,
+      maxEntries,
       now,
     });
   }
@@ -70,42 +92,71 @@ export class GrantGate {
   }
 
   /**
-   * Throws the issuer's recent refusal of this very secret, or 429 when the throttle stops the attempt; resolves
-   * when the grant may go to the issuer.
+   * Resolves when the grant may go to the issuer. Throws 429 while the issuer's `Retry-After` for this client runs,
+   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, and 429 when
+   * the caller address spent its cold grants of the minute.
    */
   async admit(attempt: CredentialAttempt, clientId: string): Promise<void> {
-    const refusal = this.refusals.recall(attempt.secretTag, await this.throttle.standing(attempt));
-    if (refusal) throw refusal;
+    const backoffMs = this.issuerBackoff.remainingMs(attempt.clientKey);
+    if (backoffMs > 0) {
+      this.observer.grantRefused?.('issuer_throttled', clientId);
+      throw new V3IssuerThrottledException(backoffMs / 1000);
+    }
+    const standing = await this.throttle.standing(attempt);
+    const refusal =
+      this.refusedSecrets.recall(attempt.secretTag, standing) ??
+      this.refusedClients.recall(attempt.clientKey, standing);
+    if (refusal) throw toV3Exception(refusal);
     const decision = await this.throttle.decide(attempt);
-    if (decision.allowed) return;
-    this.observer.throttled?.(clientId);
-    throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
+    if (!decision.allowed) {
+      this.observer.throttled?.(clientId);
+      throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
+    }
+    if (decision.reason === 'known_good') return;
+    const cold = this.coldGrants.take(attempt.addressKey);
+    if (!cold.allowed) {
+      this.observer.grantRefused?.('cold_grant_limit', clientId);
+      throw new V3ColdGrantLimitException(cold.retryAfterMs / 1000);
+    }
   }
 
-  /** Runs `grant` behind the gate and reports its outcome: a refused secret is remembered and counted. */
+  /** Runs `grant` behind the gate and reports its outcome (see `failed` and `granted`). */
   async pass<T>(attempt: CredentialAttempt, clientId: string, grant: () => Promise<T>): Promise<T> {
     await this.admit(attempt, clientId);
     let granted: T;
     try {
       granted = await grant();
     } catch (error) {
-      await this.failed(attempt, error);
-      throw error;
+      throw await this.failed(attempt, error);
     }
     await this.granted(attempt);
     return granted;
   }
 
-  /** A grant behind `attempt` failed with `error`: when the issuer refused the secret, remember and count it. */
-  async failed(attempt: CredentialAttempt, error: unknown): Promise<void> {
-    if (!(error instanceof V3InvalidCredentialsException)) return;
-    this.refusals.remember(attempt.secretTag, error);
-    await this.throttle.recordFailure(attempt);
+  /**
+   * A grant behind `attempt` failed with `error`. A refused secret is remembered (by secret, and for `invalid_client`
+   * by client id) and counted; an issuer 429 holds this client back until its `Retry-After`; nothing else is kept.
+   * @returns the error to throw: the module's HTTP exception for it.
+   */
+  async failed(attempt: CredentialAttempt, error: unknown): Promise<unknown> {
+    if (error instanceof TokenEndpointError) {
+      if (error.kind === 'credential') {
+        this.refusedSecrets.remember(attempt.secretTag, error);
+        if (error.error === 'invalid_client') this.refusedClients.remember(attempt.clientKey, error);
+        await this.throttle.recordFailure(attempt);
+      } else if (error.kind === 'throttled-by-issuer') {
+        const delayMs =
+          error.retryAfterSeconds === undefined ? DEFAULT_ISSUER_BACKOFF_MS : error.retryAfterSeconds * 1000;
+        this.issuerBackoff.remember(attempt.clientKey, delayMs);
+      }
+    }
+    return toV3Exception(error);
   }
 
   /** The secret behind `attempt` obtained a token (here or, read from the shared store, elsewhere). */
   async granted(attempt: CredentialAttempt): Promise<void> {
-    this.refusals.forget(attempt.secretTag);
+    this.refusedSecrets.forget(attempt.secretTag);
+    this.refusedClients.forget(attempt.clientKey);
     await this.throttle.recordSuccess(attempt);
   }
 }

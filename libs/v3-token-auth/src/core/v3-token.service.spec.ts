@@ -6,12 +6,13 @@ import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import type { V3TokenAuthModuleOptions } from '../module/v3-token-auth.options.js';
 import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js';
 import {
+  V3BadRequestException,
   V3InvalidCredentialsException,
-  V3IssuerUnavailableException,
   V3TooManyAttemptsException,
   V3UnauthorizedException,
 } from '../v3-token.exceptions.js';
 import type { V3TokenRequestResponse } from '../v3-token.interfaces.js';
+import { TokenEndpointError } from '../issuer/token-endpoint.error.js';
 import { V3TokenService } from './v3-token.service.js';
 
 const SECRETS: Record<string, string> = { alpha: 'alpha-secret', beta: 'beta-secret' };
@@ -29,12 +30,25 @@ class FakeClient {
     this.grants.push(grant);
     const issuedAt = Date.now();
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-    if (this.outage) throw new V3IssuerUnavailableException('issuer down', 7);
+    if (this.outage) {
+      throw new TokenEndpointError({
+        kind: 'issuer',
+        error: 'temporarily_unavailable',
+        retryAfterSeconds: 7,
+      });
+    }
     if (grant.grantType === 'refresh_token') {
       if (!grant.refreshToken?.startsWith('refresh-'))
-        throw new V3InvalidCredentialsException(400, 'invalid_grant');
+        throw new TokenEndpointError({ kind: 'request', status: 400, error: 'invalid_grant' });
     } else if (SECRETS[grant.clientId] !== grant.clientSecret) {
-      throw new V3InvalidCredentialsException(401, 'unauthorized_client', 'Invalid client credentials');
+      throw new TokenEndpointError({
+        kind: 'credential',
+        status: 401,
+        error: 'unauthorized_client',
+        errorDescription: 'Invalid client credentials',
+      });
+    } else if (grant.scope?.split(' ').includes('unknown')) {
+      throw new TokenEndpointError({ kind: 'request', status: 400, error: 'invalid_scope' });
     }
     this.issued += 1;
     return {
@@ -132,6 +146,24 @@ describe('V3TokenService', () => {
     await expect(service.authenticate(basic('alpha', 'alpha-secret'))).resolves.toMatchObject({
       clientId: 'alpha',
     });
+  });
+
+  it('answers a refused request 400 with the issuer error, never remembered against the secret nor counted', async () => {
+    const { client, service } = setup({ maxFailedAttempts: 2 });
+    for (let i = 0; i < 6; i += 1) {
+      const refused = await service
+        .authenticate(basic('alpha', 'alpha-secret'), { scope: 'read unknown' })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(V3BadRequestException);
+      expect((refused as V3BadRequestException).getStatus()).toBe(400);
+      expect((refused as V3BadRequestException).oauthError).toBe('invalid_scope');
+    }
+    await expect(
+      service.authenticate(basic('alpha', 'alpha-secret'), { scope: 'read' }),
+    ).resolves.toMatchObject({
+      clientId: 'alpha',
+    });
+    expect(client.grants).toHaveLength(7);
   });
 
   it('keeps clients apart', async () => {

@@ -80,15 +80,30 @@ describe('CircuitBreaker', () => {
     expect(states).toEqual(['open', 'half_open', 'open', 'half_open']);
   });
 
-  it('counts only the errors isFailure selects; others count as success', async () => {
-    const { breaker } = setup(2);
+  it('counts only the errors isFailure selects; others neither count nor reset the count', async () => {
+    const { breaker } = setup(3);
     const isFailure = (error: unknown) => error instanceof Error && error.message === 'down';
+    const refused = () => Promise.reject(new Error('refused'));
     await expect(breaker.execute(fail, isFailure)).rejects.toThrow();
-    await expect(breaker.execute(() => Promise.reject(new Error('refused')), isFailure)).rejects.toThrow();
+    await expect(breaker.execute(refused, isFailure)).rejects.toThrow();
     await expect(breaker.execute(fail, isFailure)).rejects.toThrow();
+    for (let i = 0; i < 10; i++) await expect(breaker.execute(refused, isFailure)).rejects.toThrow('refused');
     expect(breaker.state).toBe('closed');
     await expect(breaker.execute(fail, isFailure)).rejects.toThrow();
     expect(breaker.state).toBe('open');
+  });
+
+  it('frees the half-open trial slot when the trial ends in an error that is no failure, staying half-open', async () => {
+    const { breaker, clock } = setup(1);
+    const isFailure = (error: unknown) => error instanceof Error && error.message === 'down';
+    await expect(breaker.execute(fail, isFailure)).rejects.toThrow('down');
+    clock.now += 10_000;
+    await expect(breaker.execute(() => Promise.reject(new Error('refused')), isFailure)).rejects.toThrow(
+      'refused',
+    );
+    expect(breaker.state).toBe('half_open');
+    await expect(breaker.execute(() => Promise.resolve('trial'), isFailure)).resolves.toBe('trial');
+    expect(breaker.state).toBe('closed');
   });
 
   it('keeps working when the observer throws', async () => {

@@ -80,6 +80,11 @@ export class CircuitBreaker {
     if (this.current !== 'closed') this.transition('closed');
   }
 
+  /** A call ended without telling anything about the remote end (e.g. it never left a full queue). */
+  recordNeutral(): void {
+    this.trialInFlight = false;
+  }
+
   recordFailure(): void {
     this.trialInFlight = false;
     this.failures += 1;
@@ -94,8 +99,9 @@ export class CircuitBreaker {
 
   /**
    * Runs `call` when the circuit allows it and records its outcome.
-   * @param isFailure decides which errors count against the circuit; any other error counts as a success
-   *   (the remote end answered).
+   * @param isFailure decides which errors count against the circuit; any other error leaves it as it is (neither
+   *   a failure nor a success: a refused request says nothing about the remote end's health, and a half-open
+   *   trial that ends so frees the trial slot for the next call).
    * @throws CircuitOpenError without calling `call` while the circuit is open.
    */
   async execute<T>(call: () => Promise<T>, isFailure: (error: unknown) => boolean = () => true): Promise<T> {
@@ -105,7 +111,7 @@ export class CircuitBreaker {
       result = await call();
     } catch (error) {
       if (isFailure(error)) this.recordFailure();
-      else this.recordSuccess();
+      else this.recordNeutral();
       throw error;
     }
     this.recordSuccess();

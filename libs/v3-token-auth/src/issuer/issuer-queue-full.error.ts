@@ -2,7 +2,8 @@ import { V3TokenException } from '../v3-token.exceptions.js';
 
 /**
  * 503 with `Retry-After`: the issuer's call queue is full, or a call waited longer than the queue allows.
- * The issuer did nothing wrong: a circuit breaker must not count it (see `countsAsIssuerFailure`).
+ * The issuer did nothing wrong: the circuit breaker does not count it (`V3TokenClient` counts only `TokenEndpointError`s
+ * of kind `issuer`).
  */
 export class IssuerQueueFullError extends V3TokenException {
   constructor(

@@ -6,10 +6,13 @@ import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import { V3TokenClient, type V3TokenClientOptions } from './v3-token.client.js';
 import {
   V3BadRequestException,
-  V3InvalidCredentialsException,
+  V3IssuerThrottledException,
   V3IssuerUnavailableException,
   V3ProtocolException,
 } from '../v3-token.exceptions.js';
+import { IssuerQueueFullError } from './issuer-queue-full.error.js';
+import { TokenEndpointError } from './token-endpoint.error.js';
+import { toV3Exception } from './token-endpoint-error.mapper.js';
 
 interface RecordedRequest {
   method: string;
@@ -276,57 +279,88 @@ describe('V3TokenClient', () => {
     });
   });
 
-  describe('refused credentials', () => {
+  describe('refused grants', () => {
     it.each([
-      [401, 'unauthorized_client', 'Invalid client or Invalid client credentials'],
-      [400, 'invalid_grant', 'Invalid user credentials'],
-      [400, 'invalid_client', 'Invalid client credentials'],
-      [400, 'unsupported_grant_type', 'Unsupported grant_type'],
-      [400, 'invalid_scope', 'Invalid scopes: admin'],
-      [400, 'invalid_request', 'Missing form parameter: grant_type'],
-    ])(
-      'maps Keycloak %i %s to V3InvalidCredentialsException and never retries',
-      async (status, error, description) => {
+      [401, 'unauthorized_client', 'Invalid client or Invalid client credentials', 'client_credentials'],
+      [400, 'invalid_client', 'Invalid client credentials', 'client_credentials'],
+      [400, 'invalid_grant', 'Invalid user credentials', 'password'],
+    ] as const)(
+      'classifies Keycloak %i %s as a credential refusal and never retries',
+      async (status, error, description, grantType) => {
         const { grants, observer } = events();
         handler = (_req, res) => json(res, status, { error, error_description: description });
 
         const thrown = await failure(
           client({ observer }).requestToken({
-            grantType: 'client_credentials',
+            grantType,
             clientId: 'a',
             clientSecret: 'b',
+            username: 'u',
+            password: 'p',
           }),
         );
 
-        expect(thrown).toBeInstanceOf(V3InvalidCredentialsException);
-        const refused = thrown as V3InvalidCredentialsException;
-        expect(refused.issuerStatus).toBe(status);
-        expect(refused.oauthError).toBe(error);
-        expect(refused.errorDescription).toBe(description);
-        expect(refused.getStatus()).toBe(401);
+        expect(thrown).toBeInstanceOf(TokenEndpointError);
+        const refused = thrown as TokenEndpointError;
+        expect(refused).toMatchObject({ kind: 'credential', status, error, errorDescription: description });
+        expect(refused.retryable).toBe(false);
         expect(requests).toHaveLength(1);
-        expect(grants).toEqual([['invalid_credentials', 'client_credentials', expect.any(Number)]]);
+        expect(grants).toEqual([['invalid_credentials', grantType, expect.any(Number)]]);
       },
     );
 
     it.each([
-      [400, 'text/html', '<html><body>Bad Request</body></html>'],
-      [401, 'application/json', ''],
-      [403, 'application/json', '{"message":"forbidden"}'],
-      [401, 'application/json', '{"error":"access_denied"}'],
-    ])('maps %i without a known OAuth error (%s) to invalid_client', async (status, contentType, body) => {
-      handler = (_req, res) => {
-        res.writeHead(status, { 'content-type': contentType });
-        res.end(body);
-      };
-      const thrown = await failure(
-        client().requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
-      );
-      expect(thrown).toBeInstanceOf(V3InvalidCredentialsException);
-      expect((thrown as V3InvalidCredentialsException).oauthError).toBe('invalid_client');
-      expect((thrown as V3InvalidCredentialsException).issuerStatus).toBe(status);
-      expect(requests).toHaveLength(1);
-    });
+      [400, 'invalid_scope', 'Invalid scopes: admin', 'client_credentials'],
+      [400, 'invalid_request', 'Missing form parameter: grant_type', 'client_credentials'],
+      [400, 'unsupported_grant_type', 'Unsupported grant_type', 'client_credentials'],
+      [400, 'invalid_target', 'Unknown resource', 'client_credentials'],
+      [400, 'invalid_grant', 'Token is not active', 'refresh_token'],
+      [400, 'invalid_grant', 'Not allowed', 'client_credentials'],
+    ] as const)(
+      'classifies Keycloak %i %s as a request refusal and never retries',
+      async (status, error, description, grantType) => {
+        const { grants, observer } = events();
+        handler = (_req, res) => json(res, status, { error, error_description: description });
+
+        const thrown = await failure(
+          client({ observer }).requestToken({
+            grantType,
+            clientId: 'a',
+            clientSecret: 'b',
+            refreshToken: 'r',
+          }),
+        );
+
+        expect(thrown).toBeInstanceOf(TokenEndpointError);
+        expect(thrown).toMatchObject({ kind: 'request', status, error, errorDescription: description });
+        expect((thrown as TokenEndpointError).retryable).toBe(false);
+        expect(requests).toHaveLength(1);
+        expect(grants).toEqual([['invalid_request', grantType, expect.any(Number)]]);
+      },
+    );
+
+    it.each([
+      [400, 'text/html', '<html><body>Bad Request</body></html>', 'request', 'invalid_request'],
+      [400, 'application/json', '{"error":"Not A Code!"}', 'request', 'invalid_request'],
+      [400, 'application/json', '{"error":"access_denied"}', 'request', 'access_denied'],
+      [401, 'application/json', '', 'credential', 'invalid_client'],
+      [403, 'application/json', '{"message":"forbidden"}', 'credential', 'invalid_client'],
+      [401, 'application/json', '{"error":"access_denied"}', 'credential', 'invalid_client'],
+    ])(
+      'classifies %i without a known OAuth error (%s %s) as %s %s',
+      async (status, contentType, body, kind, error) => {
+        handler = (_req, res) => {
+          res.writeHead(status, { 'content-type': contentType });
+          res.end(body);
+        };
+        const thrown = await failure(
+          client().requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
+        );
+        expect(thrown).toBeInstanceOf(TokenEndpointError);
+        expect(thrown).toMatchObject({ kind, status, error });
+        expect(requests).toHaveLength(1);
+      },
+    );
 
     it('cleans error_description: no control characters, no secret, at most 200 characters', async () => {
       const secret = 'Sup3r-Secret!';
@@ -338,14 +372,14 @@ describe('V3TokenClient', () => {
 
       const thrown = (await failure(
         client().requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: secret }),
-      )) as V3InvalidCredentialsException;
+      )) as TokenEndpointError;
 
       const description = thrown.errorDescription ?? '';
       expect(description.startsWith('bad secret [redacted]')).toBe(true);
       expect(description).not.toMatch(/[\r\n]/);
       expect(description.includes('\u0000')).toBe(false);
       expect(description.length).toBeLessThanOrEqual(200);
-      expect(JSON.stringify(thrown.getResponse())).not.toContain(secret);
+      expect(JSON.stringify(toV3Exception(thrown))).not.toContain(secret);
       expect(thrown.message).not.toContain(secret);
     });
 
@@ -365,24 +399,25 @@ describe('V3TokenClient', () => {
 
       const thrown = (await failure(
         client().requestToken({ grantType: 'client_credentials', clientId: 'svc', clientSecret: secret }),
-      )) as V3InvalidCredentialsException;
+      )) as TokenEndpointError;
 
       const description = thrown.errorDescription ?? '';
       expect(description.startsWith('seen [redacted]')).toBe(true);
-      for (const form of echoed) expect(JSON.stringify(thrown.getResponse())).not.toContain(form);
+      for (const form of echoed) expect(JSON.stringify(toV3Exception(thrown))).not.toContain(form);
       expect(description.split('[redacted]')).toHaveLength(echoed.length + 1);
     });
 
-    it('counts as a success for the circuit breaker', async () => {
-      handler = (_req, res) => json(res, 401, { error: 'unauthorized_client' });
+    it('never moves the circuit breaker, whatever the refusal', async () => {
+      const refusals = ['unauthorized_client', 'invalid_scope', 'invalid_request', 'invalid_client'];
+      handler = (_req, res) => json(res, 400, { error: refusals[requests.length % refusals.length] });
       const tokenClient = client({ circuitBreaker: { failureThreshold: 1 } });
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 8; i++) {
         await expect(
           tokenClient.requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
-        ).rejects.toBeInstanceOf(V3InvalidCredentialsException);
+        ).rejects.toBeInstanceOf(TokenEndpointError);
       }
       expect(tokenClient.breakerState).toBe('closed');
-      expect(requests).toHaveLength(3);
+      expect(requests).toHaveLength(8);
     });
   });
 
@@ -399,10 +434,11 @@ describe('V3TokenClient', () => {
         }),
       );
 
-      expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
-      expect((thrown as V3IssuerUnavailableException).getStatus()).toBe(503);
-      expect((thrown as V3IssuerUnavailableException).message).toContain('HTTP 503');
-      expect((thrown as V3IssuerUnavailableException).message).not.toContain('topsecret');
+      expect(thrown).toMatchObject({ kind: 'issuer', status: 503, error: 'temporarily_unavailable' });
+      expect((thrown as TokenEndpointError).retryable).toBe(true);
+      expect((thrown as TokenEndpointError).message).toContain('HTTP 503');
+      expect((thrown as TokenEndpointError).message).not.toContain('topsecret');
+      expect(toV3Exception(thrown)).toBeInstanceOf(V3IssuerUnavailableException);
       expect(requests).toHaveLength(3);
       expect(grants).toEqual([['unavailable', 'client_credentials', expect.any(Number)]]);
     });
@@ -422,11 +458,11 @@ describe('V3TokenClient', () => {
       expect(requests).toHaveLength(3);
     });
 
-    it('waits for Retry-After (capped at maxDelayMs) before retrying a 429', async () => {
+    it('waits for Retry-After (capped at maxDelayMs) before retrying a 503', async () => {
       let calls = 0;
       handler = (_req, res) =>
         calls++ === 0
-          ? json(res, 429, { error: 'slow_down' }, { 'Retry-After': '1' })
+          ? json(res, 503, { error: 'temporarily_unavailable' }, { 'Retry-After': '1' })
           : json(res, 200, TOKEN);
 
       await client({ retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 200 } }).requestToken({
@@ -438,21 +474,39 @@ describe('V3TokenClient', () => {
       expect(requests).toHaveLength(2);
       const gap = requests[1].receivedAt - requests[0].receivedAt;
       expect(gap).toBeGreaterThanOrEqual(190);
-      expect(gap).toBeLessThan(900);
     });
 
-    it("passes the issuer's Retry-After on to the caller", async () => {
+    it('answers an issuer 429 as throttled-by-issuer with its Retry-After, without retrying or moving the breaker', async () => {
+      const { grants, observer } = events();
       handler = (_req, res) => json(res, 429, { error: 'slow_down' }, { 'Retry-After': '7' });
+      const tokenClient = client({ observer, circuitBreaker: { failureThreshold: 1 } });
       const thrown = (await failure(
+        tokenClient.requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
+      )) as TokenEndpointError;
+      expect(thrown).toMatchObject({ kind: 'throttled-by-issuer', status: 429, retryAfterSeconds: 7 });
+      expect(thrown.retryable).toBe(true);
+      expect(requests).toHaveLength(1);
+      expect(tokenClient.breakerState).toBe('closed');
+      expect(grants).toEqual([['throttled_by_issuer', 'client_credentials', expect.any(Number)]]);
+      const answered = toV3Exception(thrown) as V3IssuerThrottledException;
+      expect(answered).toBeInstanceOf(V3IssuerThrottledException);
+      expect(answered.getStatus()).toBe(429);
+      expect(answered.headers['Retry-After']).toBe('7');
+    });
+
+    it("passes the issuer's Retry-After of a 503 on to the caller", async () => {
+      handler = (_req, res) => json(res, 503, { error: 'temporarily_unavailable' }, { 'Retry-After': '7' });
+      const thrown = await failure(
         client({ retry: { attempts: 1 } }).requestToken({
           grantType: 'client_credentials',
           clientId: 'a',
           clientSecret: 'b',
         }),
-      )) as V3IssuerUnavailableException;
-      expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
-      expect(thrown.retryAfterSeconds).toBe(7);
-      expect(thrown.headers['Retry-After']).toBe('7');
+      );
+      expect(thrown).toMatchObject({ kind: 'issuer', retryAfterSeconds: 7 });
+      const answered = toV3Exception(thrown) as V3IssuerUnavailableException;
+      expect(answered.retryAfterSeconds).toBe(7);
+      expect(answered.headers['Retry-After']).toBe('7');
     });
 
     it('fails with unavailable when the issuer does not answer in time', async () => {
@@ -465,7 +519,7 @@ describe('V3TokenClient', () => {
           clientSecret: 'b',
         }),
       );
-      expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
+      expect(thrown).toMatchObject({ kind: 'issuer', status: undefined });
       expect((thrown as Error).message).toContain('no answer within 150 ms');
       expect(requests).toHaveLength(2);
       expect(Date.now() - started).toBeLessThan(2000);
@@ -481,7 +535,7 @@ describe('V3TokenClient', () => {
           clientSecret: 'b',
         }),
       );
-      expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
+      expect(thrown).toMatchObject({ kind: 'issuer', status: undefined });
       expect((thrown as Error).message).toContain('ECONNREFUSED');
       expect(grants).toEqual([['unavailable', 'client_credentials', expect.any(Number)]]);
     });
@@ -491,7 +545,7 @@ describe('V3TokenClient', () => {
       const thrown = await failure(
         client().requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
       );
-      expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
+      expect(thrown).toMatchObject({ kind: 'issuer' });
       expect(requests).toHaveLength(3);
     });
   });
@@ -589,16 +643,15 @@ describe('V3TokenClient', () => {
       });
       const grant = { grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' } as const;
 
-      await expect(tokenClient.requestToken(grant)).rejects.toBeInstanceOf(V3IssuerUnavailableException);
+      await expect(tokenClient.requestToken(grant)).rejects.toMatchObject({ kind: 'issuer' });
       expect(tokenClient.breakerState).toBe('closed');
-      await expect(tokenClient.requestToken(grant)).rejects.toBeInstanceOf(V3IssuerUnavailableException);
+      await expect(tokenClient.requestToken(grant)).rejects.toMatchObject({ kind: 'issuer' });
       expect(tokenClient.breakerState).toBe('open');
       expect(requests).toHaveLength(2);
 
       clock.now += 4_000;
-      const fastFail = (await failure(tokenClient.requestToken(grant))) as V3IssuerUnavailableException;
-      expect(fastFail).toBeInstanceOf(V3IssuerUnavailableException);
-      expect(fastFail.retryAfterSeconds).toBe(6);
+      const fastFail = (await failure(tokenClient.requestToken(grant))) as TokenEndpointError;
+      expect(fastFail).toMatchObject({ kind: 'issuer', status: undefined, retryAfterSeconds: 6 });
       expect(requests).toHaveLength(2);
 
       clock.now += 6_000;
@@ -635,6 +688,58 @@ describe('V3TokenClient', () => {
     });
   });
 
+  describe('call queue', () => {
+    const grant = { grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' } as const;
+
+    it("starts a call's timeout when it is sent, not while it waits for a connection", async () => {
+      handler = (_req, res) => setTimeout(() => json(res, 200, TOKEN), 400);
+      const tokenClient = client({ connections: 1, timeoutMs: 1500, retry: { attempts: 1 } });
+      const results = await Promise.allSettled([1, 2, 3, 4].map(() => tokenClient.requestToken(grant)));
+      expect(results.map((result) => result.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      expect(requests).toHaveLength(4);
+      expect(new Set(requests.map((request) => request.socketId)).size).toBe(1);
+    });
+
+    it('answers 503 with Retry-After when the queue is full, and the breaker does not count it', async () => {
+      const { grants, states, observer } = events();
+      const rejected: string[] = [];
+      const depths: number[] = [];
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      handler = (_req, res) => void held.then(() => json(res, 200, TOKEN));
+      const tokenClient = client({
+        connections: 1,
+        queueSize: 1,
+        observer: {
+          ...observer,
+          issuerQueueRejected: (reason) => rejected.push(reason),
+          issuerQueue: (waiting) => depths.push(waiting),
+        },
+        circuitBreaker: { failureThreshold: 1 },
+      });
+      const first = tokenClient.requestToken(grant);
+      const second = tokenClient.requestToken(grant);
+      const third = await failure(tokenClient.requestToken(grant));
+      expect(third).toBeInstanceOf(IssuerQueueFullError);
+      expect((third as IssuerQueueFullError).getStatus()).toBe(503);
+      expect((third as IssuerQueueFullError).headers['Retry-After']).toBe('1');
+      expect(rejected).toEqual(['full']);
+      expect(Math.max(...depths)).toBe(1);
+      release();
+      await expect(first).resolves.toMatchObject({ v3TokenResponse: TOKEN });
+      await expect(second).resolves.toMatchObject({ v3TokenResponse: TOKEN });
+      expect(tokenClient.breakerState).toBe('closed');
+      expect(states).toEqual([]);
+      expect(grants.map(([outcome]) => outcome).sort()).toEqual(['queue_full', 'success', 'success']);
+      expect(tokenClient.queueDepth).toEqual({ waiting: 0, active: 0 });
+    });
+  });
+
   it('fails as unavailable, without retrying, once closed; close is idempotent', async () => {
     const tokenClient = client();
     await tokenClient.requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' });
@@ -643,7 +748,7 @@ describe('V3TokenClient', () => {
     const thrown = await failure(
       tokenClient.requestToken({ grantType: 'client_credentials', clientId: 'a', clientSecret: 'b' }),
     );
-    expect(thrown).toBeInstanceOf(V3IssuerUnavailableException);
+    expect(thrown).toMatchObject({ kind: 'issuer' });
     expect((thrown as Error).message).toContain('the client is closed');
     expect(requests).toHaveLength(1);
   });

@@ -1,6 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from './circuit-breaker.js';
+import { IssuerCallQueue } from './issuer-call.queue.js';
+import { IssuerQueueFullError } from './issuer-queue-full.error.js';
+import { TokenEndpointError } from './token-endpoint.error.js';
+import { refusalOf } from './token-endpoint-refusal.js';
 import {
   backoffDelayMs,
   parseRetryAfter,
@@ -10,12 +14,7 @@ import {
 import type { V3GrantOutcome, V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import type { V3CircuitBreakerOptions, V3RetryOptions } from '../module/v3-token-auth.options.js';
 import { parseV3TokenResponse } from './v3-token-response.parser.js';
-import {
-  V3BadRequestException,
-  V3InvalidCredentialsException,
-  V3IssuerUnavailableException,
-  V3ProtocolException,
-} from '../v3-token.exceptions.js';
+import { V3BadRequestException, V3ProtocolException } from '../v3-token.exceptions.js';
 import type {
   V3ClientAuthMethod,
   V3GrantType,
@@ -47,8 +46,15 @@ export interface V3TokenClientOptions {
   clientAuthMethod?: V3ClientAuthMethod;
   /** Deadline of one attempt (connect, headers and body), ms. @default 5000 */
   timeoutMs?: number;
-  /** Keep-alive connections to the token endpoint at most. @default 16 */
+  /**
+   * Calls in flight to the token endpoint at once, and its keep-alive connections. Further calls wait in a bounded
+   * queue ({@link IssuerCallQueue}); a call's timeout starts when it is sent. @default 16
+   */
   connections?: number;
+  /** Calls that may wait for a free connection; one more is answered 503 at once. @default 64 */
+  queueSize?: number;
+  /** Longest a call waits for a free connection before 503, ms. @default 5000 */
+  queueWaitMs?: number;
   /** Retries of retryable failures (429, 5xx, timeouts, connection errors). */
   retry?: V3RetryOptions;
   /** Circuit breaker around each `requestToken` call. */
@@ -64,22 +70,14 @@ export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Longest `error_description` relayed from the issuer, characters. */
 export const MAX_ERROR_DESCRIPTION_LENGTH = 200;
 
-/** Issuer error codes that mean "these credentials (or this grant) were refused". */
-const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set([
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'invalid_request',
-  'unsupported_grant_type',
-  'invalid_scope',
-]);
-
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /** A failed attempt that another attempt may fix. */
 interface RetryableFailure {
   reason: string;
+  /** The issuer's HTTP status, when it answered. */
+  status?: number;
   retryAfterSeconds?: number;
   /** False for failures that retrying cannot fix (the client was closed). */
   retry: boolean;
@@ -134,11 +132,14 @@ function isTimeout(error: unknown): boolean {
 }
 
 /**
- * Calls the V3 token endpoint: one keep-alive connection pool, form-encoded grants, strict parsing of the answer,
- * retries with jittered backoff for retryable failures and a circuit breaker in front.
+ * Calls the V3 token endpoint: one keep-alive connection pool behind a bounded call queue, form-encoded grants,
+ * strict parsing of the answer, retries with jittered backoff for the issuer's own failures and a circuit breaker
+ * in front that counts only those (5xx, 408, timeouts of sent calls, refused connections).
  *
- * @throws V3InvalidCredentialsException when the issuer refuses the credentials (never retried).
- * @throws V3IssuerUnavailableException on 429, 5xx, timeouts, connection errors and while the circuit is open.
+ * @throws TokenEndpointError of kind `credential` or `request` when the issuer refuses the grant (never retried),
+ *   `throttled-by-issuer` on its 429 (never retried: the caller is told its `Retry-After`), `issuer` when it fails
+ *   (after the retries) and while the circuit is open.
+ * @throws IssuerQueueFullError (503) when the call cannot get a connection in time; no failure of the issuer.
  * @throws V3ProtocolException when the issuer answers something that is not a valid token response.
  *
  * @example
@@ -152,6 +153,7 @@ export class V3TokenClient {
   private readonly timeoutMs: number;
   private readonly retry: ResolvedRetryOptions;
   private readonly breaker: CircuitBreaker;
+  private readonly queue: IssuerCallQueue;
   private readonly observer?: V3TokenAuthObserver;
   private readonly now: () => number;
   private closing?: Promise<void>;
@@ -183,8 +185,19 @@ export class V3TokenClient {
       observer: { breakerState: (state) => this.observer?.breakerState?.(state) },
       now: this.now,
     });
+    const connections = options.connections ?? 16;
+    this.queue = new IssuerCallQueue({
+      concurrency: connections,
+      maxWaiting: options.queueSize,
+      maxWaitMs: options.queueWaitMs,
+      observer: {
+        queueDepth: (waiting, active) => this.observer?.issuerQueue?.(waiting, active),
+        queueRejected: (reason) => this.observer?.issuerQueueRejected?.(reason),
+      },
+      now: this.now,
+    });
     this.pool = new Pool(url.origin, {
-      connections: options.connections ?? 16,
+      connections,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       connect: { timeout: this.timeoutMs },
@@ -203,21 +216,28 @@ export class V3TokenClient {
     try {
       const result = await this.breaker.execute(
         () => this.requestWithRetries(request),
-        (error) => error instanceof V3IssuerUnavailableException,
+        (error) => error instanceof TokenEndpointError && error.kind === 'issuer',
       );
       this.report('success', grant.grantType, started);
       return result;
     } catch (error) {
       if (error instanceof CircuitOpenError) {
         this.report('circuit_open', grant.grantType, started);
-        throw new V3IssuerUnavailableException(
-          'The token endpoint is failing; calls are paused by the circuit breaker',
-          error.retryAfterSeconds,
-        );
+        throw new TokenEndpointError({
+          kind: 'issuer',
+          error: 'temporarily_unavailable',
+          errorDescription: 'The token endpoint is failing; calls are paused by the circuit breaker',
+          retryAfterSeconds: error.retryAfterSeconds,
+        });
       }
       this.report(outcomeOf(error), grant.grantType, started);
       throw error;
     }
+  }
+
+  /** Calls waiting for a connection to the token endpoint, and calls in flight. */
+  get queueDepth(): { waiting: number; active: number } {
+    return { waiting: this.queue.waiting, active: this.queue.active };
   }
 
   /** Closes the connection pool; later calls fail as unavailable. */
@@ -271,10 +291,21 @@ export class V3TokenClient {
     return { grantType: grant.grantType, headers, body: form.toString(), secrets: secrets.filter(Boolean) };
   }
 
+  /**
+   * Attempts `request` until it succeeds, is refused or the attempts are spent. Each attempt waits for its own
+   * connection in the queue (none is held during a backoff); a retry that finds the queue full ends the request
+   * with the failure before it.
+   */
   private async requestWithRetries(request: PreparedRequest): Promise<V3TokenRequestResponse> {
     let failure: RetryableFailure | undefined;
     for (let attempt = 1; attempt <= this.retry.attempts; attempt++) {
-      const result = await this.attempt(request);
+      let result: Attempt;
+      try {
+        result = await this.queue.run(() => this.attempt(request));
+      } catch (error) {
+        if (error instanceof IssuerQueueFullError && failure !== undefined) break;
+        throw error;
+      }
       if (result.ok) return result.value;
       failure = result.failure;
       if (!failure.retry || attempt === this.retry.attempts) break;
@@ -285,10 +316,13 @@ export class V3TokenClient {
       if (delayMs > 0) await sleep(delayMs);
     }
     const attempts = this.retry.attempts;
-    throw new V3IssuerUnavailableException(
-      `The token endpoint is unavailable: ${failure?.reason ?? 'no attempt made'}${attempts > 1 ? ` (${attempts} attempts)` : ''}`,
-      failure?.retryAfterSeconds,
-    );
+    throw new TokenEndpointError({
+      kind: 'issuer',
+      status: failure?.status,
+      error: 'temporarily_unavailable',
+      errorDescription: `The token endpoint is unavailable: ${failure?.reason ?? 'no attempt made'}${attempts > 1 ? ` (${attempts} attempts)` : ''}`,
+      retryAfterSeconds: failure?.retryAfterSeconds,
+    });
   }
 
   private async attempt(request: PreparedRequest): Promise<Attempt> {
@@ -318,19 +352,29 @@ export class V3TokenClient {
       }
       if (status === 400 || status === 401 || status === 403) {
         const text = await this.readBody(response).catch(() => '');
-        throw this.credentialsRefused(status, text, request.secrets);
+        throw this.refused(status, text, request);
       }
-      if (status === 408 || status === 429 || status >= 500) {
+      if (status === 429) {
+        await body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
+        throw new TokenEndpointError({
+          kind: 'throttled-by-issuer',
+          status,
+          error: 'slow_down',
+          errorDescription: 'The issuer asks this client to slow down',
+          retryAfterSeconds: parseRetryAfter(headers['retry-after'], this.now()),
+        });
+      }
+      if (status === 408 || status >= 500) {
         await body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
         const retryAfterSeconds = parseRetryAfter(headers['retry-after'], this.now());
-        return { ok: false, failure: { reason: `HTTP ${status}`, retryAfterSeconds, retry: true } };
+        return { ok: false, failure: { reason: `HTTP ${status}`, status, retryAfterSeconds, retry: true } };
       }
       await body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
       throw new V3ProtocolException(
         `unexpected HTTP ${status} (check tokenUrl: it must be the token endpoint)`,
       );
     } catch (error) {
-      if (error instanceof V3InvalidCredentialsException || error instanceof V3ProtocolException) throw error;
+      if (error instanceof TokenEndpointError || error instanceof V3ProtocolException) throw error;
       return { ok: false, failure: this.transportFailure(error) };
     } finally {
       if (!body.readableEnded && !body.destroyed) body.destroy();
@@ -355,7 +399,7 @@ export class V3TokenClient {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  private credentialsRefused(status: number, text: string, secrets: string[]): V3InvalidCredentialsException {
+  private refused(status: number, text: string, request: PreparedRequest): TokenEndpointError {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -363,15 +407,16 @@ export class V3TokenClient {
       body = undefined;
     }
     const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    const code =
-      typeof fields.error === 'string' && CREDENTIAL_ERRORS.has(fields.error)
-        ? fields.error
-        : 'invalid_client';
+    const refusal = refusalOf(
+      status,
+      typeof fields.error === 'string' ? fields.error : undefined,
+      request.grantType,
+    );
     const description =
       typeof fields.error_description === 'string'
-        ? sanitizeDescription(fields.error_description, secrets)
+        ? sanitizeDescription(fields.error_description, request.secrets)
         : undefined;
-    return new V3InvalidCredentialsException(status, code, description || undefined);
+    return new TokenEndpointError({ ...refusal, status, errorDescription: description || undefined });
   }
 
   private transportFailure(error: unknown): RetryableFailure {
@@ -442,7 +487,16 @@ export function sanitizeDescription(description: string, secrets: readonly strin
 }
 
 function outcomeOf(error: unknown): V3GrantOutcome {
-  if (error instanceof V3InvalidCredentialsException) return 'invalid_credentials';
-  if (error instanceof V3IssuerUnavailableException) return 'unavailable';
-  return 'protocol_error';
+  if (error instanceof IssuerQueueFullError) return 'queue_full';
+  if (!(error instanceof TokenEndpointError)) return 'protocol_error';
+  switch (error.kind) {
+    case 'credential':
+      return 'invalid_credentials';
+    case 'request':
+      return 'invalid_request';
+    case 'throttled-by-issuer':
+      return 'throttled_by_issuer';
+    default:
+      return 'unavailable';
+  }
 }

@@ -12,6 +12,9 @@ export type ResolvedV3TokenAuthOptions = Required<
     | 'expirySkewSeconds'
     | 'timeoutMs'
     | 'connections'
+    | 'issuerQueueSize'
+    | 'issuerQueueWaitMs'
+    | 'coldGrantsPerAddressPerMinute'
     | 'memoryCache'
     | 'memoryCacheMaxEntries'
     | 'refreshAheadRatio'
@@ -106,6 +109,9 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     expirySkewSeconds: positiveInteger(options, 'expirySkewSeconds', 30, 0),
     timeoutMs: positiveInteger(options, 'timeoutMs', 5000),
     connections: positiveInteger(options, 'connections', 16),
+    issuerQueueSize: positiveInteger(options, 'issuerQueueSize', 64, 0),
+    issuerQueueWaitMs: positiveInteger(options, 'issuerQueueWaitMs', 5000, 0),
+    coldGrantsPerAddressPerMinute: positiveInteger(options, 'coldGrantsPerAddressPerMinute', 120, 0),
     memoryCache: options.memoryCache ?? true,
     memoryCacheMaxEntries: positiveInteger(options, 'memoryCacheMaxEntries', 10_000),
     refreshAheadRatio,

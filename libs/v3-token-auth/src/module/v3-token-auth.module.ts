@@ -61,6 +61,8 @@ function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
           clientAuthMethod: options.clientAuthMethod,
           timeoutMs: options.timeoutMs,
           connections: options.connections,
+          queueSize: options.issuerQueueSize,
+          queueWaitMs: options.issuerQueueWaitMs,
           retry: options.retry,
           circuitBreaker: options.circuitBreaker,
           observer: options.observer,

@@ -1,9 +1,23 @@
 /** Outcome of one call to the token endpoint. */
 export type V3GrantOutcome =
-  'success' | 'invalid_credentials' | 'unavailable' | 'protocol_error' | 'circuit_open';
+  | 'success'
+  | 'invalid_credentials'
+  | 'invalid_request'
+  | 'throttled_by_issuer'
+  | 'unavailable'
+  | 'protocol_error'
+  | 'circuit_open'
+  | 'queue_full';
 
 /** Where a principal was found. */
 export type V3CacheTier = 'memory' | 'store' | 'bearer';
+
+/** Why a grant was stopped before it reached the issuer. */
+export type V3GrantRefusal =
+  /** The issuer answered 429 for this client; its `Retry-After` has not passed. */
+  | 'issuer_throttled'
+  /** This caller address spent its cold grants of the minute (`coldGrantsPerAddressPerMinute`). */
+  | 'cold_grant_limit';
 
 /**
  * Hooks the module calls on notable events, for metrics and logs. Every method is optional.
@@ -17,6 +31,12 @@ export interface V3TokenAuthObserver {
   lockWait?(outcome: 'acquired' | 'picked_up' | 'timeout' | 'fallback'): void;
   breakerState?(state: 'closed' | 'open' | 'half_open'): void;
   throttled?(clientId: string): void;
+  /** A grant was answered 429/503 without calling the issuer, and why. */
+  grantRefused?(reason: V3GrantRefusal, clientId: string): void;
+  /** The token endpoint's call queue changed: calls `waiting` for a connection, calls `active` in flight. */
+  issuerQueue?(waiting: number, active: number): void;
+  /** A call found the token endpoint's queue full, or waited in it too long, and was answered 503. */
+  issuerQueueRejected?(reason: 'full' | 'waited_too_long'): void;
   storeError?(operation: string, message: string): void;
   refreshAhead?(outcome: 'started' | 'success' | 'failed'): void;
 }

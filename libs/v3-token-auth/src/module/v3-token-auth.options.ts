@@ -89,8 +89,18 @@ export interface V3TokenAuthModuleOptions {
   expirySkewSeconds?: number;
   /** Timeout of one token endpoint call, ms. @default 5000 */
   timeoutMs?: number;
-  /** Keep-alive connections to the token endpoint. @default 16 */
+  /**
+   * Calls in flight to the token endpoint at once (its keep-alive connections). Further calls wait in a bounded queue,
+   * and each call's `timeoutMs` starts when it is sent, not while it waits. @default 16
+   */
   connections?: number;
+  /**
+   * Calls that may wait for a connection to the token endpoint; one more is answered 503 with `Retry-After` at once
+   * (no failure of the issuer: the circuit breaker does not count it). @default 64
+   */
+  issuerQueueSize?: number;
+  /** Longest a call waits for a connection to the token endpoint before 503, ms. @default 5000 */
+  issuerQueueWaitMs?: number;
   /** Retry policy for retryable issuer failures. */
   retry?: V3RetryOptions;
   /** Circuit breaker of the token endpoint. */
@@ -105,7 +115,11 @@ export interface V3TokenAuthModuleOptions {
   lockLeaseMs?: number;
   /** How long a request waits for another instance's grant before granting itself, ms. @default 5000 */
   lockWaitMs?: number;
-  /** How long an invalid-credentials answer is remembered (by fingerprint), ms. @default 5000 */
+  /**
+   * How long the issuer's refusal of a secret is remembered (by secret, and `invalid_client` by client id for callers
+   * whose address already sent wrong secrets), ms. Refused requests (`invalid_scope`, …) are never remembered.
+   * @default 5000
+   */
   invalidCredentialsTtlMs?: number;
   /**
    * Wrong secrets one caller address may send per window (any client) before its unknown secrets get 429; a client
@@ -115,6 +129,12 @@ export interface V3TokenAuthModuleOptions {
   maxFailedAttempts?: number;
   /** Window of the per-address and per-client counts of `maxFailedAttempts`, ms. @default 60000 */
   failedAttemptsWindowMs?: number;
+  /**
+   * Grants one caller address may start per minute (cache misses that reach the issuer; grants of known-good secrets
+   * and requests that join a grant in flight are not counted); past it, 429 with `Retry-After`. 0 turns it off.
+   * Counted per instance. @default 120
+   */
+  coldGrantsPerAddressPerMinute?: number;
   /** How long a secret that obtained a token stays exempt from the wrong-secret throttle, ms. @default 604800000 (7 days) */
   knownGoodTtlMs?: number;
   /** Largest Authorization header accepted, bytes. @default 4096 */
