@@ -51,6 +51,16 @@ export class LocalTokenCache {
     return this.slots.delete(key);
   }
 
+  /** Drops every slot holding the token with `bearerKey` (a scan: evictions are rare); the slots dropped. */
+  evictToken(bearerKey: string): TokenSlot[] {
+    return this.slots.deleteWhere((slot) => slot.bearerKey === bearerKey);
+  }
+
+  /** Drops every slot (header memos stay: without their slot they only spare HMACs). */
+  evictAll(): void {
+    this.slots.clear();
+  }
+
   /** The memo of a header value, by its header key. */
   headerMemo(headerKey: string): HeaderMemo | undefined {
     return this.headers.get(headerKey);
