@@ -60,6 +60,8 @@ export interface OidcProviderOptions {
   clients: OidcProviderClient[];
   /** Access token lifetime (`expires_in`), seconds. Default 600. */
   tokenLifetimeSeconds?: number;
+  /** Enables the RFC 7009 revocation and RFC 7662 introspection endpoints. Default false. */
+  revocation?: boolean;
 }
 
 /** A running `oidc-provider` on 127.0.0.1. */
@@ -68,6 +70,10 @@ export interface OidcProviderServer {
   issuer: string;
   /** The token endpoint, as the discovery document names it. */
   tokenUrl: string;
+  /** The revocation endpoint (with `revocation: true`). */
+  revocationUrl?: string;
+  /** The introspection endpoint (with `revocation: true`). */
+  introspectionUrl?: string;
   /** Stops the server. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -100,7 +106,12 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       redirect_uris: [],
       token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_post',
     })),
-    features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: false },
+      revocation: { enabled: options.revocation === true },
+      introspection: { enabled: options.revocation === true },
+    },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     ttl: { ClientCredentials: options.tokenLifetimeSeconds ?? 600 },
@@ -115,11 +126,21 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     }));
   try {
     const discovery = await fetch(`${issuer}/.well-known/openid-configuration`);
-    const document = (await discovery.json()) as { token_endpoint?: unknown };
+    const document = (await discovery.json()) as {
+      token_endpoint?: unknown;
+      revocation_endpoint?: string;
+      introspection_endpoint?: string;
+    };
     if (typeof document.token_endpoint !== 'string') {
       throw new Error(`oidc-provider's discovery document has no token_endpoint (HTTP ${discovery.status})`);
     }
-    return { issuer, tokenUrl: document.token_endpoint, close };
+    return {
+      issuer,
+      tokenUrl: document.token_endpoint,
+      revocationUrl: document.revocation_endpoint,
+      introspectionUrl: document.introspection_endpoint,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;
