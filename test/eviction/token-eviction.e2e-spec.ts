@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { RedisTokenStore, type TokenStore, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
+import { RedisTokenStore, type V3TokenAuthModuleOptions } from 'nestjs-v3-token-auth';
 import { TokenFingerprinter } from '../../libs/v3-token-auth/src/core/token-fingerprint.js';
 import {
   FAULT_HMAC_KEY,
@@ -60,7 +60,7 @@ describe('eviction by token across instances sharing Redis', () => {
   const gatedApp = async (): Promise<{ app: ModuleInstance; store: GatedTokenStore }> => {
     const store = new GatedTokenStore(new RedisTokenStore({ redis: { url: redis.url }, keyPrefix: PREFIX }));
     closers.push(() => store.close());
-    const app = await moduleApp({ redis: undefined, store: store as TokenStore });
+    const app = await moduleApp({ redis: undefined, store });
     return { app, store };
   };
 
