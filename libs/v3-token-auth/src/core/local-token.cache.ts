@@ -56,9 +56,9 @@ export class LocalTokenCache {
     return this.slots.deleteWhere((slot) => slot.bearerKey === bearerKey);
   }
 
-  /** Drops every slot (header memos stay: without their slot they only spare HMACs). */
-  evictAll(): void {
-    this.slots.clear();
+  /** Every slot held (a scan: for rare operations). */
+  heldSlots(): TokenSlot[] {
+    return this.slots.values();
   }
 
   /** The memo of a header value, by its header key. */

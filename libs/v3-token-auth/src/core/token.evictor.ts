@@ -38,17 +38,27 @@ export class TokenEvictor {
   }
 
   /**
-   * Listens to the store's tombstone announcements: a token evicted elsewhere is dropped here; after missed
-   * announcements (a reconnect), every slot here is, so the next request reads the store and its tombstones again.
+   * Listens to the store's tombstone announcements: a token evicted elsewhere is dropped here; after announcements
+   * may have been missed (a reconnect), every token held here is checked against the store's tombstones once.
    */
   listen(): void {
     this.store.onTombstone((tombstone) => {
       if (tombstone === undefined) {
-        this.local.evictAll();
+        void this.recheckHeld();
         return;
       }
       this.tombstones.learn(tombstone.key, tombstone.ttlMs);
       this.local.evictToken(tombstone.key);
     });
+  }
+
+  /** Drops every token held here that has a tombstone in the store (or that the store cannot vouch for). */
+  async recheckHeld(): Promise<void> {
+    const bearerKeys = new Set(this.local.heldSlots().map((slot) => slot.bearerKey));
+    await Promise.all(
+      [...bearerKeys].map(async (bearerKey) => {
+        if (await this.store.isTombstoned(bearerKey)) this.local.evictToken(bearerKey);
+      }),
+    );
   }
 }

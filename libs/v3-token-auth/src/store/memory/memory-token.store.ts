@@ -85,6 +85,12 @@ export class BoundedTtlCache<V> {
     return node.expiresAt > this.now();
   }
 
+  /** The live values (a scan: for rare operations). */
+  values(): V[] {
+    const now = this.now();
+    return [...this.nodes.values()].filter((node) => node.expiresAt > now).map((node) => node.value);
+  }
+
   /** Removes every entry whose value satisfies `predicate` (a scan: for rare operations); the values removed. */
   deleteWhere(predicate: (value: V) => boolean): V[] {
     const removed: V[] = [];
