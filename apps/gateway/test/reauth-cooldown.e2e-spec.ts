@@ -89,7 +89,7 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     expect(refused.has(handedOut.body?.access_token as string)).toBe(false);
     const bearer = await gw.get(REFUSED, `Bearer ${[...refused][0]}`);
     expect(bearer.status).toBe(401);
-  });
+  }, 60_000);
 
   it('1000 requests at concurrency 20 cost one grant and one re-grant', async () => {
     const gw = await gateway();
@@ -102,7 +102,7 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     expect(issuer.issuer.grantCount('concurrent')).toBeLessThanOrEqual(2);
     expect(echo.seen.length).toBeLessThanOrEqual(40);
     expect(await gw.metric('gateway_reauth_cooldown_total')).toBeGreaterThanOrEqual(960);
-  });
+  }, 180_000);
 
   it('a request with a body is not replayed: its 401 is relayed and the next request spends the re-grant', async () => {
     const gw = await gateway();
