@@ -64,6 +64,8 @@ export interface OidcProviderOptions {
   tokenLifetimeSeconds?: number;
   /** Scopes the provider knows, e.g. `['read', 'write']`. Default: oidc-provider's own (`openid`, `offline_access`). */
   scopes?: string[];
+  /** Enables the RFC 7009 revocation and RFC 7662 introspection endpoints. Default false. */
+  revocation?: boolean;
 }
 
 /** A running `oidc-provider` on 127.0.0.1. */
@@ -74,6 +76,10 @@ export interface OidcProviderServer {
   tokenUrl: string;
   /** Grants the token endpoint answered with a token so far. */
   grantCount(): number;
+  /** The revocation endpoint (with `revocation: true`). */
+  revocationUrl?: string;
+  /** The introspection endpoint (with `revocation: true`). */
+  introspectionUrl?: string;
   /** Stops the server. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -108,7 +114,12 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       ...(client.scope === undefined ? {} : { scope: client.scope }),
     })),
     ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
-    features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: false },
+      revocation: { enabled: options.revocation === true },
+      introspection: { enabled: options.revocation === true },
+    },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     ttl: { ClientCredentials: options.tokenLifetimeSeconds ?? 600 },
@@ -127,11 +138,22 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     }));
   try {
     const discovery = await fetch(`${issuer}/.well-known/openid-configuration`);
-    const document = (await discovery.json()) as { token_endpoint?: unknown };
+    const document = (await discovery.json()) as {
+      token_endpoint?: unknown;
+      revocation_endpoint?: string;
+      introspection_endpoint?: string;
+    };
     if (typeof document.token_endpoint !== 'string') {
       throw new Error(`oidc-provider's discovery document has no token_endpoint (HTTP ${discovery.status})`);
     }
-    return { issuer, tokenUrl: document.token_endpoint, grantCount: () => grants, close };
+    return {
+      issuer,
+      tokenUrl: document.token_endpoint,
+      revocationUrl: document.revocation_endpoint,
+      introspectionUrl: document.introspection_endpoint,
+      grantCount: () => grants,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

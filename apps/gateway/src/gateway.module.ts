@@ -12,6 +12,7 @@ import { GatewayLifecycle } from './lifecycle/gateway-lifecycle.js';
 import { gatewayLoggerParams } from './logging/logger.options.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { RevokeController } from './token/revoke.controller.js';
 import { TokenController } from './token/token.controller.js';
 
 /** Maps the gateway's configuration to the token module's options; `observer` feeds the Prometheus metrics. */
@@ -54,6 +55,7 @@ export function toTokenAuthOptions(
     issuerQueueWaitMs: config.tokenQueueWaitMs,
     coldGrantsPerAddressPerMinute: config.coldGrantsPerAddressPerMinute,
     jwt: config.jwt,
+    revocationUrl: config.revocationUrl,
     observer,
   };
 }
@@ -87,7 +89,7 @@ export class GatewayModule {
           isGlobal: true,
         }),
       ],
-      controllers: [TokenController, HealthController, HealthProbesController],
+      controllers: [TokenController, RevokeController, HealthController, HealthProbesController],
       providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }, GatewayLifecycle],
     };
   }

@@ -21,6 +21,7 @@ export {
   TokenStore,
   type CachedToken,
   type ThrottleState,
+  type TombstoneListener,
   type TokenLock,
 } from './store/token-store.interface.js';
 export { MemoryTokenStore } from './store/memory/memory-token.store.js';

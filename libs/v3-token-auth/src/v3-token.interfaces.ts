@@ -83,6 +83,20 @@ export interface V3AuthenticateOptions {
   callerAddress?: string;
 }
 
+/** Options of `V3TokenService.revoke()`. */
+export interface V3RevocationOptions {
+  /** RFC 7009 `token_type_hint` (`access_token`, `refresh_token`), passed on to the issuer. */
+  tokenTypeHint?: string;
+  /** Address of the caller, counted by the wrong-secret throttle as for grants. */
+  callerAddress?: string;
+}
+
+/**
+ * What `revoke()` did here: `evicted` (a token this cache handed out to the client, now refused everywhere),
+ * `not_owned` (another client's token: left alone) or `unknown` (not in this cache: only passed on to the issuer).
+ */
+export type V3RevocationOutcome = 'evicted' | 'not_owned' | 'unknown';
+
 /**
  * The authenticated caller, set on `request.user` by the `v3-token` strategy.
  * @example { clientId: 'customer_id', accessToken: 'eyJ...', tokenType: 'Bearer', expiresAt: 1767225600000 }

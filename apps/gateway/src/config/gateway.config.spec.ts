@@ -45,6 +45,8 @@ describe('parseGatewayConfig', () => {
       edge: DEFAULT_EDGE_CONFIG,
       memoryCache: true,
       tokenTimeoutMs: undefined,
+      revocationUrl: undefined,
+      reauthCooldownMs: 30_000,
       scope: undefined,
       retryAttempts: undefined,
       breakerFailureThreshold: undefined,
@@ -63,6 +65,9 @@ describe('parseGatewayConfig', () => {
 
   it.each([
     ['V3_TOKEN_TIMEOUT_MS', ' 2500 ', 'tokenTimeoutMs', 2500],
+    ['V3_REVOCATION_URL', 'https://issuer.example/revoke', 'revocationUrl', 'https://issuer.example/revoke'],
+    ['GATEWAY_REAUTH_COOLDOWN_MS', '0', 'reauthCooldownMs', 0],
+    ['GATEWAY_REAUTH_COOLDOWN_MS', '5000', 'reauthCooldownMs', 5000],
     ['V3_SCOPE', ' openid orders:read ', 'scope', 'openid orders:read'],
     ['V3_TOKEN_RETRY_ATTEMPTS', '1', 'retryAttempts', 1],
     ['V3_TOKEN_BREAKER_THRESHOLD', '8', 'breakerFailureThreshold', 8],
@@ -182,6 +187,18 @@ describe('parseGatewayConfig', () => {
     ],
     [{ GATEWAY_ROUTES: '/:id=http://p:1' }, 'GATEWAY_ROUTES: "/:id=http://p:1" — each entry is'],
     [{ GATEWAY_ROUTES: ' , ' }, 'GATEWAY_ROUTES: is empty'],
+    [
+      { GATEWAY_ROUTES: '/revoke=http://p:1' },
+      'GATEWAY_ROUTES: "/revoke=http://p:1" — /revoke is served by the gateway itself',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, V3_REVOCATION_URL: 'ftp://issuer/revoke' },
+      'V3_REVOCATION_URL: "ftp://issuer/revoke" — use the http(s) URL of the issuer\'s revocation endpoint',
+    ],
+    [
+      { GATEWAY_ROUTES: ROUTES, GATEWAY_REAUTH_COOLDOWN_MS: '-1' },
+      'GATEWAY_REAUTH_COOLDOWN_MS: "-1" — use milliseconds from 0 (no cooldown) to 3600000',
+    ],
     [{ GATEWAY_ROUTES: ROUTES, PORT: 'abc' }, 'PORT: "abc" — use a TCP port number from 0 to 65535'],
     [{ GATEWAY_ROUTES: ROUTES, PORT: '70000' }, 'PORT: "70000" — use a TCP port'],
     [

@@ -12,7 +12,7 @@ export const GATEWAY_CONFIG = 'gateway';
 export const SANDBOX_TOKEN_URL = 'http://127.0.0.1:3001/token';
 
 /** Paths the gateway serves itself; no route prefix may take them. */
-export const RESERVED_PATHS: readonly string[] = ['/token', '/health', '/metrics'];
+export const RESERVED_PATHS: readonly string[] = ['/token', '/revoke', '/health', '/metrics'];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type GatewayLogLevel = (typeof LOG_LEVELS)[number];
@@ -99,6 +99,10 @@ export interface GatewayConfig {
   // Token module tuning: undefined while the variable is unset, so the module's own default applies.
   /** `V3_TOKEN_TIMEOUT_MS`: timeout of one token endpoint call, ms. */
   tokenTimeoutMs?: number;
+  /** `V3_REVOCATION_URL`: the issuer's RFC 7009 endpoint, to which `POST /revoke` passes revocations on. */
+  revocationUrl?: string;
+  /** `GATEWAY_REAUTH_COOLDOWN_MS`: after a downstream 401, no further re-grant for those credentials for this long, ms. */
+  reauthCooldownMs: number;
   /** `V3_SCOPE`: the `scope` sent with every grant that does not carry its own. */
   scope?: string;
   /** `V3_TOKEN_RETRY_ATTEMPTS`: attempts in all at the token endpoint, the first included. */
@@ -352,6 +356,14 @@ const envSchema = z
       .transform((value) => value === 'true')
       .default(true),
     V3_TOKEN_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').optional(),
+    V3_REVOCATION_URL: httpUrl(
+      "use the http(s) URL of the issuer's revocation endpoint, e.g. https://issuer.example/revoke",
+    ).optional(),
+    GATEWAY_REAUTH_COOLDOWN_MS: integer(
+      0,
+      3_600_000,
+      'use milliseconds from 0 (no cooldown) to 3600000',
+    ).default(30_000),
     V3_SCOPE: optionalText.refine((value) => value === undefined || SCOPE.test(value), {
       message:
         'use scope names separated by single spaces, printable ASCII without " or \\, e.g. "read write"',
@@ -545,6 +557,8 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     },
     memoryCache: value.TOKEN_MEMORY_CACHE,
     tokenTimeoutMs: value.V3_TOKEN_TIMEOUT_MS,
+    revocationUrl: value.V3_REVOCATION_URL,
+    reauthCooldownMs: value.GATEWAY_REAUTH_COOLDOWN_MS,
     scope: value.V3_SCOPE,
     retryAttempts: value.V3_TOKEN_RETRY_ATTEMPTS,
     breakerFailureThreshold: value.V3_TOKEN_BREAKER_THRESHOLD,

@@ -6,15 +6,21 @@ import { toErrorReply, toOAuthErrorReply } from './error-reply.js';
 
 /** Path of the gateway's token endpoint, whose errors are OAuth 2.0 JSON. */
 export const TOKEN_PATH = '/token';
+/** Path of the gateway's revocation endpoint (RFC 7009), whose errors are OAuth 2.0 JSON too. */
+export const REVOKE_PATH = '/revoke';
 
-/** Whether the request is a call of the token endpoint (`POST /token`); another method there is the gateway's 404. */
-function isTokenEndpoint(method: string, url: string): boolean {
-  return method === 'POST' && (url === TOKEN_PATH || url.startsWith(`${TOKEN_PATH}?`));
+/**
+ * Whether the request is a call of an OAuth endpoint (`POST /token`, `POST /revoke`); another method there is the
+ * gateway's 404.
+ */
+function isOAuthEndpoint(method: string, url: string): boolean {
+  if (method !== 'POST') return false;
+  return [TOKEN_PATH, REVOKE_PATH].some((path) => url === path || url.startsWith(`${path}?`));
 }
 
 /**
  * Every error on the gateway's own routes (and unknown paths) as JSON: OAuth 2.0 `{ error, error_description }`
- * under `POST /token`, `{ statusCode, error, message }` elsewhere; the headers a `V3TokenException` carries
+ * under `POST /token` and `POST /revoke`, `{ statusCode, error, message }` elsewhere; the headers a `V3TokenException` carries
  * (`WWW-Authenticate`, `Retry-After`) are put on the reply. 5xx causes are logged, never sent.
  */
 @Catch()
@@ -25,7 +31,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const answer = isTokenEndpoint(request.method, request.url)
+    const answer = isOAuthEndpoint(request.method, request.url)
       ? toOAuthErrorReply(exception)
       : toErrorReply(exception);
     if (exception instanceof V3TokenException) {

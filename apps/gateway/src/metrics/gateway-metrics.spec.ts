@@ -76,8 +76,8 @@ describe('GatewayMetrics', () => {
     metrics.grantRefused('cold_grant_limit');
     metrics.grantRefused('cold_grant_limit');
     metrics.grantRefused('issuer_throttled');
-    metrics.issuerQueue(5, 16);
-    metrics.issuerQueue(3, 16);
+    metrics.issuerQueue(5);
+    metrics.issuerQueue(3);
     metrics.issuerQueueRejected('full');
 
     const text = await metrics.metrics();

@@ -94,6 +94,11 @@ export class GatewayMetrics implements V3TokenAuthObserver {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly reauthCooldowns = new Counter({
+    name: 'gateway_reauth_cooldown_total',
+    help: "Requests answered 401 without a new grant because a downstream refused their credentials' token within GATEWAY_REAUTH_COOLDOWN_MS",
+    registers: [this.registry],
+  });
   private readonly proxyDuration = new ProxyLatencyHistogram({
     name: 'gateway_proxy_duration_seconds',
     help: 'Proxied requests, from arrival to the end of the response, by route prefix, method and status',
@@ -185,6 +190,11 @@ export class GatewayMetrics implements V3TokenAuthObserver {
    */
   observeProxy(route: string, method: string, status: number, seconds: number): void {
     this.proxyDuration.observe(route, KNOWN_METHODS.has(method) ? method : 'OTHER', status, seconds);
+  }
+
+  /** One request answered 401 by the downstream-401 cooldown instead of a re-grant. */
+  reauthCooldown(): void {
+    this.reauthCooldowns.inc();
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -9,6 +9,7 @@ import { TrustedProxies } from './caller-address.js';
 import { Downstream, type ForwardOutcome, type Forwarding } from './downstream.js';
 import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
+import { ReauthCooldown } from './reauth-cooldown.js';
 import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
@@ -23,8 +24,10 @@ export interface ProxyAuthenticator {
     reply: FastifyReply,
     callerAddress?: () => string,
   ): boolean | Promise<boolean>;
-  /** The downstream refused `principal`'s token: evict it (only while the cache still holds that token). */
-  invalidate(principal: V3Principal): Promise<void>;
+  /** The downstream refused `accessToken`: evict it from every tier on every instance, for good. */
+  invalidate(accessToken: string): Promise<void>;
+  /** Whether the `Authorization` header value's token is cached in process, so no grant would be needed. */
+  isWarm(authorization: string): boolean;
   /** Authenticates the same `Authorization` header again, after `invalidate`, for the caller at `callerAddress`. */
   reauthenticate(authorization: string | string[] | undefined, callerAddress?: string): Promise<V3Principal>;
 }
@@ -53,6 +56,10 @@ export interface GatewayProxyOptions {
   /** `strip` keeps `Cookie` and `Set-Cookie` off proxied routes; `forward` passes them. @default 'forward' */
   cookies?: CookiePolicy;
   logger: ProxyLogger;
+  /** `GATEWAY_REAUTH_COOLDOWN_MS`: after a downstream 401, one re-grant per credentials in this time. @default 30000 */
+  reauthCooldownMs?: number;
+  /** Called for each request answered 401 by the re-grant cooldown. */
+  onReauthCooldown?(): void;
   /** Called once per proxied request when its response has been sent. */
   observe?(route: string, method: string, status: number, seconds: number): void;
 }
@@ -108,8 +115,9 @@ function sendError(reply: FastifyReply, exception: unknown): void {
 /**
  * The proxy: every route prefix is served by its `Downstream` (an undici pool) behind the authenticator, with
  * request bodies left as streams (no content-type parser consumes them) and answers streamed back unchanged but for
- * hop-by-hop headers. A downstream 401 evicts the relayed token and, when the request has no body to replay, retries
- * once with a fresh one.
+ * hop-by-hop headers. A downstream 401 evicts the relayed token everywhere and opens a re-grant cooldown for the
+ * caller's credentials (`ReauthCooldown`): one re-grant in it — a retry at once when the request has no body to
+ * replay, else the next request's grant — and after that the 401 goes to the caller.
  * Register it in its own encapsulated context (`app.register(gatewayProxy, options)`).
  */
 export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
@@ -122,6 +130,14 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 10_000;
   const queueTimeoutMs = options.queueTimeoutMs ?? 2_000;
   const maxPerClient = options.maxInflightPerClient ?? 0;
+  const cooldown = new ReauthCooldown({ cooldownMs: options.reauthCooldownMs ?? 30_000 });
+  const cooldownRefusal = (authorization: string | string[] | undefined): V3UnauthorizedException => {
+    options.onReauthCooldown?.();
+    return new V3UnauthorizedException(
+      `The downstream service refused the token of these credentials; no new token is granted for them for ${cooldown.retryAfterSeconds(authorization)} s`,
+      'invalid_token',
+    );
+  };
   instance.decorateRequest('forwarding', null);
 
   instance.removeAllContentTypeParsers();
@@ -130,6 +146,14 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
   instance.addHook('onRequest', (request, reply, next) => {
     skipAccessLog(request);
+    const authorization = request.headers.authorization;
+    if (
+      !cooldown.idle &&
+      !cooldown.admit(authorization, () => typeof authorization === 'string' && auth.isWarm(authorization))
+    ) {
+      next(cooldownRefusal(authorization));
+      return;
+    }
     let outcome: boolean | Promise<boolean>;
     try {
       outcome = auth.authenticate(request, reply, () =>
@@ -224,9 +248,12 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         reply,
         request.forwarding!,
         request.user?.accessToken ?? '',
-        firstAttempt && request.body === undefined,
+        firstAttempt && request.body === undefined && !cooldown.exhausted(request.headers.authorization),
         (outcome) => {
-          if (firstAttempt && outcome.kind === 'relayed' && reply.statusCode === 401) void evict(request);
+          if (outcome.kind === 'relayed' && reply.statusCode === 401) {
+            cooldown.refused(request.headers.authorization);
+            void evict(request);
+          }
           settle(request, reply, outcome);
         },
       );
@@ -234,12 +261,19 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
     const evict = (request: ProxiedRequest): Promise<void> =>
       request.user
-        ? auth.invalidate(request.user).catch((error: unknown) => {
+        ? auth.invalidate(request.user.accessToken).catch((error: unknown) => {
             logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
           })
         : Promise.resolve();
 
     const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
+      const authorization = request.headers.authorization;
+      cooldown.refused(authorization);
+      if (!cooldown.admit(authorization, () => false)) {
+        void evict(request);
+        sendError(reply, cooldownRefusal(authorization));
+        return;
+      }
       evict(request)
         .then(() => auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress))
         .then(

@@ -11,7 +11,7 @@ const refused = () => new V3UnauthorizedException('Authentication failed', 'inva
 
 /**
  * The proxy's authenticator: `V3TokenAuthGuard` protects every proxied route (its warm path is synchronous), and
- * `V3TokenService` evicts and re-authenticates after a downstream 401. Both hand the library the caller address
+ * `V3TokenService` evicts (everywhere, for good) and re-authenticates after a downstream 401. Both hand the library the caller address
  * the edge derived (`GATEWAY_TRUSTED_PROXIES`), which the wrong-secret throttle counts.
  */
 export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
@@ -26,7 +26,8 @@ export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenServi
       if (allowed === false) throw refused();
       return allowed;
     },
-    invalidate: (principal) => tokens.invalidate(principal),
+    invalidate: (accessToken) => tokens.invalidate(accessToken),
+    isWarm: (authorization) => tokens.peek(authorization) !== undefined,
     reauthenticate: (authorization, callerAddress) => tokens.authenticate(authorization, { callerAddress }),
   };
 }

@@ -1,5 +1,11 @@
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
-import type { CachedToken, ThrottleState, TokenLock, TokenStore } from '../store/token-store.interface.js';
+import type {
+  CachedToken,
+  ThrottleState,
+  TokenLock,
+  TokenStore,
+  TombstoneListener,
+} from '../store/token-store.interface.js';
 
 /**
  * The shared store as the request path uses it: a failing store is reported to `observer.storeError` and reads as
@@ -47,6 +53,27 @@ export class FailSoftTokenStore {
   throttleState(key: string): Promise<ThrottleState | undefined> {
     const state = this.store.throttleState?.bind(this.store);
     return state ? this.attempt('throttleState', () => state(key)) : Promise.resolve(undefined);
+  }
+
+  /** Writes (and announces) the tombstone of a bearer key, when the store keeps them; a failure is reported. */
+  async tombstone(key: string, ttlMs: number): Promise<void> {
+    const write = this.store.tombstone?.bind(this.store);
+    if (write) await this.attempt('tombstone', () => write(key, ttlMs));
+  }
+
+  /**
+   * Whether the store holds a tombstone for `key`: false when it keeps none; true when it cannot be asked, so that an
+   * entry read from it is not handed out unchecked.
+   */
+  async isTombstoned(key: string): Promise<boolean> {
+    const read = this.store.isTombstoned?.bind(this.store);
+    if (read === undefined) return false;
+    return (await this.attempt('isTombstoned', () => read(key))) ?? true;
+  }
+
+  /** Subscribes `listener` to the store's tombstone announcements, when it makes any. */
+  onTombstone(listener: TombstoneListener): void {
+    this.store.onTombstone?.(listener);
   }
 
   /** Reports `error` of `operation` to the observer. */

@@ -52,6 +52,16 @@ export class LocalTokenCache {
     return this.slots.delete(key);
   }
 
+  /** Drops every slot holding the token with `bearerKey` (a scan: evictions are rare); the slots dropped. */
+  evictToken(bearerKey: string): TokenSlot[] {
+    return this.slots.deleteWhere((slot) => slot.bearerKey === bearerKey);
+  }
+
+  /** Every slot held (a scan: for rare operations). */
+  heldSlots(): TokenSlot[] {
+    return this.slots.values();
+  }
+
   /** The memo of a header value, by its header key. */
   headerMemo(headerKey: string): HeaderMemo | undefined {
     return this.headers.get(headerKey);

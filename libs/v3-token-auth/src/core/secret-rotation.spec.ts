@@ -90,6 +90,7 @@ describe('SecretRotation', () => {
     const token = SecretRotation.carryOver(granted('v-new', 1_000), granted('v-old', 500));
     const slot = {
       key: 'c.key',
+      bearerKey: 'c.bearer',
       token,
       principal: toPrincipal(token),
       freshUntil: 50_000,

@@ -1,21 +1,24 @@
+import { BoundedTtlCache } from '../store/memory/memory-token.store.js';
 import type { CachedToken } from '../store/token-store.interface.js';
-import type { V3Principal } from '../v3-token.interfaces.js';
 import type { V3Clock } from './clock.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import type { LocalTokenCache } from './local-token.cache.js';
 import { SecretRotation } from './secret-rotation.js';
 import type { TokenFingerprinter } from './token-fingerprint.js';
 import type { TokenLifetime } from './token-lifetime.js';
+import type { TokenTombstones } from './token-tombstones.js';
 import { toPrincipal } from './token-response.mapper.js';
 import type { TokenSlot } from './token-slot.js';
 
 /**
  * The two cache tiers together: the in-process layer in front of the shared store. Reads check freshness (see
- * `TokenLifetime`) and that the token serves the caller's secret (`SecretRotation`); writes go to the store, the
- * token's bearer entry, and this process, a new grant carrying the verifiers of the token it replaces.
+ * `TokenLifetime`), that the token serves the caller's secret (`SecretRotation`), and a token read from the store its
+ * tombstone (`TokenTombstones`); writes go to the store, the token's bearer entry, and this process, a new grant
+ * carrying the verifiers of the token it replaces. An evicted token is never held again.
  */
 export class TieredTokenCache {
-  private readonly principalKeys = new WeakMap<V3Principal, string>();
+  /** Bearer keys of the tokens met lately, so a store hit costs no HMAC (in process only, like the tokens). */
+  private readonly bearerKeys: BoundedTtlCache<string>;
 
   constructor(
     readonly local: LocalTokenCache,
@@ -23,7 +26,11 @@ export class TieredTokenCache {
     private readonly fingerprinter: TokenFingerprinter,
     private readonly lifetime: TokenLifetime,
     private readonly clock: V3Clock,
-  ) {}
+    private readonly tombstones: TokenTombstones,
+    maxEntries: number,
+  ) {
+    this.bearerKeys = new BoundedTtlCache<string>({ maxEntries, now: () => clock.now() });
+  }
 
   /** The in-process slot of `key` if it is fresh and serves the secret behind `verifier`. */
   freshLocal(key: string, verifier: string): TokenSlot | undefined {
@@ -36,7 +43,8 @@ export class TieredTokenCache {
   async freshStored(key: string, verifier: string): Promise<CachedToken | undefined> {
     const stored = await this.store.get(key);
     if (!stored || this.clock.now() >= this.lifetime.freshUntil(stored)) return undefined;
-    return SecretRotation.serves(stored, verifier) ? stored : undefined;
+    if (!SecretRotation.serves(stored, verifier)) return undefined;
+    return (await this.isEvicted(key, stored)) ? undefined : stored;
   }
 
   /** The bearer entry of `accessToken` while it lives, from this process or the store. */
@@ -46,7 +54,7 @@ export class TieredTokenCache {
     if (local && this.clock.now() < local.freshUntil && local.token.accessToken === accessToken) return local;
     const stored = await this.store.get(key);
     if (stored && stored.accessToken === accessToken && this.clock.now() < stored.expiresAt) {
-      return this.hold(key, stored, stored.expiresAt);
+      return (await this.isEvicted(key, stored)) ? undefined : this.hold(key, stored, stored.expiresAt);
     }
     return undefined;
   }
@@ -54,7 +62,7 @@ export class TieredTokenCache {
   /** Holds a token read from the store in this process under `key`. */
   hold(key: string, token: CachedToken, freshUntil = this.lifetime.freshUntil(token)): TokenSlot {
     const slot = this.toSlot(key, token, freshUntil);
-    this.local.hold(slot);
+    if (!this.tombstones.knows(slot.bearerKey)) this.local.hold(slot);
     return slot;
   }
 
@@ -68,7 +76,9 @@ export class TieredTokenCache {
     const token = SecretRotation.carryOver(granted, previous);
     const freshUntil = this.lifetime.freshUntil(token);
     const ttl = freshUntil - this.clock.now();
-    if (ttl <= 0) return this.toSlot(key, token, token.expiresAt);
+    if (ttl <= 0 || this.tombstones.knows(this.bearerKeyOf(token))) {
+      return this.toSlot(key, token, token.expiresAt);
+    }
     await this.store.set(key, token, ttl);
     await this.saveBearer(token);
     return this.hold(key, token, freshUntil);
@@ -78,7 +88,8 @@ export class TieredTokenCache {
   async saveBearer(token: CachedToken): Promise<void> {
     const ttl = token.expiresAt - this.clock.now();
     if (ttl <= this.lifetime.skewOf(token)) return;
-    const key = this.fingerprinter.bearerKey(token.accessToken);
+    const key = this.bearerKeyOf(token);
+    if (this.tombstones.knows(key)) return;
     const entry: CachedToken = { ...token, verifier: '' };
     delete entry.recentVerifiers;
     delete entry.refreshToken;
@@ -91,12 +102,25 @@ export class TieredTokenCache {
   toSlot(key: string, token: CachedToken, freshUntil: number): TokenSlot {
     const refreshAt = token.verifier === '' ? Infinity : this.lifetime.refreshAt(token, freshUntil);
     const principal = toPrincipal(token);
-    if (key !== '') this.principalKeys.set(principal, key);
-    return { key, token, principal, freshUntil, refreshAt };
+    const bearerKey = key.startsWith('b.') ? key : this.bearerKeyOf(token);
+    return { key, bearerKey, token, principal, freshUntil, refreshAt };
   }
 
-  /** The cache key a principal handed out by this cache was found under. */
-  keyOf(principal: V3Principal): string | undefined {
-    return this.principalKeys.get(principal);
+  /** `TokenFingerprinter.bearerKey` of `token`, remembered until the token expires. */
+  private bearerKeyOf(token: CachedToken): string {
+    let bearerKey = this.bearerKeys.get(token.accessToken);
+    if (bearerKey === undefined) {
+      bearerKey = this.fingerprinter.bearerKey(token.accessToken);
+      this.bearerKeys.set(token.accessToken, bearerKey, token.expiresAt);
+    }
+    return bearerKey;
+  }
+
+  /** Whether `stored`, read under `key`, was evicted; an evicted entry is deleted from the store on the way. */
+  private async isEvicted(key: string, stored: CachedToken): Promise<boolean> {
+    const bearerKey = key.startsWith('b.') ? key : this.bearerKeyOf(stored);
+    if (!(await this.tombstones.isEvicted(bearerKey))) return false;
+    void this.store.delete(key, stored.accessToken);
+    return true;
   }
 }

@@ -309,6 +309,50 @@ describe('V3TokenService', () => {
     expect(client.grants).toHaveLength(2);
   });
 
+  it('evicts by the access token alone from every tier, POST /token and Bearer included', async () => {
+    const { client, service, store } = setup();
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    expect(service.peek(header)).toBe(first);
+    await service.invalidate(first.accessToken);
+    expect(service.peek(header)).toBeUndefined();
+    await expect(service.authenticate(`Bearer ${first.accessToken}`)).rejects.toMatchObject({ status: 401 });
+    const issued = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'alpha',
+      client_secret: 'alpha-secret',
+    });
+    expect(issued.access_token).not.toBe(first.accessToken);
+    expect((await service.authenticate(header)).accessToken).toBe(issued.access_token);
+    expect(client.grants).toHaveLength(2);
+    const bearerKey = new TokenFingerprinter(
+      'unit-test-hmac-key-0123456789abcdef',
+      'http://issuer.test/token',
+    ).bearerKey(first.accessToken);
+    expect(await store.isTombstoned(bearerKey)).toBe(true);
+  });
+
+  it('revokes a token it handed out to the same client, and only that', async () => {
+    const { client, service } = setup();
+    const alpha = await service.authenticate(basic('alpha', 'alpha-secret'));
+    const beta = await service.authenticate(basic('beta', 'beta-secret'));
+    const alphaClient = { clientId: 'alpha', clientSecret: 'alpha-secret' };
+
+    await expect(service.revoke(beta.accessToken, alphaClient)).resolves.toBe('not_owned');
+    await expect(service.authenticate(`Bearer ${beta.accessToken}`)).resolves.toMatchObject(beta);
+    await expect(service.revoke('never-issued', alphaClient)).resolves.toBe('unknown');
+    await expect(
+      service.revoke(alpha.accessToken, { clientId: 'alpha', clientSecret: 'wrong' }),
+    ).rejects.toBeInstanceOf(V3UnauthorizedException);
+    await expect(service.authenticate(`Bearer ${alpha.accessToken}`)).resolves.toMatchObject(alpha);
+    expect(client.grants).toHaveLength(3);
+
+    await expect(service.revoke(alpha.accessToken, alphaClient)).resolves.toBe('evicted');
+    await expect(service.authenticate(`Bearer ${alpha.accessToken}`)).rejects.toMatchObject({ status: 401 });
+    const next = await service.authenticate(basic('alpha', 'alpha-secret'));
+    expect(next.accessToken).not.toBe(alpha.accessToken);
+  });
+
   it('reports an outage as 503 and keeps serving cached tokens', async () => {
     const { client, service } = setup();
     const cached = await service.authenticate(basic('alpha', 'alpha-secret'));

@@ -1,16 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { parseAuthorization } from '../auth/authorization-header.parser.js';
+import { V3RevocationClient } from '../issuer/v3-revocation.client.js';
 import { V3TokenClient } from '../issuer/v3-token.client.js';
 import { V3InvalidTokenException } from '../jwt/v3-invalid-token.exception.js';
 import { looksLikeJwt, V3JwtVerifier } from '../jwt/v3-jwt.verifier.js';
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import { TokenStore } from '../store/token-store.interface.js';
 import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from '../v3-token.constants.js';
-import { V3UnauthorizedException } from '../v3-token.exceptions.js';
+import { V3IssuerUnavailableException, V3UnauthorizedException } from '../v3-token.exceptions.js';
 import type {
   V3AuthenticateOptions,
   V3Credentials,
   V3Principal,
+  V3RevocationOptions,
+  V3RevocationOutcome,
   V3TokenRequest,
   V3TokenResponse,
 } from '../v3-token.interfaces.js';
@@ -23,6 +26,8 @@ import { RefreshScheduler } from './refresh.scheduler.js';
 import { TieredTokenCache } from './tiered-token.cache.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 import { TokenLifetime } from './token-lifetime.js';
+import { TokenTombstones } from './token-tombstones.js';
+import { TokenEvictor } from './token.evictor.js';
 import { parseTokenRequest } from './token-request.parser.js';
 import { toCachedToken, toV3TokenResponse } from './token-response.mapper.js';
 import { normalizeScope } from './token-scope.js';
@@ -58,6 +63,10 @@ export class V3TokenService {
   private readonly gate: GrantGate;
   private readonly grants: GrantCoordinator;
   private readonly refresher: RefreshScheduler;
+  private readonly tombstones: TokenTombstones;
+  private readonly evictor: TokenEvictor;
+  /** Passes revocations on to the issuer; set only with the `revocationUrl` option. */
+  private readonly revocation: V3RevocationClient | undefined;
   private readonly defaultIdentity: RequestedIdentity;
   /** Verifies issuer-minted Bearer JWTs; set only with the `jwt` option. */
   private readonly jwt: V3JwtVerifier | undefined;
@@ -74,11 +83,29 @@ export class V3TokenService {
     this.local = new LocalTokenCache(options.memoryCacheMaxEntries, options.memoryCache, this.clock);
     this.gate = new GrantGate(options, fingerprinter, observer, this.clock, this.store);
     const lifetime = new TokenLifetime(options.expirySkewSeconds * 1000, options.refreshAheadRatio);
-    this.cache = new TieredTokenCache(this.local, this.store, fingerprinter, lifetime, this.clock);
+    this.tombstones = new TokenTombstones(options.memoryCacheMaxEntries, this.clock, this.store);
+    this.evictor = new TokenEvictor(this.local, this.store, this.tombstones, fingerprinter, this.clock);
+    this.evictor.listen();
+    this.cache = new TieredTokenCache(
+      this.local,
+      this.store,
+      fingerprinter,
+      lifetime,
+      this.clock,
+      this.tombstones,
+      options.memoryCacheMaxEntries,
+    );
     this.grants = new GrantCoordinator(options, this.cache, this.store, this.gate, client, observer);
     this.refresher = new RefreshScheduler(options, this.cache, this.store, client, observer, this.clock);
     this.defaultIdentity = { scope: normalizeScope(options.scope), resource: undefined, variant: '' };
     this.jwt = options.jwt ? new V3JwtVerifier(options.jwt, () => this.clock.now()) : undefined;
+    this.revocation = options.revocationUrl
+      ? new V3RevocationClient({
+          revocationUrl: options.revocationUrl,
+          clientAuthMethod: options.clientAuthMethod,
+          timeoutMs: options.timeoutMs,
+        })
+      : undefined;
   }
 
   /**
@@ -181,16 +208,47 @@ export class V3TokenService {
   }
 
   /**
-   * A downstream refused `principal`'s token: forget it, but only while the cache still holds that very token
-   * (a newer one granted meanwhile stays).
+   * Evicts an access token (e.g. one a downstream refused) from every tier — header memo, in-process layer, store,
+   * bearer entry — on every instance sharing the store, and tombstones it (by its keyed hash) for the rest of its
+   * life, so no read or grant in flight brings it back and no path hands it out again. Tokens granted since stay.
+   * @example await tokens.invalidate(request.user.accessToken)
    */
-  async invalidate(principal: V3Principal): Promise<void> {
-    const bearerKey = this.fingerprinter.bearerKey(principal.accessToken);
-    for (const key of [this.cache.keyOf(principal), bearerKey]) {
-      if (key === undefined) continue;
-      this.local.evict(key, principal.accessToken);
-      await this.store.delete(key, principal.accessToken);
+  async invalidate(token: string | V3Principal): Promise<void> {
+    await this.evictor.evict(typeof token === 'string' ? token : token.accessToken);
+  }
+
+  /**
+   * Revocation (RFC 7009) on behalf of an authenticated client: `client`'s secret is proven as for a grant (a fresh
+   * cached token of that secret is proof enough; otherwise a grant, through the same throttle), then the token, when
+   * this cache handed it out to that client, is evicted everywhere (see `invalidate`), and the revocation is passed
+   * on to `revocationUrl` when set. Another client's token is left alone (`not_owned`), and an unknown one is only
+   * passed on (`unknown`): RFC 7009 answers 200 to both.
+   * @throws V3UnauthorizedException (401) when the client does not prove its secret; 429/503 as for grants.
+   * @example await tokens.revoke(token, { clientId: 'svc', clientSecret }, { tokenTypeHint: 'access_token' })
+   */
+  async revoke(
+    token: string,
+    client: { clientId: string; clientSecret: string },
+    options: V3RevocationOptions = {},
+  ): Promise<V3RevocationOutcome> {
+    const credentials = this.credentialsOfBasic(client.clientId, client.clientSecret, this.defaultIdentity);
+    const proof = await this.resolveCredentials(credentials, options.callerAddress);
+    const held = await this.cache.bearer(token);
+    let outcome: V3RevocationOutcome = 'unknown';
+    if (held !== undefined) {
+      const owner = held.token;
+      const owned = owner.clientId === proof.token.clientId && owner.username === proof.token.username;
+      if (!owned) return 'not_owned';
+      await this.evictor.evict(token);
+      outcome = 'evicted';
     }
+    await this.revocation?.revoke({
+      token,
+      tokenTypeHint: options.tokenTypeHint,
+      clientId: credentials.clientId,
+      clientSecret: credentials.clientSecret ?? '',
+    });
+    return outcome;
   }
 
   /**
@@ -239,11 +297,27 @@ export class V3TokenService {
   }
 
   /**
-   * The token of the identity behind `key`, for the secret behind `verifier`: in-process layer, then the store, then
-   * one grant. `credentialsOf` gives the credentials only when a grant or a renewal needs them (a header is parsed
-   * again only then).
+   * The token of the identity behind `key`, for the secret behind `verifier` (see `lookUp`), never one evicted
+   * meanwhile: a token tombstoned while it was being read or granted is looked up once more (a fresh grant).
    */
   private async resolve(
+    key: string,
+    verifier: string,
+    credentialsOf: () => V3Credentials | undefined,
+    callerAddress?: string,
+  ): Promise<TokenSlot> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const slot = await this.lookUp(key, verifier, credentialsOf, callerAddress);
+      if (!this.tombstones.knows(slot.bearerKey)) return slot;
+    }
+    throw new V3IssuerUnavailableException('The token was revoked while it was being issued; retry', 1);
+  }
+
+  /**
+   * The in-process layer, then the store, then one grant. `credentialsOf` gives the credentials only when a grant or
+   * a renewal needs them (a header is parsed again only then).
+   */
+  private async lookUp(
     key: string,
     verifier: string,
     credentialsOf: () => V3Credentials | undefined,

@@ -99,6 +99,7 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     );
   }
   if (options.jwt !== undefined) validateV3JwtOptions(options.jwt);
+  if (options.revocationUrl !== undefined) assertHttpUrl('revocationUrl', options.revocationUrl);
   return {
     ...options,
     tokenUrl: url.toString(),
@@ -124,6 +125,21 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     maxHeaderBytes: positiveInteger(options, 'maxHeaderBytes', 4096, 64),
     realm: options.realm ?? 'v3-token',
   };
+}
+
+function assertHttpUrl(option: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new V3TokenAuthOptionsError(option, 'is not a valid URL: use http(s)://host[:port]/path');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new V3TokenAuthOptionsError(option, `must be an http(s) URL (got ${url.protocol})`);
+  }
+  if (url.username || url.password) {
+    throw new V3TokenAuthOptionsError(option, 'must not carry credentials: the caller authenticates');
+  }
 }
 
 /**

@@ -137,6 +137,12 @@ export interface V3TokenAuthModuleOptions {
   coldGrantsPerAddressPerMinute?: number;
   /** How long a secret that obtained a token stays exempt from the wrong-secret throttle, ms. @default 604800000 (7 days) */
   knownGoodTtlMs?: number;
+  /**
+   * The issuer's RFC 7009 revocation endpoint: `revoke()` passes each revocation on to it, with the caller's client
+   * credentials, after evicting the token here. @default none: revocations end tokens in this cache only
+   * @example 'https://keycloak/realms/acme/protocol/openid-connect/revoke'
+   */
+  revocationUrl?: string;
   /** Largest Authorization header accepted, bytes. @default 4096 */
   maxHeaderBytes?: number;
   /** Realm named in `WWW-Authenticate`. @default 'v3-token' */

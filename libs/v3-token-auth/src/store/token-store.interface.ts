@@ -88,7 +88,23 @@ export interface TokenStore {
   rememberGood?(key: string, tag: string, ttlMs: number): Promise<void>;
   /** The shared throttle state of `key`. */
   throttleState?(key: string): Promise<ThrottleState>;
+  /**
+   * Records for `ttlMs` that the token whose bearer key is `key` was evicted (`TokenFingerprinter.bearerKey`: a keyed
+   * hash, never the token), and tells every instance sharing the store through `onTombstone`. Optional, with
+   * `isTombstoned` and `onTombstone`: without them an eviction is known to this process only.
+   */
+  tombstone?(key: string, ttlMs: number): Promise<void>;
+  /** Whether the token with bearer key `key` has a live tombstone. Throws when the store cannot be asked. */
+  isTombstoned?(key: string): Promise<boolean>;
+  /**
+   * Calls `listener` with the bearer key and remaining ms of every tombstone any instance writes, and with
+   * `undefined` when notifications may have been missed (a reconnect): then every token held in process is dropped.
+   */
+  onTombstone?(listener: TombstoneListener): void;
 }
+
+/** Told of tombstones written by any instance sharing a store; `undefined` when some may have been missed. */
+export type TombstoneListener = (tombstone: { key: string; ttlMs: number } | undefined) => void;
 
 /** Injection token of the `TokenStore` in use (same name as the interface, as throttler does). */
 export const TokenStore = Symbol('TokenStore');

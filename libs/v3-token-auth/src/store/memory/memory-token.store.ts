@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CachedToken, TokenLock, TokenStore } from '../token-store.interface.js';
+import type { CachedToken, TokenLock, TokenStore, TombstoneListener } from '../token-store.interface.js';
 
 interface CacheNode<V> {
   key: string;
@@ -85,6 +85,23 @@ export class BoundedTtlCache<V> {
     return node.expiresAt > this.now();
   }
 
+  /** The live values (a scan: for rare operations). */
+  values(): V[] {
+    const now = this.now();
+    return [...this.nodes.values()].filter((node) => node.expiresAt > now).map((node) => node.value);
+  }
+
+  /** Removes every entry whose value satisfies `predicate` (a scan: for rare operations); the values removed. */
+  deleteWhere(predicate: (value: V) => boolean): V[] {
+    const removed: V[] = [];
+    for (const node of [...this.nodes.values()]) {
+      if (!predicate(node.value)) continue;
+      this.remove(node);
+      if (node.expiresAt > this.now()) removed.push(node.value);
+    }
+    return removed;
+  }
+
   clear(): void {
     this.nodes.clear();
     this.newest = undefined;
@@ -125,12 +142,15 @@ export class BoundedTtlCache<V> {
 export class MemoryTokenStore implements TokenStore {
   private readonly entries: BoundedTtlCache<CachedToken>;
   private readonly locks: BoundedTtlCache<string>;
+  private readonly tombstones: BoundedTtlCache<true>;
+  private readonly tombstoneListeners: TombstoneListener[] = [];
   private readonly now: () => number;
 
   constructor({ maxEntries = 10000, now = Date.now }: BoundedCacheOptions = {}) {
     this.now = now;
     this.entries = new BoundedTtlCache({ maxEntries, now });
     this.locks = new BoundedTtlCache({ maxEntries, now });
+    this.tombstones = new BoundedTtlCache({ maxEntries, now });
   }
 
   get(key: string): Promise<CachedToken | undefined> {
@@ -171,6 +191,21 @@ export class MemoryTokenStore implements TokenStore {
     });
   }
 
+  tombstone(key: string, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) return Promise.resolve();
+    this.tombstones.set(key, true, this.now() + ttlMs);
+    for (const listener of this.tombstoneListeners) listener({ key, ttlMs });
+    return Promise.resolve();
+  }
+
+  isTombstoned(key: string): Promise<boolean> {
+    return Promise.resolve(this.tombstones.get(key) === true);
+  }
+
+  onTombstone(listener: TombstoneListener): void {
+    this.tombstoneListeners.push(listener);
+  }
+
   isHealthy(): boolean {
     return true;
   }
@@ -178,6 +213,7 @@ export class MemoryTokenStore implements TokenStore {
   close(): Promise<void> {
     this.entries.clear();
     this.locks.clear();
+    this.tombstones.clear();
     return Promise.resolve();
   }
 }

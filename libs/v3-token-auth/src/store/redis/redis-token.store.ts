@@ -9,6 +9,7 @@ import {
   type ThrottleState,
   type TokenLock,
   type TokenStore,
+  type TombstoneListener,
 } from '../token-store.interface.js';
 import type { TokenSealer } from '../token-sealer.js';
 import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
@@ -133,6 +134,9 @@ function toCachedToken(value: unknown): CachedToken | undefined {
  *
  * An entry lives at `<prefix>{<key>}`, its grant lock at `<prefix>{<key>}:lock`, and the client's shared
  * wrong-secret count and exempt secret at `<prefix>{<key>}:failures` and `:good` (one hash tag, one slot).
+ * An evicted token's tombstone lives at `<prefix>{<bearer key>}:evicted` for the token's remaining life, and its
+ * writer publishes `<bearer key> <ttl ms>` on the channel `<prefix>evicted`, which every store listening with
+ * `onTombstone` receives on a connection of its own (a duplicate of the client, closed with the store).
  * The value is `<sha256(accessToken) hex>|<payload>`, the payload being the entry's JSON or, with a sealer,
  * its sealed form bound to the Redis key. A Redis failure never escapes `get`, `set` or `delete` (they answer
  * a miss / nothing and report `storeError`); `acquireLock` throws `TokenStoreUnavailableError`.
@@ -146,6 +150,8 @@ export class RedisTokenStore implements TokenStore {
   private readonly sealer: TokenSealer | undefined;
   private readonly observer: V3TokenAuthObserver | undefined;
   private readonly writes: RedisWriteCoalescer;
+  private subscriber: Redis | Cluster | undefined;
+  private readonly tombstoneListeners: TombstoneListener[] = [];
 
   constructor({ redis, keyPrefix = 'v3t:', sealer, observer }: RedisTokenStoreOptions) {
     if (keyPrefix.includes('{') || keyPrefix.includes('}')) {
@@ -170,6 +176,16 @@ export class RedisTokenStore implements TokenStore {
   /** The Redis key of an entry's grant lock (same hash slot as the entry). */
   lockKey(key: string): string {
     return `${this.prefix}{${key}}:lock`;
+  }
+
+  /** The Redis key of the tombstone of the token whose bearer key is `key`. */
+  tombstoneKey(key: string): string {
+    return `${this.prefix}{${key}}:evicted`;
+  }
+
+  /** The pub/sub channel on which tombstones are announced. */
+  get tombstoneChannel(): string {
+    return `${this.prefix}evicted`;
   }
 
   /** The Redis keys of a client's shared wrong-secret count and of its exempt verifier (same hash slot). */
@@ -314,6 +330,56 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
+  async tombstone(key: string, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0) || !this.reachable('tombstone')) return;
+    const ttl = Math.ceil(ttlMs);
+    try {
+      this.writes.beforeCommand();
+      await this.client.set(this.tombstoneKey(key), '1', 'PX', ttl);
+      this.writes.beforeCommand();
+      await this.client.publish(this.tombstoneChannel, `${key} ${ttl}`);
+    } catch (error) {
+      this.report('tombstone', error);
+    }
+  }
+
+  async isTombstoned(key: string): Promise<boolean> {
+    if (!this.reachable('isTombstoned')) {
+      throw new TokenStoreUnavailableError(`Redis is not connected (${this.client.status})`);
+    }
+    this.writes.beforeCommand();
+    return (await this.client.exists(this.tombstoneKey(key))) === 1;
+  }
+
+  /**
+   * Listens on the tombstone channel through a connection of its own. Every `ready` after the first (a reconnect,
+   * during which announcements may have been lost) is reported as `undefined`.
+   */
+  onTombstone(listener: TombstoneListener): void {
+    this.tombstoneListeners.push(listener);
+    if (this.subscriber !== undefined) return;
+    const subscriber =
+      'isCluster' in this.client && this.client.isCluster
+        ? (this.client as Cluster).duplicate()
+        : (this.client as Redis).duplicate();
+    this.subscriber = subscriber;
+    let connectedBefore = false;
+    subscriber.on('error', (error: unknown) => this.report('subscribe', error));
+    subscriber.on('ready', () => {
+      if (connectedBefore) this.announce(undefined);
+      connectedBefore = true;
+      subscriber.subscribe(this.tombstoneChannel).catch((error: unknown) => this.report('subscribe', error));
+    });
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.tombstoneChannel) return;
+      const [tombstoneKey, ttl] = message.split(' ');
+      const ttlMs = Number(ttl);
+      if (tombstoneKey && Number.isFinite(ttlMs) && ttlMs > 0) this.announce({ key: tombstoneKey, ttlMs });
+    });
+    if (subscriber.status === 'wait')
+      subscriber.connect().catch((error: unknown) => this.report('subscribe', error));
+  }
+
   isHealthy(): boolean {
     return this.client.status === 'ready';
   }
@@ -355,6 +421,8 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    this.subscriber?.disconnect();
+    this.subscriber = undefined;
     if (!this.owned || this.client.status === 'end') return;
     if (this.client.status !== 'ready') {
       this.client.disconnect();
@@ -407,6 +475,10 @@ export class RedisTokenStore implements TokenStore {
     if (status === 'ready' || status === 'wait') return true;
     this.observer?.storeError?.(operation, `Redis is not connected (${status})`);
     return false;
+  }
+
+  private announce(tombstone: { key: string; ttlMs: number } | undefined): void {
+    for (const listener of this.tombstoneListeners) listener(tombstone);
   }
 
   private report(operation: string, error: unknown): void {

@@ -1,0 +1,130 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { startGateway, type GatewayInstance } from '../../../test/faults/fault-harness.js';
+import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
+import { startEchoServer, type EchoServer } from './support/echo-server.js';
+
+const CLIENTS: Record<string, string> = {
+  sequential: 'seq-secret-1',
+  concurrent: 'con-secret-2',
+  uncapped: 'unc-secret-3',
+  'with-body': 'bod-secret-4',
+};
+const basic = (id: string) => `Basic ${Buffer.from(`${id}:${CLIENTS[id]}`).toString('base64')}`;
+const REFUSED = '/echo/status/401';
+
+/** Runs `total` calls of `call`, `concurrency` at a time. */
+async function load(total: number, concurrency: number, call: () => Promise<number>): Promise<number[]> {
+  const statuses: number[] = [];
+  let started = 0;
+  const worker = async (): Promise<void> => {
+    while (started < total) {
+      started += 1;
+      statuses.push(await call());
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return statuses;
+}
+
+/**
+ * Issue 11 item 4: a downstream that answers every request 401 costs at most one re-grant per client credentials per
+ * `GATEWAY_REAUTH_COOLDOWN_MS`, and each token it refused is evicted and never handed out again. The real gateway,
+ * the sandbox token endpoint (which counts grants) and an echo downstream whose `/status/401` always refuses.
+ */
+describe('gateway: downstream 401 re-grant cooldown', () => {
+  let issuer: TokenServer;
+  let echo: EchoServer;
+  const closers: (() => Promise<void>)[] = [];
+
+  const gateway = async (env: Record<string, string> = {}): Promise<GatewayInstance> => {
+    const instance = await startGateway({
+      V3_TOKEN_URL: issuer.tokenUrl,
+      GATEWAY_ROUTES: `/echo=${echo.url}`,
+      ...env,
+    });
+    closers.push(() => instance.close());
+    return instance;
+  };
+
+  /** Access tokens the downstream was sent with `authorization` … by any client. */
+  const relayedTokens = (): Set<string> =>
+    new Set(echo.seen.map((seen) => (seen.headers.authorization ?? '').replace(/^Bearer /, '')));
+
+  beforeAll(async () => {
+    [issuer, echo] = await Promise.all([startTokenServer({ clients: CLIENTS }), startEchoServer()]);
+  });
+
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+    echo.seen.length = 0;
+  });
+
+  afterAll(async () => {
+    await Promise.all([issuer.close(), echo.close()]);
+  });
+
+  it('20 sequential requests to a route that always answers 401 cost one grant and one re-grant', async () => {
+    const gw = await gateway();
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await gw.get(REFUSED, basic('sequential')));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(401));
+    for (const answer of answers) {
+      expect(answer.headers.get('www-authenticate')).toBeTruthy();
+      expect(answer.body).toBeDefined();
+    }
+    // The first request's grant, and the one re-grant its retry spent; the other 19 were answered by the cooldown.
+    expect(issuer.issuer.grantCount('sequential')).toBe(2);
+    expect(echo.seen).toHaveLength(2);
+    expect(answers.slice(1).every((answer) => answer.body?.oauthError === 'invalid_token')).toBe(true);
+    expect(await gw.metric('gateway_reauth_cooldown_total')).toBe(19);
+
+    const refused = relayedTokens();
+    const handedOut = await gw.token({
+      grant_type: 'client_credentials',
+      client_id: 'sequential',
+      client_secret: CLIENTS.sequential,
+    });
+    expect(handedOut.status).toBe(200);
+    expect(refused.has(handedOut.body?.access_token as string)).toBe(false);
+    const bearer = await gw.get(REFUSED, `Bearer ${[...refused][0]}`);
+    expect(bearer.status).toBe(401);
+  }, 60_000);
+
+  it('1000 requests at concurrency 20 cost one grant and one re-grant', async () => {
+    const gw = await gateway();
+    const statuses = await load(1000, 20, async () => (await gw.get(REFUSED, basic('concurrent'))).status);
+
+    expect(statuses).toHaveLength(1000);
+    expect(statuses.every((status) => status === 401)).toBe(true);
+    // The 20 first requests share one grant (single flight); the first 401 opens the window and spends its
+    // re-grant; everything after finds its token evicted and the re-grant spent.
+    expect(issuer.issuer.grantCount('concurrent')).toBeLessThanOrEqual(2);
+    expect(echo.seen.length).toBeLessThanOrEqual(40);
+    expect(await gw.metric('gateway_reauth_cooldown_total')).toBeGreaterThanOrEqual(960);
+  }, 180_000);
+
+  it('a request with a body is not replayed: its 401 is relayed and the next request spends the re-grant', async () => {
+    const gw = await gateway();
+    const post = () =>
+      fetch(`${gw.url}${REFUSED}`, {
+        method: 'POST',
+        headers: { authorization: basic('with-body'), 'content-type': 'text/plain' },
+        body: 'payload',
+      });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await post()).status);
+
+    expect(statuses).toEqual(Array(5).fill(401));
+    expect(issuer.issuer.grantCount('with-body')).toBe(2);
+    expect(echo.seen).toHaveLength(2);
+    expect(echo.seen[0].headers.authorization).not.toBe(echo.seen[1].headers.authorization);
+  });
+
+  it('with GATEWAY_REAUTH_COOLDOWN_MS=0 every refused request costs a re-grant (what the cooldown prevents)', async () => {
+    const gw = await gateway({ GATEWAY_REAUTH_COOLDOWN_MS: '0' });
+    for (let i = 0; i < 5; i++) expect((await gw.get(REFUSED, basic('uncapped'))).status).toBe(401);
+    expect(issuer.issuer.grantCount('uncapped')).toBe(10);
+    expect(await gw.metric('gateway_reauth_cooldown_total')).toBe(0);
+  });
+});
