@@ -129,7 +129,8 @@ export class Downstream {
   }
 
   /**
-   * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` and relays the answer, then
+   * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` (none without a token) and relays
+   * the answer, then
    * calls `done` with what happened. With `reportUnauthorized`, a 401 answer is not relayed but reported, its
    * body discarded, so that the caller may retry with a fresh token.
    */
@@ -137,7 +138,7 @@ export class Downstream {
     request: FastifyRequest,
     reply: FastifyReply,
     forwarding: Forwarding,
-    accessToken: string,
+    accessToken: string | undefined,
     reportUnauthorized: boolean,
     done: (outcome: ForwardOutcome) => void,
   ): void {

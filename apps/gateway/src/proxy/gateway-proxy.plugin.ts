@@ -10,23 +10,30 @@ import { Downstream, type ForwardOutcome, type Forwarding } from './downstream.j
 import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
+import { RoutePolicy } from './route-policy.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
 export interface ProxyAuthenticator {
   /**
    * Authenticates the request and sets `request.user` to its principal: `true` when that happened synchronously
    * (a warm cache hit), else a promise. Throws or rejects with a `V3TokenException`. `callerAddress` is the caller
-   * as `GATEWAY_TRUSTED_PROXIES` defines it, for the wrong-secret throttle.
+   * as `GATEWAY_TRUSTED_PROXIES` defines it, for the wrong-secret throttle. `policy` is the route's: the identity
+   * to grant for and the scopes the token must carry (403 `insufficient_scope`).
    */
   authenticate(
     request: FastifyRequest,
     reply: FastifyReply,
     callerAddress?: () => string,
+    policy?: RoutePolicy,
   ): boolean | Promise<boolean>;
   /** The downstream refused `principal`'s token: evict it (only while the cache still holds that token). */
   invalidate(principal: V3Principal): Promise<void>;
   /** Authenticates the same `Authorization` header again, after `invalidate`, for the caller at `callerAddress`. */
-  reauthenticate(authorization: string | string[] | undefined, callerAddress?: string): Promise<V3Principal>;
+  reauthenticate(
+    authorization: string | string[] | undefined,
+    callerAddress?: string,
+    policy?: RoutePolicy,
+  ): Promise<V3Principal>;
 }
 
 /** Where the proxy reports failures: a pino-compatible logger. */
@@ -37,7 +44,7 @@ export interface ProxyLogger {
 
 export interface GatewayProxyOptions {
   routes: readonly GatewayRoute[];
-  /** Headers (and idle body) timeout of one downstream call, ms; 504 when it fires before the headers. */
+  /** Headers (and idle body) timeout of one downstream call, ms, for routes without their own `timeoutMs`; 504 when it fires before the headers. */
   upstreamTimeoutMs: number;
   auth: ProxyAuthenticator;
   /** Keep-alive connections per downstream origin, at most. @default 128 */
@@ -128,25 +135,39 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   instance.addContentTypeParser('*', (_request, payload, parsed) => parsed(null, payload));
   const connections = options.connections ?? 128;
 
-  instance.addHook('onRequest', (request, reply, next) => {
-    skipAccessLog(request);
-    let outcome: boolean | Promise<boolean>;
-    try {
-      outcome = auth.authenticate(request, reply, () =>
-        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']),
-      );
-    } catch (error) {
-      next(error as Error);
-      return;
-    }
-    if (outcome === true) next();
-    else if (outcome === false) next(new V3UnauthorizedException('Authentication failed'));
-    else
-      outcome.then(
-        (allowed) => next(allowed ? undefined : new V3UnauthorizedException('Authentication failed')),
-        (error: Error) => next(error),
-      );
-  });
+  /** The route's `onRequest` hook: authenticates and authorizes the caller (public routes skip it). */
+  const authorizeFor =
+    (policy: RoutePolicy) =>
+    (request: FastifyRequest, reply: FastifyReply, next: (error?: Error) => void): void => {
+      skipAccessLog(request);
+      if (policy.public) {
+        next();
+        return;
+      }
+      let outcome: boolean | Promise<boolean>;
+      try {
+        outcome = auth.authenticate(
+          request,
+          reply,
+          () =>
+            trustedProxies.callerAddress(
+              request.raw.socket.remoteAddress,
+              request.headers['x-forwarded-for'],
+            ),
+          policy,
+        );
+      } catch (error) {
+        next(error as Error);
+        return;
+      }
+      if (outcome === true) next();
+      else if (outcome === false) next(new V3UnauthorizedException('Authentication failed'));
+      else
+        outcome.then(
+          (allowed) => next(allowed ? undefined : new V3UnauthorizedException('Authentication failed')),
+          (error: Error) => next(error),
+        );
+    };
 
   instance.setErrorHandler((error, request, reply) => {
     const answer = toErrorReply(error);
@@ -173,10 +194,11 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   });
 
   for (const route of options.routes) {
+    const policy = new RoutePolicy(route);
     const downstream = new Downstream({
       prefix: route.prefix,
       target: route.target,
-      timeoutMs: upstreamTimeoutMs,
+      timeoutMs: route.timeoutMs ?? upstreamTimeoutMs,
       connections,
       cookies: options.cookies,
     });
@@ -223,8 +245,8 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         request,
         reply,
         request.forwarding!,
-        request.user?.accessToken ?? '',
-        firstAttempt && request.body === undefined,
+        policy.public ? undefined : (request.user?.accessToken ?? ''),
+        firstAttempt && !policy.public && request.body === undefined,
         (outcome) => {
           if (firstAttempt && outcome.kind === 'relayed' && reply.statusCode === 401) void evict(request);
           settle(request, reply, outcome);
@@ -241,7 +263,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
     const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
       evict(request)
-        .then(() => auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress))
+        .then(() =>
+          auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress, policy),
+        )
         .then(
           (fresh) => {
             request.user = fresh;
@@ -302,8 +326,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         if (!response.writableFinished) cancel.abort();
       });
     };
-    instance.all(route.prefix, { onResponse }, handler);
-    instance.all(`${route.prefix}/*`, { onResponse }, handler);
+    const onRequest = authorizeFor(policy);
+    instance.all(route.prefix, { onRequest, onResponse }, handler);
+    instance.all(`${route.prefix}/*`, { onRequest, onResponse }, handler);
   }
   done();
 };
