@@ -27,5 +27,7 @@ declare module 'oidc-provider' {
     callback(): (request: IncomingMessage, response: ServerResponse) => void;
   }
 
+  export const errors: { InvalidTarget: new (description?: string) => Error };
+
   export default Provider;
 }

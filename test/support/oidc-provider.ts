@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 type Stored = { payload: Record<string, unknown>; expiresAt?: number };
 
@@ -53,6 +53,8 @@ export interface OidcProviderClient {
   client_secret: string;
   /** How it authenticates at the token endpoint. Default `client_secret_post`. */
   token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic';
+  /** The scopes it may be granted, space-separated; asking for another of the provider's scopes is `invalid_scope`. */
+  scope?: string;
 }
 
 /** Options of {@link startOidcProvider}. */
@@ -60,6 +62,11 @@ export interface OidcProviderOptions {
   clients: OidcProviderClient[];
   /** Access token lifetime (`expires_in`), seconds. Default 600. */
   tokenLifetimeSeconds?: number;
+  /**
+   * RFC 8707 resource servers by resource indicator, with the scopes each accepts: a grant with `resource` gets a JWT
+   * access token whose `aud` is the resource. Unset: resource indicators are off.
+   */
+  resourceServers?: Record<string, { scope: string }>;
 }
 
 /** A running `oidc-provider` on 127.0.0.1. */
@@ -90,9 +97,29 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   });
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const scopes = new Set(
+    options.clients.flatMap((client) => (client.scope ?? '').split(' ').filter((scope) => scope !== '')),
+  );
+  const resourceServers = options.resourceServers;
+  const resourceIndicators = resourceServers
+    ? {
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => false,
+          getResourceServerInfo: (_ctx: unknown, resource: string) => {
+            const server = resourceServers[resource];
+            if (server === undefined) throw new errors.InvalidTarget();
+            return { scope: server.scope, audience: resource, accessTokenFormat: 'jwt' };
+          },
+        },
+      }
+    : {};
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(),
+    ...(scopes.size > 0 ? { scopes: [...scopes] } : {}),
     clients: options.clients.map((client) => ({
+      ...(client.scope === undefined ? {} : { scope: client.scope }),
       client_id: client.client_id,
       client_secret: client.client_secret,
       grant_types: ['client_credentials'],
@@ -100,7 +127,11 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
       redirect_uris: [],
       token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_post',
     })),
-    features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+    features: {
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: false },
+      ...resourceIndicators,
+    },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     ttl: { ClientCredentials: options.tokenLifetimeSeconds ?? 600 },
