@@ -101,7 +101,7 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     options.clients.flatMap((client) => (client.scope ?? '').split(' ').filter((scope) => scope !== '')),
   );
   const resourceServers = options.resourceServers;
-  const resourceIndicators = resourceServers
+  const resourceIndicators: Record<string, { enabled: boolean; [key: string]: unknown }> = resourceServers
     ? {
         resourceIndicators: {
           enabled: true,

@@ -140,28 +140,31 @@ export class Downstream {
     forwarding: Forwarding,
     accessToken: string | undefined,
     reportUnauthorized: boolean,
+    traceHeaders: Record<string, string> | undefined,
     done: (outcome: ForwardOutcome) => void,
   ): void {
     const raw = request.raw;
     const { cancel } = forwarding;
     const call: Call = { downstream: this, cancel, reply, reportUnauthorized, unauthorized: false, done };
+    const headers = toDownstreamHeaders(
+      request.headers,
+      accessToken,
+      {
+        remoteAddress: raw.socket.remoteAddress,
+        fromTrustedProxy: forwarding.fromTrustedProxy,
+        callerAddress: forwarding.callerAddress,
+        protocol: request.protocol,
+        host: request.headers.host,
+        requestId: requestIdOf(raw),
+      },
+      this.cookies,
+    );
+    if (traceHeaders !== undefined) Object.assign(headers, traceHeaders);
     this.pool.stream(
       {
         method: request.method,
         path: this.basePath + forwarding.path,
-        headers: toDownstreamHeaders(
-          request.headers,
-          accessToken,
-          {
-            remoteAddress: raw.socket.remoteAddress,
-            fromTrustedProxy: forwarding.fromTrustedProxy,
-            callerAddress: forwarding.callerAddress,
-            protocol: request.protocol,
-            host: request.headers.host,
-            requestId: requestIdOf(raw),
-          },
-          this.cookies,
-        ),
+        headers,
         signal: cancel.signal,
         body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
         headersTimeout: this.options.timeoutMs,

@@ -11,6 +11,7 @@ import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
 import { RoutePolicy } from './route-policy.js';
+import { ProxyTracing, type CallTrace, type RequestTrace } from '../tracing/proxy-tracing.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
 export interface ProxyAuthenticator {
@@ -62,11 +63,15 @@ export interface GatewayProxyOptions {
   logger: ProxyLogger;
   /** Called once per proxied request when its response has been sent. */
   observe?(route: string, method: string, status: number, seconds: number): void;
+  /** Spans of proxied requests and their downstream calls. @default a `ProxyTracing` of the registered SDK, if any */
+  tracing?: ProxyTracing;
 }
 
 interface ProxiedRequest extends FastifyRequest {
   user?: V3Principal;
   forwarding?: Forwarding | null;
+  /** The request's span, while tracing is on. */
+  trace?: RequestTrace | null;
 }
 
 /** Methods no route proxies: `TRACE` reflects credentials back (XST), `CONNECT` opens a tunnel. */
@@ -129,7 +134,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 10_000;
   const queueTimeoutMs = options.queueTimeoutMs ?? 2_000;
   const maxPerClient = options.maxInflightPerClient ?? 0;
+  const tracing = options.tracing ?? new ProxyTracing();
   instance.decorateRequest('forwarding', null);
+  if (tracing.enabled) instance.decorateRequest('trace', null);
 
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', (_request, payload, parsed) => parsed(null, payload));
@@ -137,25 +144,21 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
   /** The route's `onRequest` hook: authenticates and authorizes the caller (public routes skip it). */
   const authorizeFor =
-    (policy: RoutePolicy) =>
-    (request: FastifyRequest, reply: FastifyReply, next: (error?: Error) => void): void => {
+    (policy: RoutePolicy, prefix: string) =>
+    (request: ProxiedRequest, reply: FastifyReply, next: (error?: Error) => void): void => {
       skipAccessLog(request);
+      const requestTrace = tracing.enabled ? traceRequest(request, reply, prefix) : undefined;
       if (policy.public) {
         next();
         return;
       }
+      const callerAddress = () =>
+        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']);
       let outcome: boolean | Promise<boolean>;
       try {
-        outcome = auth.authenticate(
-          request,
-          reply,
-          () =>
-            trustedProxies.callerAddress(
-              request.raw.socket.remoteAddress,
-              request.headers['x-forwarded-for'],
-            ),
-          policy,
-        );
+        outcome = requestTrace
+          ? tracing.within(requestTrace, () => auth.authenticate(request, reply, callerAddress, policy))
+          : auth.authenticate(request, reply, callerAddress, policy);
       } catch (error) {
         next(error as Error);
         return;
@@ -168,6 +171,31 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
           (error: Error) => next(error),
         );
     };
+
+  /** Starts the request's span, ended when its answer is sent or the caller leaves. */
+  const traceRequest = (
+    request: ProxiedRequest,
+    reply: FastifyReply,
+    prefix: string,
+  ): RequestTrace | undefined => {
+    const requestTrace = tracing.startRequest(request.method, prefix, request.headers);
+    if (requestTrace === undefined) return undefined;
+    request.trace = requestTrace;
+    const response = reply.raw;
+    response.once('close', () =>
+      tracing.endRequest(requestTrace, response.statusCode, response.writableFinished),
+    );
+    return requestTrace;
+  };
+
+  /** The downstream call's status, or why there was none, for its span. */
+  const endCallTrace = (call: CallTrace, outcome: ForwardOutcome, reply: FastifyReply): void => {
+    if (outcome.kind === 'relayed') tracing.endCall(call, reply.raw.statusCode);
+    else if (outcome.kind === 'unauthorized') tracing.endCall(call, 401);
+    else if (outcome.kind === 'failed') tracing.endCall(call, undefined, outcome.code);
+    else if (outcome.kind === 'broken') tracing.endCall(call, reply.raw.statusCode, outcome.code);
+    else tracing.endCall(call, undefined, 'cancelled');
+  };
 
   instance.setErrorHandler((error, request, reply) => {
     const answer = toErrorReply(error);
@@ -195,6 +223,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
   for (const route of options.routes) {
     const policy = new RoutePolicy(route);
+    const targetUrl = new URL(route.target);
     const downstream = new Downstream({
       prefix: route.prefix,
       target: route.target,
@@ -241,13 +270,16 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     };
 
     const forward = (request: ProxiedRequest, reply: FastifyReply, firstAttempt: boolean): void => {
+      const call = request.trace ? tracing.startCall(request.trace, request.method, targetUrl) : undefined;
       downstream.forward(
         request,
         reply,
         request.forwarding!,
         policy.public ? undefined : (request.user?.accessToken ?? ''),
         firstAttempt && !policy.public && request.body === undefined,
+        call?.headers,
         (outcome) => {
+          if (call) endCallTrace(call, outcome, reply);
           if (firstAttempt && outcome.kind === 'relayed' && reply.statusCode === 401) void evict(request);
           settle(request, reply, outcome);
         },
@@ -326,7 +358,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         if (!response.writableFinished) cancel.abort();
       });
     };
-    const onRequest = authorizeFor(policy);
+    const onRequest = authorizeFor(policy, route.prefix);
     instance.all(route.prefix, { onRequest, onResponse }, handler);
     instance.all(`${route.prefix}/*`, { onRequest, onResponse }, handler);
   }
