@@ -29,7 +29,7 @@ function blockAfter(marker: string, language: string): string {
   if (at < 0) throw new Error(`README.md has no "${marker}" marker`);
   const block = new RegExp('```' + language + '\\n([\\s\\S]*?)```').exec(readme.slice(at));
   if (!block) throw new Error(`README.md has no \`\`\`${language} block after "${marker}"`);
-  return block[1]!;
+  return block[1];
 }
 
 /** One documented command and the status its comment promises. */
@@ -47,7 +47,7 @@ function documentedCalls(block: string): DocumentedCall[] {
     .map((line) => {
       const match = /^(.*?)\s+#\s*(\d{3})(.*)$/.exec(line);
       if (!match) throw new Error(`README curl line without "# <status>": ${line}`);
-      return { command: match[1]!, status: Number(match[2]), comment: match[3]!.trim() };
+      return { command: match[1], status: Number(match[2]), comment: match[3].trim() };
     });
 }
 

@@ -133,7 +133,7 @@ describe('tracing bootstrap: OTEL_EXPORTER_OTLP_ENDPOINT', () => {
       expect(block).not.toBeNull();
       const receiver = await startOtlpReceiver();
       const port = await freePort();
-      const command = block![1]!.replace('http://collector:4318', receiver.url);
+      const command = block![1].replace('http://collector:4318', receiver.url);
       expect(command).toContain(receiver.url);
       const child = spawn('sh', ['-c', `exec env ${command}`], {
         cwd: ROOT,

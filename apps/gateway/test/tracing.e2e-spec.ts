@@ -90,7 +90,7 @@ describe('gateway: tracing through @opentelemetry/api', () => {
     const answer = await gateway.get('/v3/orders/1', CALLER);
     expect(answer.status).toBe(200);
     const [, traceId, parentId] = lastTraceparent();
-    const spans = await spansOf(traceId!);
+    const spans = await spansOf(traceId);
 
     const server = spans.find((span) => span.kind === SpanKind.SERVER)!;
     expect(server.name).toBe('GET /v3');
@@ -121,7 +121,7 @@ describe('gateway: tracing through @opentelemetry/api', () => {
   it('traces a warm request without grant or store spans: the token came from the in-process cache', async () => {
     expect((await gateway.get('/v3/orders/2', CALLER)).status).toBe(200);
     const [, traceId] = lastTraceparent();
-    const names = (await spansOf(traceId!)).map((span) => span.name).sort();
+    const names = (await spansOf(traceId)).map((span) => span.name).sort();
     expect(names).toEqual(['GET', 'GET /v3']);
   });
 
@@ -149,6 +149,6 @@ describe('gateway: tracing through @opentelemetry/api', () => {
     expect(echo.seen.length).toBe(before);
     const spans = await spansOf(callerTrace);
     expect(spans.map((span) => span.kind)).toEqual([SpanKind.SERVER]);
-    expect(spans[0]!.attributes['http.response.status_code']).toBe(401);
+    expect(spans[0].attributes['http.response.status_code']).toBe(401);
   });
 });

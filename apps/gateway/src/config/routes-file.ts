@@ -164,7 +164,7 @@ export function parseRoutesFile(
 ): GatewayRoute[] {
   const document = parseDocument(text, fileName);
   const parsed = routesFileSchema.safeParse(document);
-  if (!parsed.success) throw new RoutesFileError(describeIssue(parsed.error.issues[0]!, document));
+  if (!parsed.success) throw new RoutesFileError(describeIssue(parsed.error.issues[0], document));
   const routes = parsed.data.routes.map(toRoute);
   routes.forEach((route, index) => {
     const label = `routes[${index}] (${route.prefix})`;
