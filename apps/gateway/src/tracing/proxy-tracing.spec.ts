@@ -43,6 +43,7 @@ describe('ProxyTracing in the proxy', () => {
       request.resume();
       response.end('ok');
     });
+    downstream.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => downstream.listen(0, '127.0.0.1', resolve));
     target = `http://127.0.0.1:${(downstream.address() as AddressInfo).port}`;
   });
