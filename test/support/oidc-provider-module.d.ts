@@ -28,5 +28,7 @@ declare module 'oidc-provider' {
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 
+  export const errors: { InvalidTarget: new (description?: string) => Error };
+
   export default Provider;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 type Stored = { payload: Record<string, unknown>; expiresAt?: number };
 
@@ -53,7 +53,7 @@ export interface OidcProviderClient {
   client_secret: string;
   /** How it authenticates at the token endpoint. Default `client_secret_post`. */
   token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic';
-  /** Space-separated scopes it may ask for (of the provider's `scopes`). Default: none registered. */
+  /** Space-separated scopes it may ask for (of the provider's `scopes`); asking for another is `invalid_scope`. */
   scope?: string;
 }
 
@@ -62,10 +62,15 @@ export interface OidcProviderOptions {
   clients: OidcProviderClient[];
   /** Access token lifetime (`expires_in`), seconds. Default 600. */
   tokenLifetimeSeconds?: number;
-  /** Scopes the provider knows, e.g. `['read', 'write']`. Default: oidc-provider's own (`openid`, `offline_access`). */
+  /** Scopes the provider knows, e.g. `['read', 'write']`. Default: the scopes its clients name. */
   scopes?: string[];
   /** Enables the RFC 7009 revocation and RFC 7662 introspection endpoints. Default false. */
   revocation?: boolean;
+  /**
+   * RFC 8707 resource servers by resource indicator, with the scopes each accepts: a grant with `resource` gets a JWT
+   * access token whose `aud` is the resource. Unset: resource indicators are off.
+   */
+  resourceServers?: Record<string, { scope: string }>;
 }
 
 /** A running `oidc-provider` on 127.0.0.1. */
@@ -102,23 +107,43 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   });
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const scopes = new Set(
+    options.scopes ??
+      options.clients.flatMap((client) => (client.scope ?? '').split(' ').filter((scope) => scope !== '')),
+  );
+  const resourceServers = options.resourceServers;
+  const resourceIndicators: Record<string, { enabled: boolean; [key: string]: unknown }> = resourceServers
+    ? {
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => undefined,
+          useGrantedResource: () => false,
+          getResourceServerInfo: (_ctx: unknown, resource: string) => {
+            const server = resourceServers[resource];
+            if (server === undefined) throw new errors.InvalidTarget();
+            return { scope: server.scope, audience: resource, accessTokenFormat: 'jwt' };
+          },
+        },
+      }
+    : {};
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(),
+    ...(scopes.size > 0 ? { scopes: [...scopes] } : {}),
     clients: options.clients.map((client) => ({
+      ...(client.scope === undefined ? {} : { scope: client.scope }),
       client_id: client.client_id,
       client_secret: client.client_secret,
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_post',
-      ...(client.scope === undefined ? {} : { scope: client.scope }),
     })),
-    ...(options.scopes === undefined ? {} : { scopes: options.scopes }),
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: false },
       revocation: { enabled: options.revocation === true },
       introspection: { enabled: options.revocation === true },
+      ...resourceIndicators,
     },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },

@@ -6,8 +6,13 @@ import { reportBootFailure } from './boot-failure.js';
 import { describeGateway } from './boot/boot-summary.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
 import { gracefulShutdown } from './lifecycle/graceful-shutdown.js';
+import { startOtlpTracing } from './tracing/otlp-tracing.js';
+
+/** How long the last spans may take to reach the collector on shutdown, ms. */
+const TRACE_FLUSH_TIMEOUT_MS = 2_000;
 
 async function bootstrap(): Promise<void> {
+  const tracing = await startOtlpTracing(process.env);
   const app = await createGatewayApp();
   const config = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
   const listeners = await listenGateway(app, config);
@@ -15,7 +20,13 @@ async function bootstrap(): Promise<void> {
   const shutdown = gracefulShutdown(app, {
     timeoutMs: config.edge.shutdownTimeoutMs,
     servers: () => (listeners.admin ? [listeners.main, listeners.admin] : [listeners.main]),
-    exit: (code) => process.exit(code),
+    exit: (code) => {
+      if (tracing === undefined) process.exit(code);
+      const flushed = new Promise<void>((resolve) => setTimeout(resolve, TRACE_FLUSH_TIMEOUT_MS).unref());
+      void Promise.race([tracing.shutdown(), flushed])
+        .catch(() => undefined)
+        .finally(() => process.exit(code));
+    },
     log: (message) => process.stderr.write(`${message}\n`),
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, (name) => void shutdown(name));

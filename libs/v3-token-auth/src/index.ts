@@ -44,3 +44,4 @@ export {
   V3InsufficientScopeException,
   type V3InsufficientScopeBody,
 } from './scopes/v3-insufficient-scope.exception.js';
+export { registeredTracer, V3_TOKEN_AUTH_TRACER } from './tracing/token-spans.js';

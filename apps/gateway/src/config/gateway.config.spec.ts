@@ -39,7 +39,7 @@ describe('parseGatewayConfig', () => {
       hmacKey: undefined,
       encryptionKeys: undefined,
       expirySkewSeconds: 30,
-      routes: [{ prefix: '/v3', target: 'http://platform:8080' }],
+      routes: [{ prefix: '/v3', target: 'http://platform:8080', scopes: [], public: false }],
       logLevel: 'info',
       upstreamTimeoutMs: 30_000,
       edge: DEFAULT_EDGE_CONFIG,
@@ -174,7 +174,7 @@ describe('parseGatewayConfig', () => {
     ],
     [
       {},
-      'Invalid configuration: GATEWAY_ROUTES: is required — each entry is /prefix=http(s)://host[:port], comma-separated, e.g. /v3=http://platform:8080',
+      'Invalid configuration: GATEWAY_ROUTES: is required — each entry is /prefix=http(s)://host[:port], comma-separated, e.g. /v3=http://platform:8080 (or set GATEWAY_ROUTES_FILE to a routes file)',
     ],
     [{ GATEWAY_ROUTES: 'v3=http://p:1' }, 'GATEWAY_ROUTES: "v3=http://p:1" — each entry is'],
     [

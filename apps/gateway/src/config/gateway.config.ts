@@ -4,6 +4,10 @@ import { parseEncryptionKeys, type V3EncryptionKey } from 'nestjs-v3-token-auth'
 import { z } from 'zod';
 import { TrustedProxies } from '../proxy/caller-address.js';
 import type { CookiePolicy } from '../proxy/proxy-headers.js';
+import type { GatewayRoute } from './gateway-route.js';
+import { loadRoutesFile, RoutesFileError } from './routes-file.js';
+
+export type { GatewayRoute } from './gateway-route.js';
 
 /** Key under which the validated `GatewayConfig` is held by `ConfigService`. */
 export const GATEWAY_CONFIG = 'gateway';
@@ -16,14 +20,6 @@ export const RESERVED_PATHS: readonly string[] = ['/token', '/revoke', '/health'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type GatewayLogLevel = (typeof LOG_LEVELS)[number];
-
-/** One `GATEWAY_ROUTES` entry: requests under `prefix` go to `target` (the full original path is kept). */
-export interface GatewayRoute {
-  /** `/v3`: matches `/v3` and `/v3/...`, never `/v3x`. */
-  prefix: string;
-  /** The downstream base URL, without a trailing slash. */
-  target: string;
-}
 
 export interface GatewayRedisConfig {
   url?: string;
@@ -236,7 +232,12 @@ function parseRoutes(value: string, ctx: z.RefinementCtx): GatewayRoute[] {
       ctx.addIssue({ code: 'custom', message: `"${entry}" — ${problem}`, params: BARE });
       return z.NEVER;
     }
-    routes.push({ prefix, target: `${url!.origin}${url!.pathname.replace(/\/+$/, '')}` });
+    routes.push({
+      prefix,
+      target: `${url!.origin}${url!.pathname.replace(/\/+$/, '')}`,
+      scopes: [],
+      public: false,
+    });
   }
   if (routes.length === 0) {
     ctx.addIssue({ code: 'custom', message: `is empty — ${ROUTES_FORMAT}`, params: BARE });
@@ -300,9 +301,17 @@ const envSchema = z
       }
     }),
     TOKEN_EXPIRY_SKEW_SECONDS: integer(0, 3600, 'use whole seconds from 0 to 3600').default(30),
-    GATEWAY_ROUTES: z
-      .string({ message: `is required — ${ROUTES_FORMAT}, e.g. /v3=http://platform:8080` })
-      .transform(parseRoutes),
+    GATEWAY_ROUTES: z.string().transform(parseRoutes).optional(),
+    GATEWAY_ROUTES_FILE: optionalText.transform((path, ctx) => {
+      if (path === undefined) return undefined;
+      try {
+        return loadRoutesFile(path, RESERVED_PATHS);
+      } catch (error) {
+        if (!(error instanceof RoutesFileError)) throw error;
+        ctx.addIssue({ code: 'custom', message: `${path}: ${error.message}`, params: BARE });
+        return z.NEVER;
+      }
+    }),
     LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
     GATEWAY_UPSTREAM_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(30_000),
     GATEWAY_HEADERS_TIMEOUT_MS: integer(1, 600_000, 'use milliseconds from 1 to 600000').default(
@@ -435,6 +444,12 @@ const envSchema = z
     const production = env.NODE_ENV === 'production';
     const issue = (path: string, message: string) =>
       ctx.addIssue({ code: 'custom', path: [path], message, params: BARE });
+    if (env.GATEWAY_ROUTES === undefined && env.GATEWAY_ROUTES_FILE === undefined) {
+      issue(
+        'GATEWAY_ROUTES',
+        `is required — ${ROUTES_FORMAT}, e.g. /v3=http://platform:8080 (or set GATEWAY_ROUTES_FILE to a routes file)`,
+      );
+    }
     if (production && env.V3_TOKEN_URL === undefined) {
       issue('V3_TOKEN_URL', 'is required in production — the http(s) URL of the token endpoint');
     }
@@ -491,6 +506,21 @@ const envSchema = z
     }
   });
 
+/**
+ * The environment with at most one source of routes: `GATEWAY_ROUTES` and `GATEWAY_ROUTES_FILE` both set stops boot;
+ * a blank `GATEWAY_ROUTES` beside a routes file counts as unset.
+ */
+function withOneRoutesSource(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const inline = env.GATEWAY_ROUTES !== undefined && env.GATEWAY_ROUTES.trim() !== '';
+  const file = env.GATEWAY_ROUTES_FILE !== undefined && env.GATEWAY_ROUTES_FILE.trim() !== '';
+  if (inline && file) {
+    throw new GatewayConfigError(
+      'GATEWAY_ROUTES and GATEWAY_ROUTES_FILE are both set — set one: GATEWAY_ROUTES for prefix=URL pairs, GATEWAY_ROUTES_FILE for routes with scopes, audience, public or timeoutMs',
+    );
+  }
+  return file && env.GATEWAY_ROUTES !== undefined ? { ...env, GATEWAY_ROUTES: undefined } : env;
+}
+
 /** Hides the user-info part of a URL (`//user:pass@host` → `//***@host`). */
 function masked(value: string): string {
   return value.replace(/\/\/[^/@\s]*@/g, '//***@');
@@ -511,7 +541,7 @@ function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | und
  * first bad variable and how to fix it; secret values are never part of the message.
  */
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
-  const parsed = envSchema.safeParse(env);
+  const parsed = envSchema.safeParse(withOneRoutesSource(env));
   if (!parsed.success) {
     throw new GatewayConfigError(describeIssue(parsed.error.issues[0], env));
   }
@@ -539,7 +569,7 @@ export function parseGatewayConfig(env: Record<string, string | undefined>): Gat
     hmacKey: value.TOKEN_CACHE_HMAC_KEY,
     encryptionKeys: value.TOKEN_CACHE_ENCRYPTION_KEY,
     expirySkewSeconds: value.TOKEN_EXPIRY_SKEW_SECONDS,
-    routes: value.GATEWAY_ROUTES,
+    routes: value.GATEWAY_ROUTES ?? value.GATEWAY_ROUTES_FILE ?? [],
     logLevel: value.LOG_LEVEL,
     upstreamTimeoutMs: value.GATEWAY_UPSTREAM_TIMEOUT_MS,
     edge: {

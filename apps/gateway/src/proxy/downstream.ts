@@ -129,7 +129,8 @@ export class Downstream {
   }
 
   /**
-   * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` and relays the answer, then
+   * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` (none without a token) and relays
+   * the answer, then
    * calls `done` with what happened. With `reportUnauthorized`, a 401 answer is not relayed but reported, its
    * body discarded, so that the caller may retry with a fresh token.
    */
@@ -137,30 +138,33 @@ export class Downstream {
     request: FastifyRequest,
     reply: FastifyReply,
     forwarding: Forwarding,
-    accessToken: string,
+    accessToken: string | undefined,
     reportUnauthorized: boolean,
+    traceHeaders: Record<string, string> | undefined,
     done: (outcome: ForwardOutcome) => void,
   ): void {
     const raw = request.raw;
     const { cancel } = forwarding;
     const call: Call = { downstream: this, cancel, reply, reportUnauthorized, unauthorized: false, done };
+    const headers = toDownstreamHeaders(
+      request.headers,
+      accessToken,
+      {
+        remoteAddress: raw.socket.remoteAddress,
+        fromTrustedProxy: forwarding.fromTrustedProxy,
+        callerAddress: forwarding.callerAddress,
+        protocol: request.protocol,
+        host: request.headers.host,
+        requestId: requestIdOf(raw),
+      },
+      this.cookies,
+    );
+    if (traceHeaders !== undefined) Object.assign(headers, traceHeaders);
     this.pool.stream(
       {
         method: request.method,
         path: this.basePath + forwarding.path,
-        headers: toDownstreamHeaders(
-          request.headers,
-          accessToken,
-          {
-            remoteAddress: raw.socket.remoteAddress,
-            fromTrustedProxy: forwarding.fromTrustedProxy,
-            callerAddress: forwarding.callerAddress,
-            protocol: request.protocol,
-            host: request.headers.host,
-            requestId: requestIdOf(raw),
-          },
-          this.cookies,
-        ),
+        headers,
         signal: cancel.signal,
         body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
         headersTimeout: this.options.timeoutMs,

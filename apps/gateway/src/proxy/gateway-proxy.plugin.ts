@@ -11,25 +11,33 @@ import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { ReauthCooldown } from './reauth-cooldown.js';
 import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
+import { RoutePolicy } from './route-policy.js';
+import { ProxyTracing, type CallTrace, type RequestTrace } from '../tracing/proxy-tracing.js';
 
 /** How the proxy authenticates callers. The gateway backs it with `V3TokenAuthGuard` and `V3TokenService`. */
 export interface ProxyAuthenticator {
   /**
    * Authenticates the request and sets `request.user` to its principal: `true` when that happened synchronously
    * (a warm cache hit), else a promise. Throws or rejects with a `V3TokenException`. `callerAddress` is the caller
-   * as `GATEWAY_TRUSTED_PROXIES` defines it, for the wrong-secret throttle.
+   * as `GATEWAY_TRUSTED_PROXIES` defines it, for the wrong-secret throttle. `policy` is the route's: the identity
+   * to grant for and the scopes the token must carry (403 `insufficient_scope`).
    */
   authenticate(
     request: FastifyRequest,
     reply: FastifyReply,
     callerAddress?: () => string,
+    policy?: RoutePolicy,
   ): boolean | Promise<boolean>;
   /** The downstream refused `accessToken`: evict it from every tier on every instance, for good. */
   invalidate(accessToken: string): Promise<void>;
-  /** Whether the `Authorization` header value's token is cached in process, so no grant would be needed. */
-  isWarm(authorization: string): boolean;
+  /** Whether the `Authorization` header value's token (for `policy`'s identity) is cached in process: no grant needed. */
+  isWarm(authorization: string, policy?: RoutePolicy): boolean;
   /** Authenticates the same `Authorization` header again, after `invalidate`, for the caller at `callerAddress`. */
-  reauthenticate(authorization: string | string[] | undefined, callerAddress?: string): Promise<V3Principal>;
+  reauthenticate(
+    authorization: string | string[] | undefined,
+    callerAddress?: string,
+    policy?: RoutePolicy,
+  ): Promise<V3Principal>;
 }
 
 /** Where the proxy reports failures: a pino-compatible logger. */
@@ -40,7 +48,7 @@ export interface ProxyLogger {
 
 export interface GatewayProxyOptions {
   routes: readonly GatewayRoute[];
-  /** Headers (and idle body) timeout of one downstream call, ms; 504 when it fires before the headers. */
+  /** Headers (and idle body) timeout of one downstream call, ms, for routes without their own `timeoutMs`; 504 when it fires before the headers. */
   upstreamTimeoutMs: number;
   auth: ProxyAuthenticator;
   /** Keep-alive connections per downstream origin, at most. @default 128 */
@@ -62,11 +70,15 @@ export interface GatewayProxyOptions {
   onReauthCooldown?(): void;
   /** Called once per proxied request when its response has been sent. */
   observe?(route: string, method: string, status: number, seconds: number): void;
+  /** Spans of proxied requests and their downstream calls. @default a `ProxyTracing` of the registered SDK, if any */
+  tracing?: ProxyTracing;
 }
 
 interface ProxiedRequest extends FastifyRequest {
   user?: V3Principal;
   forwarding?: Forwarding | null;
+  /** The request's span, while tracing is on. */
+  trace?: RequestTrace | null;
 }
 
 /** Methods no route proxies: `TRACE` reflects credentials back (XST), `CONNECT` opens a tunnel. */
@@ -138,39 +150,79 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       'invalid_token',
     );
   };
+  const tracing = options.tracing ?? new ProxyTracing();
   instance.decorateRequest('forwarding', null);
+  if (tracing.enabled) instance.decorateRequest('trace', null);
 
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser('*', (_request, payload, parsed) => parsed(null, payload));
   const connections = options.connections ?? 128;
 
-  instance.addHook('onRequest', (request, reply, next) => {
-    skipAccessLog(request);
-    const authorization = request.headers.authorization;
-    if (
-      !cooldown.idle &&
-      !cooldown.admit(authorization, () => typeof authorization === 'string' && auth.isWarm(authorization))
-    ) {
-      next(cooldownRefusal(authorization));
-      return;
-    }
-    let outcome: boolean | Promise<boolean>;
-    try {
-      outcome = auth.authenticate(request, reply, () =>
-        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']),
-      );
-    } catch (error) {
-      next(error as Error);
-      return;
-    }
-    if (outcome === true) next();
-    else if (outcome === false) next(new V3UnauthorizedException('Authentication failed'));
-    else
-      outcome.then(
-        (allowed) => next(allowed ? undefined : new V3UnauthorizedException('Authentication failed')),
-        (error: Error) => next(error),
-      );
-  });
+  /** The route's `onRequest` hook: authenticates and authorizes the caller (public routes skip it). */
+  const authorizeFor =
+    (policy: RoutePolicy, prefix: string) =>
+    (request: ProxiedRequest, reply: FastifyReply, next: (error?: Error) => void): void => {
+      skipAccessLog(request);
+      const requestTrace = tracing.enabled ? traceRequest(request, reply, prefix) : undefined;
+      if (policy.public) {
+        next();
+        return;
+      }
+      const authorization = request.headers.authorization;
+      if (
+        !cooldown.idle &&
+        !cooldown.admit(
+          authorization,
+          () => typeof authorization === 'string' && auth.isWarm(authorization, policy),
+        )
+      ) {
+        next(cooldownRefusal(authorization));
+        return;
+      }
+      const callerAddress = () =>
+        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']);
+      let outcome: boolean | Promise<boolean>;
+      try {
+        outcome = requestTrace
+          ? tracing.within(requestTrace, () => auth.authenticate(request, reply, callerAddress, policy))
+          : auth.authenticate(request, reply, callerAddress, policy);
+      } catch (error) {
+        next(error as Error);
+        return;
+      }
+      if (outcome === true) next();
+      else if (outcome === false) next(new V3UnauthorizedException('Authentication failed'));
+      else
+        outcome.then(
+          (allowed) => next(allowed ? undefined : new V3UnauthorizedException('Authentication failed')),
+          (error: Error) => next(error),
+        );
+    };
+
+  /** Starts the request's span, ended when its answer is sent or the caller leaves. */
+  const traceRequest = (
+    request: ProxiedRequest,
+    reply: FastifyReply,
+    prefix: string,
+  ): RequestTrace | undefined => {
+    const requestTrace = tracing.startRequest(request.method, prefix, request.headers);
+    if (requestTrace === undefined) return undefined;
+    request.trace = requestTrace;
+    const response = reply.raw;
+    response.once('close', () =>
+      tracing.endRequest(requestTrace, response.statusCode, response.writableFinished),
+    );
+    return requestTrace;
+  };
+
+  /** The downstream call's status, or why there was none, for its span. */
+  const endCallTrace = (call: CallTrace, outcome: ForwardOutcome, reply: FastifyReply): void => {
+    if (outcome.kind === 'relayed') tracing.endCall(call, reply.raw.statusCode);
+    else if (outcome.kind === 'unauthorized') tracing.endCall(call, 401);
+    else if (outcome.kind === 'failed') tracing.endCall(call, undefined, outcome.code);
+    else if (outcome.kind === 'broken') tracing.endCall(call, reply.raw.statusCode, outcome.code);
+    else tracing.endCall(call, undefined, 'cancelled');
+  };
 
   instance.setErrorHandler((error, request, reply) => {
     const answer = toErrorReply(error);
@@ -197,10 +249,12 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   });
 
   for (const route of options.routes) {
+    const policy = new RoutePolicy(route);
+    const targetUrl = new URL(route.target);
     const downstream = new Downstream({
       prefix: route.prefix,
       target: route.target,
-      timeoutMs: upstreamTimeoutMs,
+      timeoutMs: route.timeoutMs ?? upstreamTimeoutMs,
       connections,
       cookies: options.cookies,
     });
@@ -243,14 +297,20 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     };
 
     const forward = (request: ProxiedRequest, reply: FastifyReply, firstAttempt: boolean): void => {
+      const call = request.trace ? tracing.startCall(request.trace, request.method, targetUrl) : undefined;
       downstream.forward(
         request,
         reply,
         request.forwarding!,
-        request.user?.accessToken ?? '',
-        firstAttempt && request.body === undefined && !cooldown.exhausted(request.headers.authorization),
+        policy.public ? undefined : (request.user?.accessToken ?? ''),
+        firstAttempt &&
+          !policy.public &&
+          request.body === undefined &&
+          !cooldown.exhausted(request.headers.authorization),
+        call?.headers,
         (outcome) => {
-          if (outcome.kind === 'relayed' && reply.statusCode === 401) {
+          if (call) endCallTrace(call, outcome, reply);
+          if (!policy.public && outcome.kind === 'relayed' && reply.statusCode === 401) {
             cooldown.refused(request.headers.authorization);
             void evict(request);
           }
@@ -275,7 +335,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         return;
       }
       evict(request)
-        .then(() => auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress))
+        .then(() =>
+          auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress, policy),
+        )
         .then(
           (fresh) => {
             request.user = fresh;
@@ -336,8 +398,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         if (!response.writableFinished) cancel.abort();
       });
     };
-    instance.all(route.prefix, { onResponse }, handler);
-    instance.all(`${route.prefix}/*`, { onResponse }, handler);
+    const onRequest = authorizeFor(policy, route.prefix);
+    instance.all(route.prefix, { onRequest, onResponse }, handler);
+    instance.all(`${route.prefix}/*`, { onRequest, onResponse }, handler);
   }
   done();
 };

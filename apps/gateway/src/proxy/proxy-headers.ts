@@ -102,7 +102,7 @@ function firstOf(value: HeaderValue): string | undefined {
 
 /**
  * Request headers for the downstream, as a new object: the caller's end-to-end headers, with `Authorization`
- * replaced by the relayed bearer token and `X-Request-Id` set. Forwarding headers follow `from.fromTrustedProxy`:
+ * replaced by the relayed bearer token (left out without one: public routes) and `X-Request-Id` set. Forwarding headers follow `from.fromTrustedProxy`:
  * - from anyone else, `X-Forwarded-For` is the TCP peer, `X-Forwarded-Proto`/`-Host` what the gateway saw,
  *   `X-Real-IP` the peer; `Forwarded`, `X-Forwarded-Port` and `X-Forwarded-Prefix` are dropped;
  * - from a trusted proxy, the peer is appended to `X-Forwarded-For` (and as `for=` to `Forwarded`, when sent),
@@ -111,13 +111,13 @@ function firstOf(value: HeaderValue): string | undefined {
  */
 export function toDownstreamHeaders(
   incoming: IncomingHttpHeaders,
-  accessToken: string,
+  accessToken: string | undefined,
   from: ForwardedFrom,
   cookies: CookiePolicy = 'forward',
 ): Record<string, string | string[]> {
   const headers: Record<string, HeaderValue> = {};
   copyEndToEnd(incoming, headers, cookies === 'strip' ? SET_BY_GATEWAY_AND_COOKIE : SET_BY_GATEWAY);
-  headers.authorization = `Bearer ${accessToken}`;
+  if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
   const peer = from.remoteAddress;
   if (from.fromTrustedProxy) {
     const prior = incoming['x-forwarded-for'];

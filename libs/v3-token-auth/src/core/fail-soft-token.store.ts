@@ -6,15 +6,23 @@ import type {
   TokenStore,
   TombstoneListener,
 } from '../store/token-store.interface.js';
+import { TokenSpans } from '../tracing/token-spans.js';
+
+/** Span attributes of each store operation, built once. */
+const OPERATION_ATTRIBUTES: Record<string, { 'v3_token.store.operation': string }> = {};
+const attributesOf = (operation: string) =>
+  (OPERATION_ATTRIBUTES[operation] ??= { 'v3_token.store.operation': operation });
 
 /**
  * The shared store as the request path uses it: a failing store is reported to `observer.storeError` and reads as
- * a miss, so the in-process layer and direct grants keep serving while Redis is down.
+ * a miss, so the in-process layer and direct grants keep serving while Redis is down. Each operation is a
+ * `v3_token.store.<operation>` span when an OpenTelemetry SDK is registered.
  */
 export class FailSoftTokenStore {
   constructor(
     readonly store: TokenStore,
     private readonly observer: V3TokenAuthObserver,
+    private readonly spans: TokenSpans = new TokenSpans(),
   ) {}
 
   /** The entry under `key`, or undefined (also when the store fails). */
@@ -34,7 +42,10 @@ export class FailSoftTokenStore {
 
   /** The lock for `key`; undefined when another holder has it; throws when the store fails (callers fall back). */
   acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
-    return this.store.acquireLock(key, ttlMs);
+    if (!this.spans.enabled) return this.store.acquireLock(key, ttlMs);
+    return this.spans.run('v3_token.store.acquireLock', attributesOf('acquireLock'), () =>
+      this.store.acquireLock(key, ttlMs),
+    );
   }
 
   /** Counts one wrong secret in the shared throttle, when the store keeps one. */
@@ -83,7 +94,8 @@ export class FailSoftTokenStore {
 
   private async attempt<T>(operation: string, action: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await action();
+      if (!this.spans.enabled) return await action();
+      return await this.spans.run(`v3_token.store.${operation}`, attributesOf(operation), action);
     } catch (error) {
       this.reportFailure(operation, error);
       return undefined;

@@ -6,10 +6,13 @@ import type {
   V3TokenResponse,
 } from '../v3-token.interfaces.js';
 
-/** The cache entry of an issuer's answer to a grant for `credentials`; `verifier` binds it to their secret. */
+/**
+ * The cache entry of an issuer's answer to a grant for `credentials`; `verifier` binds it to their secret. An answer
+ * without `scope` was granted the scope requested (RFC 6749 §5.1).
+ */
 export function toCachedToken(
   response: V3TokenRequestResponse,
-  credentials: Pick<V3Credentials, 'clientId' | 'username'>,
+  credentials: Pick<V3Credentials, 'clientId' | 'username' | 'scope'>,
   verifier: string,
 ): CachedToken {
   const answer = response.v3TokenResponse;
@@ -22,7 +25,8 @@ export function toCachedToken(
     verifier,
   };
   if (credentials.username !== undefined) token.username = credentials.username;
-  if (answer.scope !== undefined) token.scope = answer.scope;
+  const scope = answer.scope ?? credentials.scope;
+  if (scope !== undefined) token.scope = scope;
   if (answer.refresh_token !== undefined) {
     token.refreshToken = answer.refresh_token;
     if (answer.refresh_expires_in)

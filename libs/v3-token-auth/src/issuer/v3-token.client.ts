@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
+import type { Attributes } from '@opentelemetry/api';
+import { TokenSpans } from '../tracing/token-spans.js';
 import { CircuitBreaker, CircuitOpenError, type CircuitState } from './circuit-breaker.js';
 import { IssuerCallQueue } from './issuer-call.queue.js';
 import { IssuerQueueFullError } from './issuer-queue-full.error.js';
@@ -156,6 +158,8 @@ export class V3TokenClient {
   private readonly queue: IssuerCallQueue;
   private readonly observer?: V3TokenAuthObserver;
   private readonly now: () => number;
+  private readonly spans = new TokenSpans();
+  private readonly serverAttributes: Attributes;
   private closing?: Promise<void>;
 
   constructor(options: V3TokenClientOptions) {
@@ -174,6 +178,10 @@ export class V3TokenClient {
       );
     }
     this.path = `${url.pathname}${url.search}`;
+    this.serverAttributes = {
+      'server.address': url.hostname,
+      'server.port': Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    };
     this.clientAuthMethod = options.clientAuthMethod ?? 'client_secret_post';
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retry = resolveRetryOptions(options.retry);
@@ -209,8 +217,21 @@ export class V3TokenClient {
     return this.breaker.state;
   }
 
-  /** Performs one grant at the token endpoint. */
-  async requestToken(grant: V3GrantRequest): Promise<V3TokenRequestResponse> {
+  /** Performs one grant at the token endpoint: a `v3_token.grant` span when an OpenTelemetry SDK is registered. */
+  requestToken(grant: V3GrantRequest): Promise<V3TokenRequestResponse> {
+    if (!this.spans.enabled) return this.grant(grant);
+    return this.spans.run('v3_token.grant', this.grantAttributes(grant.grantType), async (span) => {
+      const response = await this.grant(grant);
+      span?.setAttribute('http.response.status_code', response.httpMeta.status);
+      return response;
+    });
+  }
+
+  private grantAttributes(grantType: V3GrantType): Attributes {
+    return { ...this.serverAttributes, 'oauth2.grant_type': grantType };
+  }
+
+  private async grant(grant: V3GrantRequest): Promise<V3TokenRequestResponse> {
     const request = this.prepare(grant);
     const started = performance.now();
     try {
