@@ -10,6 +10,8 @@ import { startEchoServer, type EchoServer } from './support/echo-server.js';
 import { rawConnect, rawRequest, readAnswer, type RawAnswer } from './support/raw-http.js';
 
 const AUTHORIZATION = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
+/** A client no test warms: its first authenticated request costs the issuer a grant. */
+const COLD_AUTHORIZATION = `Basic ${Buffer.from('cold-client:cold-secret').toString('base64')}`;
 
 async function startGateway(
   env: Record<string, string>,
@@ -49,7 +51,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
     );
 
   beforeAll(async () => {
-    [issuer, echo] = await Promise.all([startTokenServer(), startEchoServer()]);
+    [issuer, echo] = await Promise.all([
+      startTokenServer({ clients: { 'demo-client': 'demo-secret', 'cold-client': 'cold-secret' } }),
+      startEchoServer(),
+    ]);
     adminPort = await freePort();
     trusting = await startGateway({
       V3_TOKEN_URL: issuer.tokenUrl,
@@ -133,6 +138,38 @@ describe('gateway edge (e2e, raw sockets)', () => {
         expect(echo.seen.length).toBe(before);
       },
     );
+  });
+
+  describe('refused before authentication', () => {
+    it('costs the issuer nothing: bad paths, bad absolute-form targets and TRACE with valid Basic credentials are refused before any grant', async () => {
+      const refused: Array<[string, number]> = [
+        ['GET /api/../../admin', 400],
+        ['GET /api/%2e%2e/admin', 400],
+        ['GET /api/..%2fadmin', 400],
+        ['GET /api/..%5cadmin', 400],
+        ['GET /api/..;/admin', 400],
+        ['GET http://169.254.169.254/api/latest', 400],
+        ['GET gopher://x/api', 404],
+        ['TRACE /api/x', 405],
+      ];
+      for (const [line, status] of refused) {
+        const answer = await rawRequest(
+          trusting.port,
+          `${line} HTTP/1.1\r\nHost: 127.0.0.1:${trusting.port}\r\nAuthorization: ${COLD_AUTHORIZATION}`,
+        );
+        expect([line, answer.status]).toEqual([line, status]);
+        expect(jsonOf(answer)).toMatchObject({ statusCode: status });
+      }
+      expect(issuer.issuer.grantCount('cold-client')).toBe(0);
+      // The same credentials on a good path do cost one grant: the count above could have moved.
+      expect((await get(trusting.port, '/api/ok', '')).status).toBe(200);
+      const good = await rawRequest(
+        trusting.port,
+        `GET /api/ok HTTP/1.1\r\nHost: 127.0.0.1:${trusting.port}\r\nAuthorization: ${COLD_AUTHORIZATION}`,
+      );
+      expect(good.status).toBe(200);
+      expect(issuer.issuer.grantCount('cold-client')).toBe(1);
+    });
   });
 
   describe('methods and own errors', () => {
@@ -274,6 +311,46 @@ describe('gateway edge (e2e, raw sockets)', () => {
       await waitFor(() => echo.cancelled.includes('/echo/stall'), 8000);
       socket.destroy();
     }, 20_000);
+
+    /** Everything `socket` receives until it closes (rejects after `timeoutMs`). */
+    function readUntilClosed(socket: Socket, timeoutMs = 20_000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(
+          () => reject(new Error(`still open after ${timeoutMs} ms; received ${JSON.stringify(text)}`)),
+          timeoutMs,
+        );
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
+      });
+    }
+    const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3}/g);
+
+    it('writes nothing after a downstream answer sent before the body ended, and ends the connection (caller stalls)', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      const received = readUntilClosed(socket);
+      socket.write(
+        `POST /echo/early/413 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Length: 100000\r\n\r\n0123456789`,
+      );
+      // Past the body-idle (600 ms) and request (3000 ms) timeouts the socket has seen one answer only.
+      expect(statusLines(await received)).toEqual(['HTTP/1.1 413']);
+    }, 30_000);
+
+    it('leaves the keep-alive timeout in force after an early answer whose body the caller then finishes', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      const received = readUntilClosed(socket);
+      socket.write(
+        `POST /echo/early/413 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Length: 20\r\n\r\n0123456789`,
+      );
+      await waitFor(() => socket.bytesRead > 0);
+      socket.write('0123456789');
+      expect(statusLines(await received)).toEqual(['HTTP/1.1 413']);
+    }, 30_000);
 
     it('answers a request head that never completes with a JSON 408', async () => {
       const socket = await rawConnect(tight.port);
