@@ -218,13 +218,8 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(headers['x-real-ip']).toBe('127.0.0.3');
       expect(headers['x-forwarded-host']).toBe(`127.0.0.1:${trusting.port}`);
       expect(headers['x-forwarded-proto']).toBe('http');
-      for (const name of [
-        'forwarded',
-        'x-forwarded-port',
-        'x-forwarded-prefix',
-        'x-original-url',
-        'x-rewrite-url',
-      ])
+      expect(headers.forwarded).toBe(`for=127.0.0.3;proto=http;host="127.0.0.1:${trusting.port}"`);
+      for (const name of ['x-forwarded-port', 'x-forwarded-prefix', 'x-original-url', 'x-rewrite-url'])
         expect(headers[name]).toBeUndefined();
       expect(headers.cookie).toBeUndefined();
     });
@@ -247,7 +242,62 @@ describe('gateway edge (e2e, raw sockets)', () => {
       const { headers } = echo.seen[before];
       expect(headers['x-forwarded-for']).toBe('127.0.0.2');
       expect(headers['x-real-ip']).toBe('127.0.0.2');
-      expect(headers.forwarded).toBeUndefined();
+      expect(headers.forwarded).toBe(`for=127.0.0.2;proto=http;host="127.0.0.1:${tight.port}"`);
+    });
+
+    /** The caller address the gateway derived for a request with `extra` headers from `localAddress` (its `X-Real-IP`). */
+    async function callerSeen(extra: string, localAddress: string): Promise<Record<string, unknown>> {
+      const before = echo.seen.length;
+      expect((await get(trusting.port, '/echo/who', extra, localAddress)).status).toBe(200);
+      const { headers } = echo.seen[before];
+      return { caller: headers['x-real-ip'], forwarded: headers.forwarded };
+    }
+
+    it.each([
+      ['for=198.51.100.7', '198.51.100.7'],
+      ['For="198.51.100.7:4711";proto=https', '198.51.100.7'],
+      ['for="[2001:db8:cafe::17]:4711"', '2001:db8:cafe::17'],
+      ['for="[2001:db8:cafe::17]"', '2001:db8:cafe::17'],
+      ['for=198.51.100.1, for=127.0.0.2', '198.51.100.1'],
+      ['for=198.51.100.1;by=_gw, for="127.0.0.2:80"', '198.51.100.1'],
+    ])('takes the caller address from a trusted proxy’s Forwarded: %s → %s', async (forwarded, caller) => {
+      expect(await callerSeen(`\r\nForwarded: ${forwarded}`, '127.0.0.2')).toEqual({
+        caller,
+        forwarded: `${forwarded}, for=127.0.0.2`,
+      });
+    });
+
+    it.each([
+      ['for=198.51.100.1, for=_hidden', 'an obfuscated node'],
+      ['for=198.51.100.1, for=unknown', 'an unknown node'],
+      ['for=198.51.100.1, proto=https', 'an element without for='],
+    ])(
+      'stops at %s (%s): the caller is the trusted proxy, never an address a caller could have written before it',
+      async (forwarded) => {
+        expect((await callerSeen(`\r\nForwarded: ${forwarded}`, '127.0.0.2')).caller).toBe('127.0.0.2');
+      },
+    );
+
+    it('takes a malformed element as the caller’s own text (as an unparsable X-Forwarded-For hop), and a proxy’s element after it still counts', async () => {
+      const seen = await callerSeen('\r\nForwarded: for="198.51.100.1, for=203.0.113.4', '127.0.0.2');
+      // The unbalanced quote swallows the rest: one malformed element, taken as the caller's own text.
+      expect(seen.caller).toBe('for="198.51.100.1, for=203.0.113.4');
+      const appended = await callerSeen('\r\nForwarded: for=bogus:x:y, for=203.0.113.4', '127.0.0.2');
+      expect(appended.caller).toBe('203.0.113.4');
+    });
+
+    it('lets X-Forwarded-For win over Forwarded when a trusted proxy sends both', async () => {
+      expect(
+        (await callerSeen('\r\nX-Forwarded-For: 203.0.113.9\r\nForwarded: for=198.51.100.1', '127.0.0.2'))
+          .caller,
+      ).toBe('203.0.113.9');
+    });
+
+    it('replaces the Forwarded of a caller that is not a trusted proxy (127.0.0.3), and ignores it for the caller address', async () => {
+      expect(await callerSeen('\r\nForwarded: for=198.51.100.1', '127.0.0.3')).toEqual({
+        caller: '127.0.0.3',
+        forwarded: `for=127.0.0.3;proto=http;host="127.0.0.1:${trusting.port}"`,
+      });
     });
   });
 
@@ -329,16 +379,23 @@ describe('gateway edge (e2e, raw sockets)', () => {
     }
     const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3}/g);
 
-    it('writes nothing after a downstream answer sent before the body ended, and ends the connection (caller stalls)', async () => {
-      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
-      const received = readUntilClosed(socket);
-      socket.write(
-        `POST /echo/early/413 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
-          `Content-Length: 100000\r\n\r\n0123456789`,
-      );
-      // Past the body-idle (600 ms) and request (3000 ms) timeouts the socket has seen one answer only.
-      expect(statusLines(await received)).toEqual(['HTTP/1.1 413']);
-    }, 30_000);
+    it.each([
+      ['a downstream answer', '/echo/early/413', AUTHORIZATION, 413],
+      ['a refused credential', '/echo/x', `Basic ${Buffer.from('nobody:wrong').toString('base64')}`, 401],
+    ])(
+      'writes nothing after %s sent before the body ended, and ends the connection (the caller stalls)',
+      async (_what, path, authorization, status) => {
+        const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+        const received = readUntilClosed(socket);
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\n` +
+            `Content-Length: 100000\r\n\r\n0123456789`,
+        );
+        // Past the body-idle (600 ms) and request (3000 ms) timeouts the socket has seen one answer only.
+        expect(statusLines(await received)).toEqual([`HTTP/1.1 ${status}`]);
+      },
+      30_000,
+    );
 
     it('leaves the keep-alive timeout in force after an early answer whose body the caller then finishes', async () => {
       const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });

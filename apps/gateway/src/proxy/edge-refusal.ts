@@ -10,12 +10,7 @@
  *   `GATEWAY_REQUEST_TIMEOUT_MS`.
  */
 export type EdgeRefusalReason =
-  | 'bad_path'
-  | 'method'
-  | 'client_cap'
-  | 'queue_timeout'
-  | 'body_idle_timeout'
-  | 'request_timeout';
+  'bad_path' | 'method' | 'client_cap' | 'queue_timeout' | 'body_idle_timeout' | 'request_timeout';
 
 /** Every {@link EdgeRefusalReason}, for metrics that pre-create their series. */
 export const EDGE_REFUSAL_REASONS: readonly EdgeRefusalReason[] = [

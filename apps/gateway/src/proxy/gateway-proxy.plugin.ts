@@ -207,8 +207,8 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   /**
    * Answers 408 (and cancels the downstream call) when the request body of an admitted request sends nothing for
    * `bodyIdleTimeoutMs`. The watch ends with the body or with the answer, whichever comes first: an answer sent
-   * before the body ended (a downstream's early 413 …) leaves no timer behind, and the connection is half-closed
-   * so that no later timeout writes a second answer on it.
+   * before the body ended (a downstream's early 413 …) leaves no timer behind and cancels the downstream call,
+   * which would otherwise wait for the rest of the body.
    */
   const watchBody = (request: ProxiedRequest, reply: FastifyReply, cancel: AbortController): void => {
     const raw = request.raw;
@@ -230,7 +230,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     };
     const onAnswered = (): void => {
       stop();
-      if (!raw.complete) raw.socket?.end();
+      if (!raw.complete) cancel.abort();
     };
     const stop = (): void => {
       raw.off('timeout', onIdle);
@@ -334,6 +334,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
     const onResponse = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
       observe?.(route.prefix, request.method, reply.statusCode, reply.elapsedTime / 1000);
+      // Answered before its body ended (401, 413, 429 …): half-close, so that no request timeout later writes a
+      // second answer (a 408) on this connection; the caller reads the answer, then the end of the connection.
+      if (!request.raw.complete) request.raw.socket?.end();
       next();
     };
     const handler = (request: ProxiedRequest, reply: FastifyReply): void => {
