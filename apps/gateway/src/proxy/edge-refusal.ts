@@ -21,3 +21,13 @@ export const EDGE_REFUSAL_REASONS: readonly EdgeRefusalReason[] = [
   'body_idle_timeout',
   'request_timeout',
 ];
+
+/** What each refusal means, for the aggregated warning line. */
+export const EDGE_REFUSAL_TEXT: Record<EdgeRefusalReason, string> = {
+  bad_path: 'its path leaves its route or its target is not origin-form (400)',
+  method: 'TRACE and CONNECT are not proxied (405)',
+  client_cap: 'it already has the most requests in flight a caller may have on the route (429)',
+  queue_timeout: 'no downstream connection came free in time (503)',
+  body_idle_timeout: 'its body sent nothing for too long (408)',
+  request_timeout: 'its head or whole request took too long (408)',
+};

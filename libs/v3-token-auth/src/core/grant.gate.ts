@@ -78,7 +78,7 @@ export class GrantGate {
     if (refusal) throw refusal;
     const decision = await this.throttle.decide(attempt);
     if (decision.allowed) return;
-    this.observer.throttled?.(clientId);
+    this.observer.throttled?.(clientId, decision.reason);
     throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
   }
 
