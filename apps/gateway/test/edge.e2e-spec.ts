@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Socket } from 'node:net';
 import { createGatewayApp, listenGateway } from '../src/app.factory.js';
 import { parseGatewayConfig, type GatewayConfig } from '../src/config/gateway.config.js';
+import { metricValue } from '../../../test/faults/fault-harness.js';
 import { freePort } from '../../../test/support/free-port.js';
 import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -49,6 +50,13 @@ describe('gateway edge (e2e, raw sockets)', () => {
         localAddress,
       },
     );
+
+  /** `gateway_edge_refusals_total{reason}` as the gateway's `/metrics` on `metricsPort` tells it. */
+  const refusals = async (metricsPort: number, reason: string): Promise<number> => {
+    const answer = await rawRequest(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1');
+    expect(answer.status).toBe(200);
+    return metricValue(answer.body, 'gateway_edge_refusals_total', { reason });
+  };
 
   beforeAll(async () => {
     [issuer, echo] = await Promise.all([
@@ -152,6 +160,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
         ['GET gopher://x/api', 404],
         ['TRACE /api/x', 405],
       ];
+      const [badPathsBefore, methodsBefore] = await Promise.all([
+        refusals(trusting.port, 'bad_path'),
+        refusals(trusting.port, 'method'),
+      ]);
       for (const [line, status] of refused) {
         const answer = await rawRequest(
           trusting.port,
@@ -161,6 +173,8 @@ describe('gateway edge (e2e, raw sockets)', () => {
         expect(jsonOf(answer)).toMatchObject({ statusCode: status });
       }
       expect(issuer.issuer.grantCount('cold-client')).toBe(0);
+      expect(await refusals(trusting.port, 'bad_path')).toBe(badPathsBefore + 6);
+      expect(await refusals(trusting.port, 'method')).toBe(methodsBefore + 1);
       // The same credentials on a good path do cost one grant: the count above could have moved.
       expect((await get(trusting.port, '/api/ok', '')).status).toBe(200);
       const good = await rawRequest(
@@ -331,6 +345,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
     }
 
     it('keeps slow uploads of one caller from starving another: the other is served, the extra uploads get 429', async () => {
+      const [capsBefore, timeoutsBefore] = await Promise.all([
+        refusals(adminPort, 'client_cap'),
+        refusals(adminPort, 'request_timeout'),
+      ]);
       const uploads = await Promise.all(
         Array.from({ length: 6 }, (_, index) => trickle(tight.port, '127.0.0.2', 100, `slow${index}`)),
       );
@@ -345,10 +363,13 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(jsonOf(capped)).toMatchObject({ statusCode: 429 });
       // The admitted one trickles forever: the total request timeout ends it with a JSON 408.
       expect(statuses.filter((status) => status === 408)).toHaveLength(1);
+      expect(await refusals(adminPort, 'client_cap')).toBe(capsBefore + 5);
+      expect(await refusals(adminPort, 'request_timeout')).toBe(timeoutsBefore + 1);
       for (const socket of uploads) socket.destroy();
     }, 30_000);
 
     it('answers a stalled body with a JSON 408 and cancels its downstream call', async () => {
+      const idleBefore = await refusals(adminPort, 'body_idle_timeout');
       const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
       const answer = readAnswer(socket);
       socket.write(
@@ -359,6 +380,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(stalled.status).toBe(408);
       expect(jsonOf(stalled)).toMatchObject({ statusCode: 408, message: expect.stringContaining('600 ms') });
       await waitFor(() => echo.cancelled.includes('/echo/stall'), 8000);
+      expect(await refusals(adminPort, 'body_idle_timeout')).toBe(idleBefore + 1);
       socket.destroy();
     }, 20_000);
 
@@ -431,8 +453,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
         }),
       );
       await waitFor(() => echo.seen.filter((seen) => seen.url.includes('&hold=')).length === 2);
+      const queueTimeoutsBefore = await refusals(adminPort, 'queue_timeout');
       const queued = await get(tight.port, '/echo/queued');
       expect(queued.status).toBe(503);
+      expect(await refusals(adminPort, 'queue_timeout')).toBe(queueTimeoutsBefore + 1);
       expect(queued.headers['retry-after']).toBe('1');
       expect(jsonOf(queued)).toMatchObject({ statusCode: 503, message: expect.stringContaining('300 ms') });
       expect(echo.seen.some((seen) => seen.url === '/echo/queued')).toBe(false);
