@@ -60,7 +60,13 @@ describe('gateway edge (e2e, raw sockets)', () => {
 
   beforeAll(async () => {
     [issuer, echo] = await Promise.all([
-      startTokenServer({ clients: { 'demo-client': 'demo-secret', 'cold-client': 'cold-secret' } }),
+      startTokenServer({
+        clients: {
+          'demo-client': 'demo-secret',
+          'cold-client': 'cold-secret',
+          'owned-client': 'owner-secret',
+        },
+      }),
       startEchoServer(),
     ]);
     adminPort = await freePort();
@@ -69,6 +75,7 @@ describe('gateway edge (e2e, raw sockets)', () => {
       GATEWAY_ROUTES: `/api=${echo.url}/internal/api,/echo=${echo.url}`,
       GATEWAY_TRUSTED_PROXIES: '127.0.0.2/32',
       GATEWAY_UPSTREAM_TIMEOUT_MS: '20000',
+      TOKEN_MAX_FAILED_ATTEMPTS: '3',
     });
     tight = await startGateway({
       V3_TOKEN_URL: issuer.tokenUrl,
@@ -298,6 +305,21 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(seen.caller).toBe('for="198.51.100.1, for=203.0.113.4');
       const appended = await callerSeen('\r\nForwarded: for=bogus:x:y, for=203.0.113.4', '127.0.0.2');
       expect(appended.caller).toBe('203.0.113.4');
+    });
+
+    it('counts wrong secrets by the Forwarded caller: guesses for=198.51.100.66 get 429, the owner for=198.51.100.77 behind the same proxy is served', async () => {
+      const through = (secret: string, caller: string) =>
+        rawRequest(
+          trusting.port,
+          `GET /echo/owned HTTP/1.1\r\nHost: 127.0.0.1\r\nForwarded: for="${caller}:5000"\r\n` +
+            `Authorization: Basic ${Buffer.from(`owned-client:${secret}`).toString('base64')}`,
+          { localAddress: '127.0.0.2' },
+        );
+      const guesses: number[] = [];
+      for (let index = 0; index < 5; index++)
+        guesses.push((await through(`guess-${index}`, '198.51.100.66')).status);
+      expect(guesses).toEqual([401, 401, 401, 429, 429]);
+      expect((await through('owner-secret', '198.51.100.77')).status).toBe(200);
     });
 
     it('lets X-Forwarded-For win over Forwarded when a trusted proxy sends both', async () => {
