@@ -453,6 +453,27 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(statusLines(await received)).toEqual(['HTTP/1.1 413']);
     }, 30_000);
 
+    it('keeps the connection of requests whose body was read before their answer', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      try {
+        for (const [method, body] of [
+          ['GET', ''],
+          ['POST', '0123456789'],
+          ['GET', ''],
+        ]) {
+          const answer = readAnswer(socket);
+          socket.write(
+            `${method} /echo/keep HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+              `Content-Length: ${body.length}\r\n\r\n${body}`,
+          );
+          expect((await answer).status).toBe(200);
+        }
+        expect(socket.destroyed).toBe(false);
+      } finally {
+        socket.destroy();
+      }
+    });
+
     it('answers a request head that never completes with a JSON 408', async () => {
       const socket = await rawConnect(tight.port);
       const answer = readAnswer(socket);
