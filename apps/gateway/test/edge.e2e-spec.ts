@@ -205,13 +205,15 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(echo.seen.length).toBe(before);
     });
 
-    it('answers CONNECT with a JSON 405', async () => {
+    it('answers CONNECT with a JSON 405, counted as a method refusal', async () => {
+      const before = await refusals(trusting.port, 'method');
       const answer = await rawRequest(
         trusting.port,
         `CONNECT 169.254.169.254:443 HTTP/1.1\r\nHost: 169.254.169.254:443`,
       );
       expect(answer.status).toBe(405);
       expect(jsonOf(answer)).toMatchObject({ statusCode: 405 });
+      expect(await refusals(trusting.port, 'method')).toBe(before + 1);
     });
 
     it('answers an unknown path with a plain JSON 404, not an OAuth error', async () => {
