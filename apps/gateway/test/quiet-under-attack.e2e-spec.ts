@@ -88,10 +88,9 @@ describe('quiet under attack (e2e): throttle and refusal warnings are aggregated
     const throttled = statuses.filter((status) => status === 429).length;
     expect(statuses.filter((status) => status !== 429 && status !== 401)).toEqual([]);
     expect(throttled).toBeGreaterThanOrEqual(450);
-    expect(
-      (await metric('v3_token_throttled_total', { reason: 'address' })) +
-        (await metric('v3_token_throttled_total', { reason: 'client' })),
-    ).toBe(throttled);
+    // One address guessing: its own limit (3) stops it before the client's (6) is reached.
+    expect(await metric('v3_token_throttled_total', { reason: 'address' })).toBe(throttled);
+    expect(await metric('v3_token_throttled_total', { reason: 'client' })).toBe(0);
 
     const refused = await inParallel(500, 10, async () => {
       const answer = await rawRequest(
