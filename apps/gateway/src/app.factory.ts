@@ -9,7 +9,9 @@ import {
   parseGatewayConfig,
   type GatewayConfig,
 } from './config/gateway.config.js';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
 import { logAccess } from './logging/access-log.js';
@@ -64,7 +66,16 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   app.useLogger(app.get(Logger));
   const accessLogger = await app.resolve(PinoLogger);
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.server.on('connect', refuseConnect);
+  const metrics = app.get(GatewayMetrics);
+  fastify.server.on('connect', (request: IncomingMessage, socket: Duplex) => {
+    metrics.edgeRefused('method', request.socket.remoteAddress ?? '');
+    refuseConnect(request, socket);
+  });
+  // Node reports a request head or whole request past its timeout here; Fastify's own listener answers the 408.
+  fastify.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      metrics.edgeRefused('request_timeout', socket.remoteAddress ?? '');
+  });
   const adminPort = edge.adminPort;
   if (adminPort !== undefined) {
     const admin = adminListener(fastify);
@@ -100,7 +111,6 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   });
 
   const resolved = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
-  const metrics = app.get(GatewayMetrics);
   const logger = await app.resolve(PinoLogger);
   logger.setContext('GatewayProxy');
   await app.register(gatewayProxy, {
@@ -117,6 +127,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     onReauthCooldown: () => metrics.reauthCooldown(),
     logger,
     observe: (route, method, status, seconds) => metrics.observeProxy(route, method, status, seconds),
+    refused: (reason, callerAddress) => metrics.edgeRefused(reason, callerAddress),
   });
   return app;
 }

@@ -3,6 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Socket } from 'node:net';
 import { createGatewayApp, listenGateway } from '../src/app.factory.js';
 import { parseGatewayConfig, type GatewayConfig } from '../src/config/gateway.config.js';
+import { metricValue } from '../../../test/faults/fault-harness.js';
 import { freePort } from '../../../test/support/free-port.js';
 import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
 import { waitFor } from '../../../test/support/wait.js';
@@ -10,6 +11,8 @@ import { startEchoServer, type EchoServer } from './support/echo-server.js';
 import { rawConnect, rawRequest, readAnswer, type RawAnswer } from './support/raw-http.js';
 
 const AUTHORIZATION = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
+/** A client no test warms: its first authenticated request costs the issuer a grant. */
+const COLD_AUTHORIZATION = `Basic ${Buffer.from('cold-client:cold-secret').toString('base64')}`;
 
 async function startGateway(
   env: Record<string, string>,
@@ -48,14 +51,31 @@ describe('gateway edge (e2e, raw sockets)', () => {
       },
     );
 
+  /** `gateway_edge_refusals_total{reason}` as the gateway's `/metrics` on `metricsPort` tells it. */
+  const refusals = async (metricsPort: number, reason: string): Promise<number> => {
+    const answer = await rawRequest(metricsPort, 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1');
+    expect(answer.status).toBe(200);
+    return metricValue(answer.body, 'gateway_edge_refusals_total', { reason });
+  };
+
   beforeAll(async () => {
-    [issuer, echo] = await Promise.all([startTokenServer(), startEchoServer()]);
+    [issuer, echo] = await Promise.all([
+      startTokenServer({
+        clients: {
+          'demo-client': 'demo-secret',
+          'cold-client': 'cold-secret',
+          'owned-client': 'owner-secret',
+        },
+      }),
+      startEchoServer(),
+    ]);
     adminPort = await freePort();
     trusting = await startGateway({
       V3_TOKEN_URL: issuer.tokenUrl,
       GATEWAY_ROUTES: `/api=${echo.url}/internal/api,/echo=${echo.url}`,
       GATEWAY_TRUSTED_PROXIES: '127.0.0.2/32',
       GATEWAY_UPSTREAM_TIMEOUT_MS: '20000',
+      TOKEN_MAX_FAILED_ATTEMPTS: '3',
     });
     tight = await startGateway({
       V3_TOKEN_URL: issuer.tokenUrl,
@@ -135,6 +155,44 @@ describe('gateway edge (e2e, raw sockets)', () => {
     );
   });
 
+  describe('refused before authentication', () => {
+    it('costs the issuer nothing: bad paths, bad absolute-form targets and TRACE with valid Basic credentials are refused before any grant', async () => {
+      const refused: Array<[string, number]> = [
+        ['GET /api/../../admin', 400],
+        ['GET /api/%2e%2e/admin', 400],
+        ['GET /api/..%2fadmin', 400],
+        ['GET /api/..%5cadmin', 400],
+        ['GET /api/..;/admin', 400],
+        ['GET http://169.254.169.254/api/latest', 400],
+        ['GET gopher://x/api', 404],
+        ['TRACE /api/x', 405],
+      ];
+      const [badPathsBefore, methodsBefore] = await Promise.all([
+        refusals(trusting.port, 'bad_path'),
+        refusals(trusting.port, 'method'),
+      ]);
+      for (const [line, status] of refused) {
+        const answer = await rawRequest(
+          trusting.port,
+          `${line} HTTP/1.1\r\nHost: 127.0.0.1:${trusting.port}\r\nAuthorization: ${COLD_AUTHORIZATION}`,
+        );
+        expect([line, answer.status]).toEqual([line, status]);
+        expect(jsonOf(answer)).toMatchObject({ statusCode: status });
+      }
+      expect(issuer.issuer.grantCount('cold-client')).toBe(0);
+      expect(await refusals(trusting.port, 'bad_path')).toBe(badPathsBefore + 6);
+      expect(await refusals(trusting.port, 'method')).toBe(methodsBefore + 1);
+      // The same credentials on a good path do cost one grant: the count above could have moved.
+      expect((await get(trusting.port, '/api/ok', '')).status).toBe(200);
+      const good = await rawRequest(
+        trusting.port,
+        `GET /api/ok HTTP/1.1\r\nHost: 127.0.0.1:${trusting.port}\r\nAuthorization: ${COLD_AUTHORIZATION}`,
+      );
+      expect(good.status).toBe(200);
+      expect(issuer.issuer.grantCount('cold-client')).toBe(1);
+    });
+  });
+
   describe('methods and own errors', () => {
     it('answers TRACE with a JSON 405 and never proxies it', async () => {
       const before = echo.seen.length;
@@ -147,13 +205,15 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(echo.seen.length).toBe(before);
     });
 
-    it('answers CONNECT with a JSON 405', async () => {
+    it('answers CONNECT with a JSON 405, counted as a method refusal', async () => {
+      const before = await refusals(trusting.port, 'method');
       const answer = await rawRequest(
         trusting.port,
         `CONNECT 169.254.169.254:443 HTTP/1.1\r\nHost: 169.254.169.254:443`,
       );
       expect(answer.status).toBe(405);
       expect(jsonOf(answer)).toMatchObject({ statusCode: 405 });
+      expect(await refusals(trusting.port, 'method')).toBe(before + 1);
     });
 
     it('answers an unknown path with a plain JSON 404, not an OAuth error', async () => {
@@ -181,13 +241,8 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(headers['x-real-ip']).toBe('127.0.0.3');
       expect(headers['x-forwarded-host']).toBe(`127.0.0.1:${trusting.port}`);
       expect(headers['x-forwarded-proto']).toBe('http');
-      for (const name of [
-        'forwarded',
-        'x-forwarded-port',
-        'x-forwarded-prefix',
-        'x-original-url',
-        'x-rewrite-url',
-      ])
+      expect(headers.forwarded).toBe(`for=127.0.0.3;proto=http;host="127.0.0.1:${trusting.port}"`);
+      for (const name of ['x-forwarded-port', 'x-forwarded-prefix', 'x-original-url', 'x-rewrite-url'])
         expect(headers[name]).toBeUndefined();
       expect(headers.cookie).toBeUndefined();
     });
@@ -210,7 +265,77 @@ describe('gateway edge (e2e, raw sockets)', () => {
       const { headers } = echo.seen[before];
       expect(headers['x-forwarded-for']).toBe('127.0.0.2');
       expect(headers['x-real-ip']).toBe('127.0.0.2');
-      expect(headers.forwarded).toBeUndefined();
+      expect(headers.forwarded).toBe(`for=127.0.0.2;proto=http;host="127.0.0.1:${tight.port}"`);
+    });
+
+    /** The caller address the gateway derived for a request with `extra` headers from `localAddress` (its `X-Real-IP`). */
+    async function callerSeen(extra: string, localAddress: string): Promise<Record<string, unknown>> {
+      const before = echo.seen.length;
+      expect((await get(trusting.port, '/echo/who', extra, localAddress)).status).toBe(200);
+      const { headers } = echo.seen[before];
+      return { caller: headers['x-real-ip'], forwarded: headers.forwarded };
+    }
+
+    it.each([
+      ['for=198.51.100.7', '198.51.100.7'],
+      ['For="198.51.100.7:4711";proto=https', '198.51.100.7'],
+      ['for="[2001:db8:cafe::17]:4711"', '2001:db8:cafe::17'],
+      ['for="[2001:db8:cafe::17]"', '2001:db8:cafe::17'],
+      ['for=198.51.100.1, for=127.0.0.2', '198.51.100.1'],
+      ['for=198.51.100.1;by=_gw, for="127.0.0.2:80"', '198.51.100.1'],
+    ])('takes the caller address from a trusted proxy’s Forwarded: %s → %s', async (forwarded, caller) => {
+      expect(await callerSeen(`\r\nForwarded: ${forwarded}`, '127.0.0.2')).toEqual({
+        caller,
+        forwarded: `${forwarded}, for=127.0.0.2`,
+      });
+    });
+
+    it.each([
+      ['for=198.51.100.1, for=_hidden', 'an obfuscated node'],
+      ['for=198.51.100.1, for=unknown', 'an unknown node'],
+      ['for=198.51.100.1, proto=https', 'an element without for='],
+    ])(
+      'stops at %s (%s): the caller is the trusted proxy, never an address a caller could have written before it',
+      async (forwarded) => {
+        expect((await callerSeen(`\r\nForwarded: ${forwarded}`, '127.0.0.2')).caller).toBe('127.0.0.2');
+      },
+    );
+
+    it('takes a malformed element as the caller’s own text (as an unparsable X-Forwarded-For hop), and a proxy’s element after it still counts', async () => {
+      const seen = await callerSeen('\r\nForwarded: for="198.51.100.1, for=203.0.113.4', '127.0.0.2');
+      // The unbalanced quote swallows the rest: one malformed element, taken as the caller's own text.
+      expect(seen.caller).toBe('for="198.51.100.1, for=203.0.113.4');
+      const appended = await callerSeen('\r\nForwarded: for=bogus:x:y, for=203.0.113.4', '127.0.0.2');
+      expect(appended.caller).toBe('203.0.113.4');
+    });
+
+    it('counts wrong secrets by the Forwarded caller: guesses for=198.51.100.66 get 429, the owner for=198.51.100.77 behind the same proxy is served', async () => {
+      const through = (secret: string, caller: string) =>
+        rawRequest(
+          trusting.port,
+          `GET /echo/owned HTTP/1.1\r\nHost: 127.0.0.1\r\nForwarded: for="${caller}:5000"\r\n` +
+            `Authorization: Basic ${Buffer.from(`owned-client:${secret}`).toString('base64')}`,
+          { localAddress: '127.0.0.2' },
+        );
+      const guesses: number[] = [];
+      for (let index = 0; index < 5; index++)
+        guesses.push((await through(`guess-${index}`, '198.51.100.66')).status);
+      expect(guesses).toEqual([401, 401, 401, 429, 429]);
+      expect((await through('owner-secret', '198.51.100.77')).status).toBe(200);
+    });
+
+    it('lets X-Forwarded-For win over Forwarded when a trusted proxy sends both', async () => {
+      expect(
+        (await callerSeen('\r\nX-Forwarded-For: 203.0.113.9\r\nForwarded: for=198.51.100.1', '127.0.0.2'))
+          .caller,
+      ).toBe('203.0.113.9');
+    });
+
+    it('replaces the Forwarded of a caller that is not a trusted proxy (127.0.0.3), and ignores it for the caller address', async () => {
+      expect(await callerSeen('\r\nForwarded: for=198.51.100.1', '127.0.0.3')).toEqual({
+        caller: '127.0.0.3',
+        forwarded: `for=127.0.0.3;proto=http;host="127.0.0.1:${trusting.port}"`,
+      });
     });
   });
 
@@ -244,6 +369,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
     }
 
     it('keeps slow uploads of one caller from starving another: the other is served, the extra uploads get 429', async () => {
+      const [capsBefore, timeoutsBefore] = await Promise.all([
+        refusals(adminPort, 'client_cap'),
+        refusals(adminPort, 'request_timeout'),
+      ]);
       const uploads = await Promise.all(
         Array.from({ length: 6 }, (_, index) => trickle(tight.port, '127.0.0.2', 100, `slow${index}`)),
       );
@@ -258,10 +387,13 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(jsonOf(capped)).toMatchObject({ statusCode: 429 });
       // The admitted one trickles forever: the total request timeout ends it with a JSON 408.
       expect(statuses.filter((status) => status === 408)).toHaveLength(1);
+      expect(await refusals(adminPort, 'client_cap')).toBe(capsBefore + 5);
+      expect(await refusals(adminPort, 'request_timeout')).toBe(timeoutsBefore + 1);
       for (const socket of uploads) socket.destroy();
     }, 30_000);
 
     it('answers a stalled body with a JSON 408 and cancels its downstream call', async () => {
+      const idleBefore = await refusals(adminPort, 'body_idle_timeout');
       const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
       const answer = readAnswer(socket);
       socket.write(
@@ -272,8 +404,77 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(stalled.status).toBe(408);
       expect(jsonOf(stalled)).toMatchObject({ statusCode: 408, message: expect.stringContaining('600 ms') });
       await waitFor(() => echo.cancelled.includes('/echo/stall'), 8000);
+      expect(await refusals(adminPort, 'body_idle_timeout')).toBe(idleBefore + 1);
       socket.destroy();
     }, 20_000);
+
+    /** Everything `socket` receives until it closes (rejects after `timeoutMs`). */
+    function readUntilClosed(socket: Socket, timeoutMs = 20_000): Promise<string> {
+      return new Promise((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(
+          () => reject(new Error(`still open after ${timeoutMs} ms; received ${JSON.stringify(text)}`)),
+          timeoutMs,
+        );
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve(text);
+        });
+      });
+    }
+    const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3}/g);
+
+    it.each([
+      ['a downstream answer', '/echo/early/413', AUTHORIZATION, 413],
+      ['a refused credential', '/echo/x', `Basic ${Buffer.from('nobody:wrong').toString('base64')}`, 401],
+    ])(
+      'writes nothing after %s sent before the body ended, and ends the connection (the caller stalls)',
+      async (_what, path, authorization, status) => {
+        const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+        const received = readUntilClosed(socket);
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\n` +
+            `Content-Length: 100000\r\n\r\n0123456789`,
+        );
+        // Past the body-idle (600 ms) and request (3000 ms) timeouts the socket has seen one answer only.
+        expect(statusLines(await received)).toEqual([`HTTP/1.1 ${status}`]);
+      },
+      30_000,
+    );
+
+    it('leaves the keep-alive timeout in force after an early answer whose body the caller then finishes', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      const received = readUntilClosed(socket);
+      socket.write(
+        `POST /echo/early/413 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Length: 20\r\n\r\n0123456789`,
+      );
+      await waitFor(() => socket.bytesRead > 0);
+      socket.write('0123456789');
+      expect(statusLines(await received)).toEqual(['HTTP/1.1 413']);
+    }, 30_000);
+
+    it('keeps the connection of requests whose body was read before their answer', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      try {
+        for (const [method, body] of [
+          ['GET', ''],
+          ['POST', '0123456789'],
+          ['GET', ''],
+        ]) {
+          const answer = readAnswer(socket);
+          socket.write(
+            `${method} /echo/keep HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+              `Content-Length: ${body.length}\r\n\r\n${body}`,
+          );
+          expect((await answer).status).toBe(200);
+        }
+        expect(socket.destroyed).toBe(false);
+      } finally {
+        socket.destroy();
+      }
+    });
 
     it('answers a request head that never completes with a JSON 408', async () => {
       const socket = await rawConnect(tight.port);
@@ -297,8 +498,10 @@ describe('gateway edge (e2e, raw sockets)', () => {
         }),
       );
       await waitFor(() => echo.seen.filter((seen) => seen.url.includes('&hold=')).length === 2);
+      const queueTimeoutsBefore = await refusals(adminPort, 'queue_timeout');
       const queued = await get(tight.port, '/echo/queued');
       expect(queued.status).toBe(503);
+      expect(await refusals(adminPort, 'queue_timeout')).toBe(queueTimeoutsBefore + 1);
       expect(queued.headers['retry-after']).toBe('1');
       expect(jsonOf(queued)).toMatchObject({ statusCode: 503, message: expect.stringContaining('300 ms') });
       expect(echo.seen.some((seen) => seen.url === '/echo/queued')).toBe(false);

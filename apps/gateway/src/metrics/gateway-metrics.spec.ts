@@ -15,7 +15,11 @@ describe('GatewayMetrics', () => {
     metrics.singleFlightWait();
     metrics.lockWait('picked_up');
     metrics.breakerState('open');
-    metrics.throttled('client-a');
+    metrics.throttled('client-a', 'address');
+    metrics.throttled('client-a', 'address');
+    metrics.throttled('client-b', 'client');
+    metrics.edgeRefused('bad_path', '127.0.0.3');
+    metrics.edgeRefused('queue_timeout', '127.0.0.2');
     metrics.storeError('get', 'Connection is closed');
     metrics.observeProxy('/v3', 'GET', 200, 0.004);
     metrics.observeProxy('/v3', 'GET', 200, 0.02);
@@ -31,7 +35,14 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('v3_token_singleflight_waiters_total 1');
     expect(text).toContain('v3_token_lock_waits_total{outcome="picked_up"} 1');
     expect(text).toContain('v3_token_breaker_state 2');
-    expect(text).toContain('v3_token_throttled_total 1');
+    expect(text).toContain('v3_token_throttled_total{reason="address"} 2');
+    expect(text).toContain('v3_token_throttled_total{reason="client"} 1');
+    expect(text).toContain('gateway_edge_refusals_total{reason="bad_path"} 1');
+    expect(text).toContain('gateway_edge_refusals_total{reason="queue_timeout"} 1');
+    // Every reason is a series from the start (0), and no label carries an address.
+    expect(text).toContain('gateway_edge_refusals_total{reason="method"} 0');
+    expect(text.match(/^gateway_edge_refusals_total\{/gm)).toHaveLength(6);
+    expect(text).not.toContain('127.0.0.3');
     expect(text).toContain('v3_token_store_errors_total{operation="get"} 1');
     expect(text).toContain('gateway_proxy_duration_seconds_count{route="/v3",method="GET",status="200"} 2');
     expect(text).toContain(
@@ -111,7 +122,7 @@ describe('GatewayMetrics', () => {
       const metrics = new GatewayMetrics();
       metrics.breakerState('open');
       metrics.breakerState('closed');
-      metrics.throttled('client-a');
+      metrics.throttled('client-a', 'client');
       metrics.lockWait('timeout');
       metrics.lockWait('fallback');
       metrics.lockWait('acquired');
@@ -119,10 +130,30 @@ describe('GatewayMetrics', () => {
       expect(lines).toEqual([
         'warn Token endpoint circuit breaker is open',
         'log Token endpoint circuit breaker is closed',
-        'warn Client "client-a" throttled after too many wrong secrets',
+        'warn Client "client-a" throttled after too many wrong secrets (the client\'s own limit)',
         "warn Waited too long for another instance's grant; granting here instead",
         'warn Grant lock unavailable (token store down); granting without it',
         'warn Background token renewal failed; the current token keeps serving',
+      ]);
+    });
+
+    it('logs 500 throttles of one client and 500 refusals of one address as one line each, then their counts', () => {
+      Logger.overrideLogger(capture);
+      const metrics = new GatewayMetrics();
+      for (let i = 0; i < 500; i += 1) {
+        metrics.throttled('client-a', 'address');
+        metrics.edgeRefused('client_cap', '127.0.0.2');
+      }
+      expect(lines).toEqual([
+        'warn Client "client-a" throttled after too many wrong secrets (its caller address\'s limit)',
+        'warn Refused a request from 127.0.0.2: it already has the most requests in flight a caller may have on the route (429)',
+      ]);
+      metrics.onModuleDestroy();
+      expect(lines.slice(2)).toEqual([
+        expect.stringMatching(/^warn Client "client-a" throttled .* — 499 more times in the last \d+ s$/),
+        expect.stringMatching(
+          /^warn Refused a request from 127\.0\.0\.2: .* — 499 more times in the last \d+ s$/,
+        ),
       ]);
     });
 

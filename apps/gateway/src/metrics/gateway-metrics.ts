@@ -1,6 +1,14 @@
-import { Injectable, Logger } from '@nestjs/common';
-import type { V3CacheTier, V3GrantOutcome, V3GrantRefusal, V3TokenAuthObserver } from 'nestjs-v3-token-auth';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type {
+  V3CacheTier,
+  V3GrantOutcome,
+  V3GrantRefusal,
+  V3ThrottleReason,
+  V3TokenAuthObserver,
+} from 'nestjs-v3-token-auth';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
+import { WarningAggregator } from '../logging/warning-aggregator.js';
+import { EDGE_REFUSAL_REASONS, EDGE_REFUSAL_TEXT, type EdgeRefusalReason } from '../proxy/edge-refusal.js';
 import { ProxyLatencyHistogram } from './proxy-latency-histogram.js';
 
 type BreakerState = 'closed' | 'open' | 'half_open';
@@ -13,12 +21,38 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 /** A store failing under an outage reports every request; the log says so once per operation per interval. */
 const STORE_ERROR_LOG_INTERVAL_MS = 10_000;
 
+/** Throttle and refusal warnings: one line per client (or caller address) per window, with the count. */
+export const WARNING_WINDOW_MS = 60_000;
+
+const THROTTLE_REASONS: readonly V3ThrottleReason[] = ['address', 'client'];
+
+const THROTTLE_TEXT: Record<V3ThrottleReason, string> = {
+  address: "its caller address's limit",
+  client: "the client's own limit",
+};
+
+/** One series per value of a bounded `reason` label, each exposed (at 0) from the start. */
+function seriesOf<Reason extends string>(
+  counter: Counter<'reason'>,
+  reasons: readonly Reason[],
+): Map<Reason, { inc(): void }> {
+  const series = new Map<Reason, { inc(): void }>();
+  for (const reason of reasons) {
+    const labelled = counter.labels(reason);
+    labelled.inc(0);
+    series.set(reason, labelled);
+  }
+  return series;
+}
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own (default process metrics included). It is the
- * `V3TokenAuthObserver` given to the token module, and the proxy records its latency here.
+ * `V3TokenAuthObserver` given to the token module, and the proxy records its latency and edge refusals here.
+ * Warnings an attacker can repeat (throttled clients, edge refusals) go through a {@link WarningAggregator}: one
+ * line per client or caller address per `WARNING_WINDOW_MS`, then one line with the count.
  */
 @Injectable()
-export class GatewayMetrics implements V3TokenAuthObserver {
+export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
   readonly registry = new Registry();
 
   private readonly grants = new Counter({
@@ -62,7 +96,14 @@ export class GatewayMetrics implements V3TokenAuthObserver {
   });
   private readonly throttledTotal = new Counter({
     name: 'v3_token_throttled_total',
-    help: 'Requests refused with 429 after too many wrong secrets',
+    help: "Requests refused with 429 after too many wrong secrets, by the limit that stopped them (the caller address's, the client's)",
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly edgeRefusals = new Counter({
+    name: 'gateway_edge_refusals_total',
+    help: 'Requests the edge answered itself, by reason: bad_path 400, method 405, client_cap 429, queue_timeout 503, body_idle_timeout and request_timeout 408',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   private readonly grantsRefused = new Counter({
@@ -105,14 +146,39 @@ export class GatewayMetrics implements V3TokenAuthObserver {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   });
   private readonly hitsByTier = new Map<V3CacheTier, { inc(): void }>();
+  private readonly throttledByReason = seriesOf(this.throttledTotal, THROTTLE_REASONS);
+  private readonly refusalsByReason = seriesOf(this.edgeRefusals, EDGE_REFUSAL_REASONS);
   private readonly storeErrorLoggedAt = new Map<string, number>();
   private readonly logger = new Logger('V3TokenAuth');
+  private readonly edgeLogger = new Logger('GatewayEdge');
+  private readonly throttleWarnings = new WarningAggregator({
+    windowMs: WARNING_WINDOW_MS,
+    clock: { now: () => Date.now() },
+    write: (line) => this.logger.warn(line),
+  });
+  private readonly refusalWarnings = new WarningAggregator({
+    windowMs: WARNING_WINDOW_MS,
+    clock: { now: () => Date.now() },
+    write: (line) => this.edgeLogger.warn(line),
+  });
+  private readonly warningFlush = setInterval(() => this.flushWarnings(false), WARNING_WINDOW_MS).unref();
 
   constructor() {
     // prom-client's Metric type names only its own classes; the Registry reads just name, type, get*() and reset().
     this.registry.registerMetric(this.proxyDuration as unknown as Metric);
     collectDefaultMetrics({ register: this.registry });
     this.breaker.set(BREAKER_STATE_VALUE.closed);
+  }
+
+  /** Writes the counts of the warnings still aggregated (`all`: every window, at shutdown). */
+  flushWarnings(all = true): void {
+    this.throttleWarnings.flush(all);
+    this.refusalWarnings.flush(all);
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.warningFlush);
+    this.flushWarnings(true);
   }
 
   grant(outcome: V3GrantOutcome, grantType: string, durationMs: number): void {
@@ -153,9 +219,22 @@ export class GatewayMetrics implements V3TokenAuthObserver {
     else this.logger.warn(message);
   }
 
-  throttled(clientId: string): void {
-    this.throttledTotal.inc();
-    this.logger.warn(`Client ${JSON.stringify(clientId)} throttled after too many wrong secrets`);
+  throttled(clientId: string, reason: V3ThrottleReason = 'client'): void {
+    (this.throttledByReason.get(reason) ?? this.throttledTotal.labels(reason)).inc();
+    const client = JSON.stringify(clientId);
+    this.throttleWarnings.warn(
+      client,
+      `Client ${client} throttled after too many wrong secrets (${THROTTLE_TEXT[reason] ?? reason})`,
+    );
+  }
+
+  /** The edge answered a request of `callerAddress` itself, for `reason` (never a path or credential here). */
+  edgeRefused(reason: EdgeRefusalReason, callerAddress: string): void {
+    this.refusalsByReason.get(reason)?.inc();
+    this.refusalWarnings.warn(
+      `${reason} ${callerAddress}`,
+      `Refused a request from ${callerAddress || 'an unknown address'}: ${EDGE_REFUSAL_TEXT[reason]}`,
+    );
   }
 
   grantRefused(reason: V3GrantRefusal): void {

@@ -26,6 +26,29 @@ describe('TrustedProxies', () => {
     expect(proxies.callerAddress('10.0.0.1', '203.0.113.9, bogus, 10.0.0.2')).toBe('bogus');
   });
 
+  it('walks Forwarded for= nodes when a trusted peer sent no X-Forwarded-For', () => {
+    expect(proxies.callerAddressOf('10.0.0.1', { forwarded: 'for=203.0.113.9, for="10.0.0.2:80"' })).toBe(
+      '203.0.113.9',
+    );
+    expect(proxies.callerAddressOf('fd00::1', { forwarded: 'for="[2001:db8::5]:443"' })).toBe('2001:db8::5');
+    expect(proxies.callerAddressOf('10.0.0.1', { forwarded: 'for=203.0.113.9, for=_proxyA' })).toBe(
+      '10.0.0.1',
+    );
+    expect(
+      proxies.callerAddressOf('10.0.0.1', { forwarded: 'for=203.0.113.9, for=unknown, for=10.0.0.2' }),
+    ).toBe('10.0.0.2');
+  });
+
+  it('prefers X-Forwarded-For to Forwarded, and ignores both from an untrusted peer', () => {
+    const headers = { 'x-forwarded-for': '198.51.100.1', forwarded: 'for=203.0.113.9' };
+    expect(proxies.callerAddressOf('10.0.0.1', headers)).toBe('198.51.100.1');
+    expect(proxies.callerAddressOf('127.0.0.3', headers)).toBe('127.0.0.3');
+    expect(proxies.callerAddressOf('127.0.0.3', { forwarded: 'for=203.0.113.9' })).toBe('127.0.0.3');
+    expect(TrustedProxies.NONE.callerAddressOf('10.0.0.1', { forwarded: 'for=203.0.113.9' })).toBe(
+      '10.0.0.1',
+    );
+  });
+
   it('refuses entries that are not addresses or CIDRs, naming the entry', () => {
     for (const bad of ['10.0.0.0/33', 'fd00::/129', 'example.com', '10.0.0.0/', '10.0.0.0/x'])
       expect(() => TrustedProxies.parse(bad)).toThrow(`"${bad}"`);

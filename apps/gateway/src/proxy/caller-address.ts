@@ -1,4 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIP } from 'node:net';
+import { forwardedHops, HIDDEN_NODE, type ForwardedHop } from './forwarded-header.js';
 
 const IPV4_MAPPED = '::ffff:';
 
@@ -10,14 +12,17 @@ function plainAddress(address: string): string {
 }
 
 /**
- * The proxies in front of the gateway (`GATEWAY_TRUSTED_PROXIES`) and what they imply: which `X-Forwarded-*`
- * headers to believe, and the **caller address** — the rightmost address in the chain (TCP peer, then
- * `X-Forwarded-For` from right to left) that is not a trusted proxy. Without trusted proxies the caller address is
- * the TCP peer and every forwarding header a caller sends is ignored.
- * The throttle of wrong secrets per caller address counts by `callerAddress`.
+ * The proxies in front of the gateway (`GATEWAY_TRUSTED_PROXIES`) and what they imply: which forwarding headers
+ * to believe, and the **caller address** — the rightmost address in the chain (TCP peer, then the hops a trusted
+ * peer reports, from right to left) that is not a trusted proxy. The chain is `X-Forwarded-For` when the peer sent
+ * one, else the `for=` nodes of `Forwarded` (RFC 7239); `X-Forwarded-For` wins because most proxies maintain it and
+ * pass a caller's `Forwarded` through untouched. Without trusted proxies the caller address is the TCP peer and
+ * every forwarding header a caller sends is ignored.
+ * The throttle of wrong secrets per caller address counts by `callerAddressOf`.
  * @example
  * const proxies = TrustedProxies.parse('10.0.0.0/8, fd00::/8');
  * proxies.callerAddress('10.1.2.3', '203.0.113.9, 10.9.9.9'); // '203.0.113.9'
+ * proxies.callerAddressOf('10.1.2.3', { forwarded: 'for="[2001:db8::7]:443", for=10.9.9.9' }); // '2001:db8::7'
  */
 export class TrustedProxies {
   /** No proxy is trusted: the caller address is always the TCP peer. */
@@ -72,11 +77,34 @@ export class TrustedProxies {
   callerAddress(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
     const peer = plainAddress(remoteAddress ?? '');
     if (!this.isTrusted(peer) || forwardedFor === undefined) return peer;
-    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter((hop) => hop !== '');
+    return this.walk(peer, hops);
+  }
+
+  /**
+   * The caller address of a request from `remoteAddress` with `headers`: from a trusted peer, the walk of
+   * `X-Forwarded-For` when it is present, else of the `Forwarded` `for=` nodes (quoted, `[IPv6]:port` and
+   * `IPv4:port` nodes read as their address). A node that names no address (`unknown`, an obfuscated `_id`, an
+   * element without `for=`) ends the walk at the trusted proxy that wrote it: the caller is that proxy.
+   */
+  callerAddressOf(remoteAddress: string | undefined, headers: IncomingHttpHeaders): string {
+    const forwardedFor = headers['x-forwarded-for'];
+    const forwarded = headers.forwarded;
+    if (forwardedFor !== undefined || forwarded === undefined)
+      return this.callerAddress(remoteAddress, forwardedFor);
+    const peer = plainAddress(remoteAddress ?? '');
+    return this.isTrusted(peer) ? this.walk(peer, forwardedHops(forwarded)) : peer;
+  }
+
+  /** Walks `hops` from the right, from the trusted `peer`, to the first hop that is not a trusted proxy. */
+  private walk(peer: string, hops: readonly ForwardedHop[]): string {
     let caller = peer;
     for (let index = hops.length - 1; index >= 0; index--) {
-      const hop = hops[index].trim();
-      if (hop === '') continue;
+      const hop = hops[index];
+      if (hop === HIDDEN_NODE) return caller;
       caller = plainAddress(hop);
       if (!this.isTrusted(caller)) return caller;
     }

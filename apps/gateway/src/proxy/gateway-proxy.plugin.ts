@@ -7,6 +7,7 @@ import { skipAccessLog } from '../logging/access-log.js';
 import { requestIdOf } from '../logging/request-id.js';
 import { TrustedProxies } from './caller-address.js';
 import { Downstream, type ForwardOutcome, type Forwarding } from './downstream.js';
+import type { EdgeRefusalReason } from './edge-refusal.js';
 import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { ReauthCooldown } from './reauth-cooldown.js';
@@ -72,6 +73,16 @@ export interface GatewayProxyOptions {
   observe?(route: string, method: string, status: number, seconds: number): void;
   /** Spans of proxied requests and their downstream calls. @default a `ProxyTracing` of the registered SDK, if any */
   tracing?: ProxyTracing;
+  /**
+   * Called once per request the edge answers itself (400 path, 405 method, 429 cap, 503 queue, 408 idle body),
+   * with the caller address; never with a path or a credential.
+   */
+  refused?(reason: EdgeRefusalReason, callerAddress: string): void;
+}
+
+/** The route options of a proxied route: its prefix, read by the edge hook before authentication. */
+interface ProxiedRouteConfig {
+  proxiedPrefix?: string;
 }
 
 interface ProxiedRequest extends FastifyRequest {
@@ -151,6 +162,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     );
   };
   const tracing = options.tracing ?? new ProxyTracing();
+  const refused = options.refused;
   instance.decorateRequest('forwarding', null);
   if (tracing.enabled) instance.decorateRequest('trace', null);
 
@@ -158,11 +170,38 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   instance.addContentTypeParser('*', (_request, payload, parsed) => parsed(null, payload));
   const connections = options.connections ?? 128;
 
-  /** The route's `onRequest` hook: authenticates and authorizes the caller (public routes skip it). */
+  // The edge refuses bad methods and targets before authentication: a refused request costs no grant.
+  instance.addHook('onRequest', (request: ProxiedRequest, reply, next) => {
+    skipAccessLog(request);
+    const prefix = (request.routeOptions.config as ProxiedRouteConfig | undefined)?.proxiedPrefix;
+    if (prefix === undefined) {
+      next();
+      return;
+    }
+    const peer = request.raw.socket.remoteAddress;
+    const callerAddress = trustedProxies.callerAddressOf(peer, request.headers);
+    if (REFUSED_METHODS.has(request.method)) {
+      refused?.('method', callerAddress);
+      sendPlainError(reply, 405, `${request.method} is not allowed on proxied routes`, {
+        allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
+      });
+      return;
+    }
+    const path = forwardPathOf(request.url, prefix, request.headers.host);
+    if (typeof path !== 'string') {
+      refused?.('bad_path', callerAddress);
+      sendPlainError(reply, 400, path.refused);
+      return;
+    }
+    const fromTrustedProxy = trustedProxies.isTrusted(peer);
+    request.forwarding = { path, callerAddress, fromTrustedProxy, cancel: new AbortController() };
+    next();
+  });
+
+  /** The route's `onRequest` hook, after the edge's: authenticates and authorizes the caller (public routes skip it). */
   const authorizeFor =
     (policy: RoutePolicy, prefix: string) =>
     (request: ProxiedRequest, reply: FastifyReply, next: (error?: Error) => void): void => {
-      skipAccessLog(request);
       const requestTrace = tracing.enabled ? traceRequest(request, reply, prefix) : undefined;
       if (policy.public) {
         next();
@@ -179,8 +218,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         next(cooldownRefusal(authorization));
         return;
       }
-      const callerAddress = () =>
-        trustedProxies.callerAddress(request.raw.socket.remoteAddress, request.headers['x-forwarded-for']);
+      const callerAddress = () => request.forwarding?.callerAddress ?? '';
       let outcome: boolean | Promise<boolean>;
       try {
         outcome = requestTrace
@@ -243,6 +281,44 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       .send(answer.body);
   });
 
+  /**
+   * Answers 408 (and cancels the downstream call) when the request body of an admitted request sends nothing for
+   * `bodyIdleTimeoutMs`. The watch ends with the body or with the answer, whichever comes first: an answer sent
+   * before the body ended (a downstream's early 413 …) leaves no timer behind and cancels the downstream call,
+   * which would otherwise wait for the rest of the body.
+   */
+  const watchBody = (request: ProxiedRequest, reply: FastifyReply, cancel: AbortController): void => {
+    const raw = request.raw;
+    const response = reply.raw;
+    const onIdle = (): void => {
+      stop();
+      cancel.abort();
+      if (reply.sent || response.headersSent) {
+        raw.destroy();
+        return;
+      }
+      refused?.('body_idle_timeout', request.forwarding?.callerAddress ?? '');
+      void reply.header('connection', 'close');
+      sendPlainError(reply, 408, `The request body sent nothing for ${bodyIdleTimeoutMs} ms`);
+    };
+    const onBodyEnd = (): void => {
+      stop();
+      raw.setTimeout(0);
+    };
+    const onAnswered = (): void => {
+      stop();
+      if (!raw.complete) cancel.abort();
+    };
+    const stop = (): void => {
+      raw.off('timeout', onIdle);
+      raw.off('end', onBodyEnd);
+      response.off('finish', onAnswered);
+    };
+    raw.setTimeout(bodyIdleTimeoutMs, onIdle);
+    raw.once('end', onBodyEnd);
+    response.once('finish', onAnswered);
+  };
+
   const downstreams: Downstream[] = [];
   instance.addHook('onClose', (_instance, closed) => {
     Promise.all(downstreams.map((downstream) => downstream.close())).then(() => closed(), closed);
@@ -262,10 +338,15 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
     const admission = new RouteAdmission({ capacity: connections, queueTimeoutMs, maxPerClient });
     const queueFull = `No connection to the downstream service of ${route.prefix} came free within ${queueTimeoutMs} ms; retry shortly`;
     const capReached = `This caller already has ${maxPerClient} requests in flight on ${route.prefix}; retry when one has finished`;
-    const refuse = (reply: FastifyReply, reason: AdmissionRefusal): void => {
+    const refuse = (reply: FastifyReply, reason: AdmissionRefusal, callerAddress: string): void => {
       if (reply.sent || reply.raw.destroyed) return;
-      if (reason === 'client-cap') sendPlainError(reply, 429, capReached, { 'retry-after': '1' });
-      else sendPlainError(reply, 503, queueFull, { 'retry-after': '1' });
+      if (reason === 'client-cap') {
+        refused?.('client_cap', callerAddress);
+        sendPlainError(reply, 429, capReached, { 'retry-after': '1' });
+      } else {
+        refused?.('queue_timeout', callerAddress);
+        sendPlainError(reply, 503, queueFull, { 'retry-after': '1' });
+      }
     };
 
     const settle = (request: ProxiedRequest, reply: FastifyReply, outcome: ForwardOutcome): void => {
@@ -350,39 +431,14 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
 
     const onResponse = (request: FastifyRequest, reply: FastifyReply, next: () => void): void => {
       observe?.(route.prefix, request.method, reply.statusCode, reply.elapsedTime / 1000);
+      // Answered before its body ended (401, 413, 429 …): half-close, so that no request timeout later writes a
+      // second answer (a 408) on this connection; the caller reads the answer, then the end of the connection.
+      if (!request.raw.complete) request.raw.socket?.end();
       next();
     };
-    const watchBody = (request: ProxiedRequest, reply: FastifyReply, cancel: AbortController): void => {
-      const raw = request.raw;
-      raw.setTimeout(bodyIdleTimeoutMs, () => {
-        cancel.abort();
-        if (reply.sent || reply.raw.headersSent) {
-          raw.destroy();
-          return;
-        }
-        void reply.header('connection', 'close');
-        sendPlainError(reply, 408, `The request body sent nothing for ${bodyIdleTimeoutMs} ms`);
-      });
-      raw.once('end', () => raw.setTimeout(0));
-    };
-
     const handler = (request: ProxiedRequest, reply: FastifyReply): void => {
-      if (REFUSED_METHODS.has(request.method)) {
-        sendPlainError(reply, 405, `${request.method} is not allowed on proxied routes`, {
-          allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS',
-        });
-        return;
-      }
-      const path = forwardPathOf(request.url, route.prefix, request.headers.host);
-      if (typeof path !== 'string') {
-        sendPlainError(reply, 400, path.refused);
-        return;
-      }
-      const peer = request.raw.socket.remoteAddress;
-      const fromTrustedProxy = trustedProxies.isTrusted(peer);
-      const callerAddress = trustedProxies.callerAddress(peer, request.headers['x-forwarded-for']);
-      const cancel = new AbortController();
-      request.forwarding = { path, callerAddress, fromTrustedProxy, cancel };
+      const forwarding = request.forwarding!;
+      const { callerAddress, cancel } = forwarding;
       const response = reply.raw;
       const end = admission.admit(
         callerAddress,
@@ -391,7 +447,7 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
           if (request.body !== undefined) watchBody(request, reply, cancel);
           forward(request, reply, true);
         },
-        (reason) => refuse(reply, reason),
+        (reason) => refuse(reply, reason, callerAddress),
       );
       response.once('close', () => {
         end();
@@ -399,8 +455,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       });
     };
     const onRequest = authorizeFor(policy, route.prefix);
-    instance.all(route.prefix, { onRequest, onResponse }, handler);
-    instance.all(`${route.prefix}/*`, { onRequest, onResponse }, handler);
+    const config: ProxiedRouteConfig = { proxiedPrefix: route.prefix };
+    instance.all(route.prefix, { onRequest, onResponse, config }, handler);
+    instance.all(`${route.prefix}/*`, { onRequest, onResponse, config }, handler);
   }
   done();
 };

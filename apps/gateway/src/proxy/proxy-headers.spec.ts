@@ -32,6 +32,7 @@ describe('toDownstreamHeaders', () => {
       'x-forwarded-for': '10.0.0.7',
       'x-forwarded-proto': 'https',
       'x-forwarded-host': 'api.example',
+      forwarded: 'for=10.0.0.7;proto=https;host="api.example"',
       'x-real-ip': '10.0.0.7',
       'x-request-id': 'req-1',
     });
@@ -58,13 +59,8 @@ describe('toDownstreamHeaders', () => {
     expect(headers['x-forwarded-proto']).toBe('https');
     expect(headers['x-real-ip']).toBe('10.0.0.7');
     expect(headers['x-request-id']).toBe('req-1');
-    for (const dropped of [
-      'x-forwarded-port',
-      'x-forwarded-prefix',
-      'x-original-url',
-      'x-rewrite-url',
-      'forwarded',
-    ])
+    expect(headers.forwarded).toBe('for=10.0.0.7;proto=https;host="api.example"');
+    for (const dropped of ['x-forwarded-port', 'x-forwarded-prefix', 'x-original-url', 'x-rewrite-url'])
       expect(headers[dropped]).toBeUndefined();
   });
 
@@ -79,6 +75,11 @@ describe('toDownstreamHeaders', () => {
     expect(headers['x-real-ip']).toBe('203.0.113.9');
     expect(headers['x-original-url']).toBeUndefined();
     expect(headers['x-rewrite-url']).toBeUndefined();
+  });
+
+  it('writes an IPv6 peer as a quoted, bracketed node and escapes the host as a quoted-string', () => {
+    const headers = toDownstreamHeaders({}, 't', { ...from, remoteAddress: '2001:db8::1', host: 'a"b\\c' });
+    expect(headers.forwarded).toBe('for="[2001:db8::1]";proto=https;host="a\\"b\\\\c"');
   });
 
   it('strips cookies in both directions under the strip policy and passes them under forward', () => {

@@ -104,7 +104,8 @@ function firstOf(value: HeaderValue): string | undefined {
  * Request headers for the downstream, as a new object: the caller's end-to-end headers, with `Authorization`
  * replaced by the relayed bearer token (left out without one: public routes) and `X-Request-Id` set. Forwarding headers follow `from.fromTrustedProxy`:
  * - from anyone else, `X-Forwarded-For` is the TCP peer, `X-Forwarded-Proto`/`-Host` what the gateway saw,
- *   `X-Real-IP` the peer; `Forwarded`, `X-Forwarded-Port` and `X-Forwarded-Prefix` are dropped;
+ *   `Forwarded` one element of the same (`for=…;host="…";proto=…`), `X-Real-IP` the peer; `X-Forwarded-Port` and
+ *   `X-Forwarded-Prefix` are dropped;
  * - from a trusted proxy, the peer is appended to `X-Forwarded-For` (and as `for=` to `Forwarded`, when sent),
  *   its `X-Forwarded-Proto`/`-Host`/`-Port`/`-Prefix` are kept, and `X-Real-IP` is the caller address.
  * `Host` is left out: the HTTP client sets the downstream's own.
@@ -136,10 +137,22 @@ export function toDownstreamHeaders(
     if (peer !== undefined) headers['x-forwarded-for'] = peer;
     headers['x-forwarded-proto'] = from.protocol;
     if (from.host !== undefined) headers['x-forwarded-host'] = from.host;
+    headers.forwarded = forwardedElement(peer, from.host, from.protocol);
   }
   headers['x-real-ip'] = from.callerAddress;
   headers['x-request-id'] = from.requestId;
   return headers as Record<string, string | string[]>;
+}
+
+/** RFC 7239 §4: one `Forwarded` element for the request the gateway received. */
+function forwardedElement(peer: string | undefined, host: string | undefined, protocol: string): string {
+  const element = `for=${forwardedNode(peer)};proto=${protocol}`;
+  return host === undefined ? element : `${element};host=${quotedString(host)}`;
+}
+
+/** An RFC 9110 quoted-string: `"` and `\` escaped. */
+function quotedString(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** RFC 7239 §6: an IPv6 node is quoted and bracketed. */

@@ -32,9 +32,9 @@ export class TokenController {
     @Req() request: FastifyRequest,
     @Headers('authorization') authorization?: string,
   ): Promise<V3TokenResponse> {
-    const callerAddress = this.trustedProxies.callerAddress(
+    const callerAddress = this.trustedProxies.callerAddressOf(
       request.raw.socket.remoteAddress,
-      request.headers['x-forwarded-for'],
+      request.headers,
     );
     return this.tokens.issueToken(parseTokenRequest(body, authorization), { callerAddress });
   }

@@ -37,7 +37,7 @@ export interface EchoServer {
 
 /**
  * Starts the echo downstream. Paths steer the answer: `/…/slow?ms=N` waits N ms before answering,
- * `/…/status/NNN` answers NNN, `/…/refuse-once` answers 401 to a token in `refuseOnce` (once per token),
+ * `/…/status/NNN` answers NNN, `/…/early/NNN` answers NNN at once, before (and without) reading the body, `/…/refuse-once` answers 401 to a token in `refuseOnce` (once per token),
  * `/…/break` sends its head and part of a body, then drops the connection, `/…/bytes?n=N&seed=S` streams N pseudo-random bytes (`bytesOf(N, S)`) in 64 KiB writes, honouring backpressure.
  * Every answer carries `x-downstream: echo` and hop-by-hop `keep-alive` and `proxy-authenticate` headers the gateway must drop.
  */
@@ -49,6 +49,13 @@ export async function startEchoServer(): Promise<EchoServer> {
     response.on('close', () => {
       if (!response.writableFinished) cancelled.push(request.url ?? '');
     });
+    const early = /\/early\/(\d{3})(?:\?|$)/.exec(request.url ?? '');
+    if (early) {
+      response.writeHead(Number(early[1]), { 'content-type': 'application/json', 'x-downstream': 'echo' });
+      response.end(JSON.stringify({ early: true }));
+      request.resume();
+      return;
+    }
     const hash = createHash('sha256');
     const chunks: Buffer[] = [];
     let bytes = 0;

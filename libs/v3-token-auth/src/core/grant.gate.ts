@@ -109,7 +109,7 @@ export class GrantGate {
     if (refusal) throw toV3Exception(refusal);
     const decision = await this.throttle.decide(attempt);
     if (!decision.allowed) {
-      this.observer.throttled?.(clientId);
+      this.observer.throttled?.(clientId, decision.reason);
       throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
     }
     if (decision.reason === 'known_good') return;

@@ -9,6 +9,9 @@ export type V3GrantOutcome =
   | 'circuit_open'
   | 'queue_full';
 
+/** Which limit of the wrong-secret throttle stopped an attempt: the caller address's, or the client's own. */
+export type V3ThrottleReason = 'address' | 'client';
+
 /** Where a principal was found. */
 export type V3CacheTier = 'memory' | 'store' | 'bearer';
 
@@ -30,7 +33,8 @@ export interface V3TokenAuthObserver {
   singleFlightWait?(): void;
   lockWait?(outcome: 'acquired' | 'picked_up' | 'timeout' | 'fallback'): void;
   breakerState?(state: 'closed' | 'open' | 'half_open'): void;
-  throttled?(clientId: string): void;
+  /** A grant for `clientId` was refused with 429 by the wrong-secret throttle, because of `reason`'s limit. */
+  throttled?(clientId: string, reason: V3ThrottleReason): void;
   /** A grant was answered 429/503 without calling the issuer, and why. */
   grantRefused?(reason: V3GrantRefusal, clientId: string): void;
   /** The token endpoint's call queue changed: calls `waiting` for a connection, calls `active` in flight. */

@@ -1,0 +1,33 @@
+/**
+ * Why the edge answered a request itself instead of proxying it — a bounded set, used as the `reason` label of
+ * `gateway_edge_refusals_total` and in the aggregated refusal warnings:
+ * - `bad_path` (400): dot segments, encoded slashes or backslashes leave the route, or a bad absolute-form target;
+ * - `method` (405): `TRACE` or `CONNECT`;
+ * - `client_cap` (429): the caller address already has `GATEWAY_MAX_INFLIGHT_PER_CLIENT` requests on the route;
+ * - `queue_timeout` (503): no downstream connection came free within `GATEWAY_QUEUE_TIMEOUT_MS`;
+ * - `body_idle_timeout` (408): the request body sent nothing for `GATEWAY_BODY_IDLE_TIMEOUT_MS`;
+ * - `request_timeout` (408): the request head or the whole request took longer than `GATEWAY_HEADERS_TIMEOUT_MS` /
+ *   `GATEWAY_REQUEST_TIMEOUT_MS`.
+ */
+export type EdgeRefusalReason =
+  'bad_path' | 'method' | 'client_cap' | 'queue_timeout' | 'body_idle_timeout' | 'request_timeout';
+
+/** Every {@link EdgeRefusalReason}, for metrics that pre-create their series. */
+export const EDGE_REFUSAL_REASONS: readonly EdgeRefusalReason[] = [
+  'bad_path',
+  'method',
+  'client_cap',
+  'queue_timeout',
+  'body_idle_timeout',
+  'request_timeout',
+];
+
+/** What each refusal means, for the aggregated warning line. */
+export const EDGE_REFUSAL_TEXT: Record<EdgeRefusalReason, string> = {
+  bad_path: 'its path leaves its route or its target is not origin-form (400)',
+  method: 'TRACE and CONNECT are not proxied (405)',
+  client_cap: 'it already has the most requests in flight a caller may have on the route (429)',
+  queue_timeout: 'no downstream connection came free in time (503)',
+  body_idle_timeout: 'its body sent nothing for too long (408)',
+  request_timeout: 'its head or whole request took too long (408)',
+};
