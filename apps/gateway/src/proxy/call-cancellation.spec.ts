@@ -33,14 +33,23 @@ describe('CallCancellation', () => {
   describe('as the signal of an undici call', () => {
     let server: Server;
     let pool: Pool;
-    const seen: string[] = [];
+    /** Resolves when the downstream has the slow call, then when that call's connection closes. */
+    let slowArrived: Promise<void>;
+    let slowClosed: Promise<void>;
 
     beforeAll(async () => {
-      // Answers /slow only after the call is cancelled: the socket closing proves undici ended the call.
+      let arrived = (): void => undefined;
+      let closed = (): void => undefined;
+      slowArrived = new Promise((resolve) => (arrived = resolve));
+      slowClosed = new Promise((resolve) => (closed = resolve));
+      // Never answers /slow: only undici ending the call closes its connection.
       server = createServer((request, response) => {
-        seen.push(request.url ?? '');
-        if (request.url === '/slow') request.socket.once('close', () => seen.push('closed'));
-        else response.end('ok');
+        if (request.url !== '/slow') {
+          response.end('ok');
+          return;
+        }
+        request.socket.once('close', closed);
+        arrived();
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { connections: 1 });
@@ -51,7 +60,7 @@ describe('CallCancellation', () => {
       await new Promise((resolve) => server.close(resolve));
     });
 
-    it('ends an in-flight call on abort, with undici reporting it aborted', async () => {
+    it('ends an in-flight call on abort, with undici reporting it aborted and closing its connection', async () => {
       const cancel = new CallCancellation();
       const ended = new Promise<Error | null>((resolve) => {
         pool.stream(
@@ -62,13 +71,10 @@ describe('CallCancellation', () => {
           (error) => resolve(error),
         );
       });
-      const deadline = Date.now() + 10_000;
-      while (!seen.includes('/slow') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await slowArrived;
       cancel.abort();
-      const error = await ended;
-      expect(error?.name).toBe('AbortError');
-      while (!seen.includes('closed') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      expect(seen).toContain('closed');
+      expect((await ended)?.name).toBe('AbortError');
+      await slowClosed;
     });
 
     it('lets a call that completes remove the listener it added', async () => {
