@@ -25,12 +25,13 @@ describe('undici-relay (the bench proxies’ shared relay)', () => {
       statusCode: 200,
       setHeader: (name: string, value: unknown) => (set[name] = value),
     } as unknown as ServerResponse;
-    const written = startAnswer({
+    const answer: Dispatcher.StreamFactoryData<ServerResponse> = {
       statusCode: 404,
       headers: { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=30' },
       opaque: response,
       context: {},
-    } as unknown as Dispatcher.StreamFactoryData<ServerResponse>);
+    };
+    const written = startAnswer(answer);
     expect(written).toBe(response);
     expect(response.statusCode).toBe(404);
     expect(set).toEqual({ 'content-type': 'application/json' });
