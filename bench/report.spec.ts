@@ -1,5 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { cpuRatio, evaluateTargets, renderMarkdown, renderSvg, type BenchResults } from './report.js';
+import {
+  cpuRatio,
+  evaluateTargets,
+  renderMarkdown,
+  renderSvg,
+  requestsRatio,
+  type BenchResults,
+} from './report.js';
 import { readSettings, serverNode } from './settings.js';
 import { median, perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 
@@ -200,6 +207,36 @@ describe('cpuRatio', () => {
     expect(
       cpuRatio(baseline, config('gateway-basic', 900, 5, { serverCpuUsPerRequest: 132 }), true),
     ).toBeCloseTo(1.1);
+  });
+});
+
+describe('pairedRatio (through cpuRatio and requestsRatio)', () => {
+  it('takes the median of each round’s own ratio when both sides ran the same rounds', () => {
+    // Round 2 ran on a busy machine: both sides slowed alike, its ratio stays 1.2 while the medians' ratio would not.
+    const baseline = summarise('thin-node', 'thin', [
+      run(1000, 4, { serverCpuUsPerRequest: 100 }),
+      run(400, 9, { serverCpuUsPerRequest: 300 }),
+      run(1000, 4, { serverCpuUsPerRequest: 110 }),
+    ]);
+    const gateway = summarise('gateway-basic', 'gw', [
+      run(900, 5, { serverCpuUsPerRequest: 120 }),
+      run(360, 10, { serverCpuUsPerRequest: 360 }),
+      run(800, 5, { serverCpuUsPerRequest: 400 }),
+    ]);
+    expect(cpuRatio(baseline, gateway)).toBeCloseTo(1.2);
+    expect(gateway.serverCpuUsPerRequest / baseline.serverCpuUsPerRequest).toBeCloseTo(3.27, 2);
+    expect(requestsRatio(baseline, gateway)).toBeCloseTo(0.9);
+    expect(cpuRatio(baseline, baseline)).toBe(1);
+  });
+
+  it('falls back to the ratio of the medians when the rounds do not pair up', () => {
+    const baseline = summarise('thin-node', 'thin', [
+      run(1000, 4, { serverCpuUsPerRequest: 100 }),
+      run(1000, 4, { serverCpuUsPerRequest: 100 }),
+    ]);
+    const gateway = config('gateway-basic', 500, 5, { serverCpuUsPerRequest: 150 });
+    expect(cpuRatio(baseline, gateway)).toBeCloseTo(1.5);
+    expect(requestsRatio(baseline, gateway)).toBeCloseTo(0.5);
   });
 });
 

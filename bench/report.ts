@@ -1,6 +1,6 @@
 import { cpus, release, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ConfigSummary } from './stats.js';
+import { median, type ConfigSummary } from './stats.js';
 
 /** The machine a run was measured on. */
 export interface MachineInfo {
@@ -163,12 +163,39 @@ const WARM_PATHS = [
 ] as const;
 
 /**
- * `config`'s CPU time per request (its own process, plus redis-server's when `withRedis`) divided by the baseline's:
- * 1.10× spends a tenth more CPU per request than the baseline; lower is better.
+ * `of(config) / of(baseline)`, paired by round: with as many runs as the baseline (the interleaved rounds), the
+ * median of the rounds' own ratios, so that a round the whole machine was slow in (another process, steal) moves
+ * both sides of its ratio alike; otherwise, or when no round gives a finite ratio, the ratio of the medians.
+ */
+export function pairedRatio(
+  baseline: ConfigSummary,
+  config: ConfigSummary,
+  of: (
+    summary: Pick<ConfigSummary, 'requestsPerSecond' | 'serverCpuUsPerRequest' | 'redisCpuUsPerRequest'>,
+  ) => number,
+): number {
+  if (config.runs.length > 0 && config.runs.length === baseline.runs.length) {
+    const ratios = config.runs
+      .map((run, round) => of(run) / of(baseline.runs[round]))
+      .filter((ratio) => Number.isFinite(ratio));
+    if (ratios.length > 0) return median(ratios);
+  }
+  return of(config) / of(baseline);
+}
+
+/**
+ * `config`'s CPU time per request (its own process, plus redis-server's when `withRedis`) divided by the baseline's,
+ * paired by round ({@link pairedRatio}): 1.10× spends a tenth more CPU per request than the baseline; lower is better.
  */
 export function cpuRatio(baseline: ConfigSummary, config: ConfigSummary, withRedis = false): number {
-  const cpu = config.serverCpuUsPerRequest + (withRedis ? (config.redisCpuUsPerRequest ?? 0) : 0);
-  return cpu / baseline.serverCpuUsPerRequest;
+  const cpuOf = (summary: Pick<ConfigSummary, 'serverCpuUsPerRequest' | 'redisCpuUsPerRequest'>): number =>
+    summary.serverCpuUsPerRequest + (withRedis ? (summary.redisCpuUsPerRequest ?? 0) : 0);
+  return config === baseline ? 1 : pairedRatio(baseline, config, cpuOf);
+}
+
+/** `config`'s requests/s divided by the baseline's, paired by round ({@link pairedRatio}); higher is better. */
+export function requestsRatio(baseline: ConfigSummary, config: ConfigSummary): number {
+  return config === baseline ? 1 : pairedRatio(baseline, config, (summary) => summary.requestsPerSecond);
 }
 
 /** Checks the issue's targets against a run. Targets whose configuration was not measured are left out. */
@@ -181,7 +208,7 @@ export function evaluateTargets(results: BenchResults): TargetVerdict[] {
     for (const [name, label] of WARM_PATHS) {
       const path = byName(results, name);
       if (!path) continue;
-      const ratio = path.requestsPerSecond / baseline.requestsPerSecond;
+      const ratio = requestsRatio(baseline, path);
       verdicts.push({
         target: `${label} requests/s vs ${BASELINE_LABEL}`,
         wanted: `≥ ${fixed(TARGETS.warmRequestsRatio)}×`,
@@ -204,7 +231,7 @@ export function evaluateTargets(results: BenchResults): TargetVerdict[] {
       });
     }
     if (redis) {
-      const ratio = redis.requestsPerSecond / baseline.requestsPerSecond;
+      const ratio = requestsRatio(baseline, redis);
       verdicts.push({
         target: `Redis-hit path requests/s vs ${BASELINE_LABEL}`,
         wanted: `≥ ${fixed(TARGETS.redisRequestsRatio)}×`,
@@ -253,8 +280,8 @@ export function evaluateTargets(results: BenchResults): TargetVerdict[] {
         many.firstPass.ok === many.clients,
     });
     if (warm && baseline) {
-      const before = warm.requestsPerSecond / baseline.requestsPerSecond;
-      const after = many.hotAfter.requestsPerSecond / many.baselineAfter.requestsPerSecond;
+      const before = requestsRatio(baseline, warm);
+      const after = requestsRatio(many.baselineAfter, many.hotAfter);
       verdicts.push({
         target: `hot clients’ warm path after them (vs ${BASELINE_LABEL})`,
         wanted: `unchanged (≥ 0.90 of ${fixed(before)}×)`,
@@ -287,7 +314,7 @@ function nginxLine(results: BenchResults): string | undefined {
   const warm = byName(results, 'gateway-basic');
   if (!nginx || !warm) return undefined;
   return (
-    `nginx (one worker) against the gateway’s warm path (Basic): ${times(nginx.requestsPerSecond / warm.requestsPerSecond)} ` +
+    `nginx (one worker) against the gateway’s warm path (Basic): ${times(requestsRatio(warm, nginx))} ` +
     `its requests/s at ${times(cpuRatio(warm, nginx))} its CPU per request.`
   );
 }
@@ -307,7 +334,7 @@ function ownCoreLine(results: BenchResults): string | undefined {
     const config = byName(results, name);
     if (!config) continue;
     parts.push(
-      `${label} ${times(config.requestsPerSecond / core.requestsPerSecond)} requests/s, ` +
+      `${label} ${times(requestsRatio(core, config))} requests/s, ` +
         `${times(cpuRatio(core, config))} its CPU per request`,
     );
   }
@@ -332,7 +359,7 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const config of results.configs) {
-    const ratio = baseline ? times(config.requestsPerSecond / baseline.requestsPerSecond) : 'n/a';
+    const ratio = baseline ? times(requestsRatio(baseline, config)) : 'n/a';
     const cpu = baseline ? times(cpuRatio(baseline, config)) : 'n/a';
     lines.push(
       `| ${config.label} | ${integer(config.requestsPerSecond)} | ${ratio} | ${fixed(config.serverCpuUsPerRequest, 1)} | ` +
@@ -344,6 +371,8 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     '',
     'Server CPU: user + system time of the process serving the configuration (all its threads, from /proc/<pid>/stat) ' +
       'per completed request, median of the rounds; steadier than requests/s on a shared machine. ' +
+      `Both ratios are medians of each round’s own ratio (the configuration’s run against the ${BASELINE_LABEL}’s run ` +
+      'of the same round), so a round the whole machine was slower in moves both sides alike. ' +
       `CPU × ${BASELINE_LABEL} is the configuration’s CPU per request divided by the ${BASELINE_LABEL}’s ` +
       '(node:http + undici Pool.stream(), no framework, no auth): lower is better. nginx’s is its one worker’s.',
   );

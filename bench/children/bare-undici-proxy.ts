@@ -1,25 +1,8 @@
 import Fastify from 'fastify';
-import type { ServerResponse } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
 import { announceListening } from './child-ipc.js';
+import { forwardedHeaders, startAnswer, upstreamPool } from './undici-relay.js';
 
-const upstream = process.env.BENCH_UPSTREAM;
-if (!upstream) throw new Error('BENCH_UPSTREAM (the downstream base URL) is required');
-
-/** Hop-by-hop headers: the least any proxy drops. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
-
-const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
-
-function startAnswer({
-  statusCode,
-  headers,
-  opaque,
-}: Dispatcher.StreamFactoryData<ServerResponse>): ServerResponse {
-  opaque.statusCode = statusCode;
-  for (const name in headers) if (!HOP_BY_HOP.has(name)) opaque.setHeader(name, headers[name]!);
-  return opaque;
-}
+const pool = upstreamPool();
 
 /**
  * The gateway's own proxy core with nothing else: Fastify and undici's `Pool.stream()` writing straight into the
@@ -27,14 +10,14 @@ function startAnswer({
  */
 const app = Fastify({ logger: false });
 app.all('/*', (request, reply) => {
-  const headers: Record<string, string | string[]> = {};
-  for (const name in request.headers) {
-    const value = request.headers[name];
-    if (value !== undefined && name !== 'host' && !HOP_BY_HOP.has(name)) headers[name] = value;
-  }
   reply.hijack();
   pool.stream(
-    { method: request.method, path: request.url, headers, opaque: reply.raw },
+    {
+      method: request.method,
+      path: request.url,
+      headers: forwardedHeaders(request.headers),
+      opaque: reply.raw,
+    },
     startAnswer,
     (error) => {
       if (error && !reply.raw.headersSent) reply.raw.writeHead(502).end();

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { requestIdOf } from '../logging/request-id.js';
+import type { CallCancellation } from './call-cancellation.js';
 import { toCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
 
 /** How one downstream is reached. */
@@ -28,7 +29,7 @@ export interface Forwarding {
   /** Whether the TCP peer is a trusted proxy. */
   fromTrustedProxy: boolean;
   /** Aborted when the caller leaves or its body stalls: the downstream call ends and frees its connection. */
-  cancel: AbortController;
+  cancel: CallCancellation;
 }
 
 /** What became of one call to the downstream. */
@@ -55,7 +56,7 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 
 interface Call {
   downstream: Downstream;
-  cancel: AbortController;
+  cancel: CallCancellation;
   reply: FastifyReply;
   reportUnauthorized: boolean;
   unauthorized: boolean;
@@ -97,7 +98,7 @@ function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): vo
     call.done(call.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
     return;
   }
-  if (call.cancel.signal.aborted) {
+  if (call.cancel.aborted) {
     call.done({ kind: 'cancelled' });
     return;
   }
@@ -165,7 +166,7 @@ export class Downstream {
         method: request.method,
         path: this.basePath + forwarding.path,
         headers,
-        signal: cancel.signal,
+        signal: cancel,
         body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
