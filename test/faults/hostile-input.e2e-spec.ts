@@ -373,9 +373,10 @@ describe('faults: hostile input (fast-check, fixed seed)', () => {
       gateway = await startGateway({
         V3_TOKEN_URL: scripted.tokenUrl,
         GATEWAY_ROUTES: '/v3=http://127.0.0.1:9',
-        // This property is about how issuer answers map to ours; the wrong-secret throttle (which would answer
-        // 429 once this one caller address spent its allowance) has its own specs.
+        // This property is about how issuer answers map to ours; the wrong-secret throttle and the cold-grant cap
+        // (which would answer 429 once this one caller address spent its allowance) have their own specs.
         TOKEN_MAX_FAILED_ATTEMPTS: '100000',
+        TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: '0',
       });
     });
 
