@@ -45,13 +45,6 @@ export class LocalTokenCache {
     if (this.enabled) this.slots.set(slot.key, slot, slot.freshUntil);
   }
 
-  /** Drops the slot under `key` while it holds `accessToken`; true when one was dropped. */
-  evict(key: string, accessToken: string): boolean {
-    const held = this.slots.get(key);
-    if (held?.token.accessToken !== accessToken) return false;
-    return this.slots.delete(key);
-  }
-
   /** Drops every slot holding the token with `bearerKey` (a scan: evictions are rare); the slots dropped. */
   evictToken(bearerKey: string): TokenSlot[] {
     return this.slots.deleteWhere((slot) => slot.bearerKey === bearerKey);
