@@ -1,4 +1,4 @@
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 type Corkable = Pick<Redis['stream'], 'cork' | 'uncork' | 'writable'>;
 
@@ -31,7 +31,7 @@ export class RedisWriteCoalescer {
   }
 
   private sockets(): Array<Corkable | undefined> {
-    if (this.client instanceof Redis) return [this.client.stream];
+    if (!('nodes' in this.client)) return [this.client.stream];
     return this.client.nodes('all').map((node) => node.stream);
   }
 }
