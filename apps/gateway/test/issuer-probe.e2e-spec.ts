@@ -111,6 +111,30 @@ describe('GET /health shows the probe (in-process gateway)', () => {
     await issuer?.close();
   });
 
+  it('asks the token endpoint nothing until a probe ran: /health says unknown and stays up', async () => {
+    let connections = 0;
+    const listener = createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = listener.address() as { port: number };
+      const { base } = await gateway(`http://127.0.0.1:${port}/token`);
+      for (let i = 0; i < 3; i++) {
+        const health = await fetch(`${base}/health`);
+        expect(health.status).toBe(200);
+        expect(await health.json()).toMatchObject({
+          status: 'ok',
+          info: { issuer: { status: 'up', endpoint: 'unknown' } },
+        });
+      }
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
   it('an unreachable token endpoint is degraded in /health (200), and never fails liveness or readiness', async () => {
     const { app, base } = await gateway(`http://127.0.0.1:${await freePort()}/token`);
     expect((await app.get(IssuerReachability).probe()).reachability).toBe('unreachable');

@@ -62,9 +62,10 @@ export class IssuerReachability {
     void this.probe();
   }
 
-  /** From `GET /health`: probes again in the background when the last verdict is not `reachable` and is stale. */
+  /** From `GET /health`: probes again in the background when the last probe did not find the endpoint and is stale. */
   refreshIfStale(): void {
-    if (this.state.reachability === 'reachable' || this.probing) return;
+    const missing = this.state.reachability === 'unreachable' || this.state.reachability === 'unexpected';
+    if (!missing || this.probing) return;
     if (this.now() - this.probedAt >= REPROBE_INTERVAL_MS) this.probeInBackground();
   }
 

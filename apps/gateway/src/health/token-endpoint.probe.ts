@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 
 /** What the token endpoint looked like when last asked. */
 export type TokenEndpointReachability = 'unknown' | 'reachable' | 'unreachable' | 'unexpected';
@@ -47,6 +47,8 @@ export async function probeTokenEndpoint(
   timeoutMs: number,
 ): Promise<TokenEndpointProbeResult> {
   const signal = AbortSignal.timeout(timeoutMs);
+  // A connection of its own, closed after: the probe leaves no keep-alive socket behind.
+  const dispatcher = new Agent({ connections: 1 });
   try {
     const { statusCode, body } = await request(tokenUrl, {
       method: 'POST',
@@ -55,6 +57,7 @@ export async function probeTokenEndpoint(
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal,
+      dispatcher,
     });
     const refusedAsOAuth = (statusCode === 400 || statusCode === 401) && (await isOAuthError(body));
     await body.dump();
@@ -65,5 +68,7 @@ export async function probeTokenEndpoint(
     };
   } catch (error) {
     return { reachability: 'unreachable', detail: signal.aborted ? 'no answer in time' : failureOf(error) };
+  } finally {
+    await dispatcher.destroy();
   }
 }
