@@ -56,8 +56,18 @@ async function waitForReady(url, child) {
 if (buildIsStale()) {
   process.stdout.write('Building (sources are newer than dist/)…\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const build = spawn(npm, ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  // Its own process group, so that a signal to the launcher stops the whole build (npm, sh, tsc, nest) with it.
+  const build = spawn(npm, ['run', 'build'], { cwd: root, stdio: 'inherit', detached: true });
+  const stopBuild = (signal) => {
+    try {
+      process.kill(-build.pid, signal);
+    } catch {
+      // The build has ended already.
+    }
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, stopBuild);
   const code = await new Promise((resolve) => build.on('exit', (status) => resolve(status ?? 1)));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.off(signal, stopBuild);
   if (code !== 0) process.exit(code);
 }
 

@@ -18,8 +18,8 @@ describe('RedisTokenStore on a 3-master Redis Cluster', () => {
     cluster = await startRedisCluster(3);
     nodes = cluster.nodes.map((node) => new Redis(Number(node.split(':')[1]), '127.0.0.1'));
     const sealer = new TokenSealer([{ id: 'k1', key: randomBytes(32) }]);
-    store = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
-    other = new RedisTokenStore({ redis: { clusterNodes: cluster.nodes }, sealer });
+    store = await RedisTokenStore.create({ redis: { clusterNodes: cluster.nodes }, sealer });
+    other = await RedisTokenStore.create({ redis: { clusterNodes: cluster.nodes }, sealer });
     await waitFor(() => store.isHealthy() && other.isHealthy(), 10_000);
   }, 60_000);
 

@@ -42,8 +42,13 @@ describe('RedisTokenStore against a private redis-server', () => {
   beforeAll(async () => {
     server = await startRedisServer();
     raw = new Redis(server.url);
-    store = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:', observer });
-    sealed = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'sealed:', sealer, observer });
+    store = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:', observer });
+    sealed = await RedisTokenStore.create({
+      redis: { url: server.url },
+      keyPrefix: 'sealed:',
+      sealer,
+      observer,
+    });
     await waitFor(() => store.isHealthy() && sealed.isHealthy());
   });
 
@@ -163,7 +168,7 @@ describe('RedisTokenStore against a private redis-server', () => {
   });
 
   it('grants a lock to one holder across store instances; renew extends it; only the owner releases', async () => {
-    const other = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
     try {
       await waitFor(() => other.isHealthy());
       const mine = await store.acquireLock('lock-1', 300);
@@ -216,7 +221,7 @@ describe('RedisTokenStore against a private redis-server', () => {
   });
 
   it('counts wrong secrets in a window every store shares, and keeps an exempt tag beside them', async () => {
-    const other = new RedisTokenStore({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
     try {
       await waitFor(() => other.isHealthy());
       expect(await store.throttleState('flood')).toEqual({ failures: 0, resetInMs: 0 });
@@ -257,7 +262,7 @@ describe('RedisTokenStore against a private redis-server', () => {
   it('never disconnects a client it was given, and quits one it created', async () => {
     const given = new Redis(server.url);
     try {
-      const borrowing = new RedisTokenStore({ redis: { client: given } });
+      const borrowing = await RedisTokenStore.create({ redis: { client: given } });
       expect(borrowing.client).toBe(given);
       await waitFor(() => borrowing.isHealthy());
       await borrowing.set('borrowed', token('at-borrowed'), 60_000);
@@ -265,7 +270,7 @@ describe('RedisTokenStore against a private redis-server', () => {
       expect(given.status).toBe('ready');
       expect(await given.ping()).toBe('PONG');
 
-      const owning = new RedisTokenStore({ redis: { url: server.url } });
+      const owning = await RedisTokenStore.create({ redis: { url: server.url } });
       await waitFor(() => owning.isHealthy());
       await owning.close();
       await waitFor(() => owning.client.status === 'end', 2000);
@@ -284,7 +289,7 @@ describe('RedisTokenStore through a Redis outage', () => {
 
   beforeAll(async () => {
     server = await startRedisServer();
-    store = new RedisTokenStore({
+    store = await RedisTokenStore.create({
       redis: { url: server.url },
       observer: { storeError: (operation, message) => errors.push(`${operation}: ${message}`) },
     });

@@ -58,7 +58,9 @@ describe('eviction by token across instances sharing Redis', () => {
 
   /** A module app whose store answers can be held back (a real RedisTokenStore underneath). */
   const gatedApp = async (): Promise<{ app: ModuleInstance; store: GatedTokenStore }> => {
-    const store = new GatedTokenStore(new RedisTokenStore({ redis: { url: redis.url }, keyPrefix: PREFIX }));
+    const store = new GatedTokenStore(
+      await RedisTokenStore.create({ redis: { url: redis.url }, keyPrefix: PREFIX }),
+    );
     closers.push(() => store.close());
     const app = await moduleApp({ redis: undefined, store });
     return { app, store };

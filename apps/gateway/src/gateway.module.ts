@@ -8,6 +8,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
 import { GatewayExceptionFilter } from './errors/gateway-exception.filter.js';
 import { HealthProbesController } from './health/health-probes.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { IssuerReachability } from './health/issuer-reachability.js';
 import { GatewayLifecycle } from './lifecycle/gateway-lifecycle.js';
 import { gatewayLoggerParams } from './logging/logger.options.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -90,7 +91,11 @@ export class GatewayModule {
         }),
       ],
       controllers: [TokenController, RevokeController, HealthController, HealthProbesController],
-      providers: [{ provide: APP_FILTER, useClass: GatewayExceptionFilter }, GatewayLifecycle],
+      providers: [
+        { provide: APP_FILTER, useClass: GatewayExceptionFilter },
+        GatewayLifecycle,
+        IssuerReachability,
+      ],
     };
   }
 }

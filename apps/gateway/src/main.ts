@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { createGatewayApp, listenGateway } from './app.factory.js';
 import { reportBootFailure } from './boot-failure.js';
 import { describeGateway } from './boot/boot-summary.js';
-import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway.config.js';
+import { assertPortsFree } from './boot/port-check.js';
+import { parseGatewayConfig } from './config/gateway.config.js';
+import { IssuerReachability } from './health/issuer-reachability.js';
 import { gracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { startOtlpTracing } from './tracing/otlp-tracing.js';
 
@@ -12,11 +13,16 @@ import { startOtlpTracing } from './tracing/otlp-tracing.js';
 const TRACE_FLUSH_TIMEOUT_MS = 2_000;
 
 async function bootstrap(): Promise<void> {
+  const config = parseGatewayConfig(process.env);
+  await assertPortsFree(config.host, [
+    { port: config.port, variable: 'PORT' },
+    { port: config.edge.adminPort, variable: 'GATEWAY_ADMIN_PORT' },
+  ]);
   const tracing = await startOtlpTracing(process.env);
-  const app = await createGatewayApp();
-  const config = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
+  const app = await createGatewayApp(config);
   const listeners = await listenGateway(app, config);
   new Logger('Gateway').log(describeGateway(config));
+  app.get(IssuerReachability).probeInBackground();
   const shutdown = gracefulShutdown(app, {
     timeoutMs: config.edge.shutdownTimeoutMs,
     servers: () => (listeners.admin ? [listeners.main, listeners.admin] : [listeners.main]),

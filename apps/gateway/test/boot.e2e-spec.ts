@@ -1,7 +1,7 @@
-import { describe, it, expect, afterEach } from '@jest/globals';
+import { describe, it, expect, afterEach, jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Socket } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createGatewayApp } from '../src/app.factory.js';
 import { reportBootFailure } from '../src/boot-failure.js';
@@ -45,6 +45,21 @@ function runMain(env: Record<string, string>, whenUp?: (stop: () => void) => Pro
   });
 }
 
+/** `GET /health` of the gateway on `port` once it answers and its token endpoint probe has a verdict. */
+async function healthOnceProbed(port: number): Promise<unknown> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const answer = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+    const body = (await answer?.json()) as { info?: { issuer?: { endpoint?: string } } } | undefined;
+    const endpoint = body?.info?.issuer?.endpoint;
+    if (endpoint !== undefined && endpoint !== 'unknown') return body;
+    await sleep(100);
+  }
+  throw new Error(`the gateway on port ${port} never showed a probed issuer in /health`);
+}
+
+/** A spawned gateway loads its whole build before it answers: on a loaded 2-core machine that takes seconds. */
+jest.setTimeout(90_000);
+
 describe('gateway boot', () => {
   const saved = { ...process.env };
   afterEach(() => {
@@ -87,14 +102,155 @@ describe('gateway boot', () => {
   });
 
   (built ? it : it.skip)(
-    'node dist/apps/gateway/main.js exits 1 with the one-line message on a bad value',
+    'node dist/apps/gateway/main.js exits 1 with one line per bad value, all of them at once',
     async () => {
-      const run = await runMain({ GATEWAY_ROUTES: '/v3=ftp://x', TOKEN_CACHE_HMAC_KEY: 'too-short-secret' });
+      const run = await runMain({
+        GATEWAY_ROUTES: '/v3=ftp://x',
+        TOKEN_CACHE_HMAC_KEY: 'too-short-secret',
+        PORT: 'eighty',
+        V3_GRANT_TYPE: 'password',
+      });
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
-      expect(run.stderr.trim().split('\n')).toHaveLength(1);
       expect(run.stderr).not.toContain('too-short-secret');
-      expect(run.stderr.trim()).toMatch(/^Invalid configuration: (GATEWAY_ROUTES|TOKEN_CACHE_HMAC_KEY): /);
+      const lines = run.stderr.trim().split('\n');
+      for (const line of lines) expect(line).toMatch(/^Invalid configuration: [A-Z0-9_]+: \S/);
+      expect(lines.map((line) => /^Invalid configuration: ([A-Z0-9_]+):/.exec(line)?.[1]).sort()).toEqual([
+        'GATEWAY_ROUTES',
+        'PORT',
+        'TOKEN_CACHE_HMAC_KEY',
+      ]);
+    },
+  );
+
+  (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js reports relations between variables beside bad values',
+    async () => {
+      const run = await runMain({
+        GATEWAY_ROUTES: '/v3=http://127.0.0.1:1',
+        LOG_LEVEL: 'loud',
+        V3_GRANT_TYPE: 'password',
+        V3_CLIENT_SECRET: 'gateway-secret',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).not.toContain('gateway-secret');
+      expect(run.stderr.trim().split('\n')).toEqual([
+        'Invalid configuration: LOG_LEVEL: "loud" — use one of fatal, error, warn, info, debug, trace, silent',
+        "Invalid configuration: V3_CLIENT_ID: is required with V3_GRANT_TYPE=password — the gateway's own client id",
+      ]);
+    },
+  );
+
+  (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js on a taken port: one line naming PORT, nothing started before it',
+    async () => {
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const { port } = holder.address() as AddressInfo;
+      try {
+        const run = await runMain({
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          GATEWAY_ROUTES: '/v3=http://127.0.0.1:1',
+        });
+        expect(run.code).toBe(1);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toBe(
+          `Gateway failed to start: port ${port} is in use on 127.0.0.1 — set PORT to a free port, or stop what holds it\n`,
+        );
+      } finally {
+        await new Promise((resolve) => holder.close(resolve));
+      }
+    },
+  );
+
+  (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js on a taken GATEWAY_ADMIN_PORT: one line naming GATEWAY_ADMIN_PORT',
+    async () => {
+      const holder = createServer();
+      await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+      const { port: adminPort } = holder.address() as AddressInfo;
+      try {
+        const run = await runMain({
+          PORT: String(await freePort()),
+          HOST: '127.0.0.1',
+          GATEWAY_ADMIN_PORT: String(adminPort),
+          GATEWAY_ROUTES: '/v3=http://127.0.0.1:1',
+        });
+        expect(run.code).toBe(1);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toMatch(
+          new RegExp(
+            `^Gateway failed to start: port ${adminPort} is in use on 127\\.0\\.0\\.1 — set GATEWAY_ADMIN_PORT to a free port`,
+          ),
+        );
+      } finally {
+        await new Promise((resolve) => holder.close(resolve));
+      }
+    },
+  );
+
+  (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js with V3_TOKEN_URL on a closed port: boots, warns once, /health says unreachable',
+    async () => {
+      const [port, closed] = await Promise.all([freePort(), freePort()]);
+      const tokenUrl = `http://127.0.0.1:${closed}/token`;
+      let body: unknown;
+      let ready: number | undefined;
+      const run = await runMain(
+        {
+          PORT: String(port),
+          HOST: '127.0.0.1',
+          V3_TOKEN_URL: tokenUrl,
+          GATEWAY_ROUTES: '/v3=http://127.0.0.1:1',
+        },
+        async (stop) => {
+          body = await healthOnceProbed(port);
+          ready = (await fetch(`http://127.0.0.1:${port}/health/ready`)).status;
+          stop();
+        },
+      );
+      expect(run.code).toBe(0);
+      expect(ready).toBe(200);
+      expect(body).toMatchObject({
+        status: 'degraded',
+        info: { issuer: { status: 'degraded', endpoint: 'unreachable', detail: 'ECONNREFUSED' } },
+      });
+      const warnings = run.stdout.split('\n').filter((line) => line.includes('IssuerProbe'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(`token endpoint ${tokenUrl} is unreachable (ECONNREFUSED)`);
+      expect(warnings[0]).toMatch(/WARN/);
+    },
+  );
+
+  (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js with a real token endpoint: no warning, /health says reachable',
+    async () => {
+      const [issuer, port] = await Promise.all([startTokenServer(), freePort()]);
+      let body: unknown;
+      try {
+        const run = await runMain(
+          {
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            V3_TOKEN_URL: issuer.tokenUrl,
+            GATEWAY_ROUTES: `/v3=${issuer.baseUrl}`,
+          },
+          async (stop) => {
+            body = await healthOnceProbed(port);
+            stop();
+          },
+        );
+        expect(run.code).toBe(0);
+        expect(body).toMatchObject({
+          status: 'ok',
+          info: { issuer: { status: 'up', endpoint: 'reachable' } },
+        });
+        expect(run.stdout).not.toContain('IssuerProbe');
+        expect(issuer.issuer.successfulGrants()).toBe(0);
+      } finally {
+        await issuer.close();
+      }
     },
   );
 
@@ -116,7 +272,7 @@ describe('gateway boot', () => {
           },
           async (stop) => {
             let health: Response | undefined;
-            for (let attempt = 0; attempt < 100 && !health; attempt++) {
+            for (let attempt = 0; attempt < 400 && !health; attempt++) {
               health = await fetch(`${base}/health`).catch(() => undefined);
               if (!health) await new Promise((resolve) => setTimeout(resolve, 100));
             }
@@ -170,7 +326,7 @@ describe('gateway boot', () => {
           },
           async (stop) => {
             let ready: Response | undefined;
-            for (let attempt = 0; attempt < 100 && !ready; attempt++) {
+            for (let attempt = 0; attempt < 400 && !ready; attempt++) {
               ready = await fetch(`http://127.0.0.1:${adminPort}/health/ready`).catch(() => undefined);
               if (!ready) await sleep(100);
             }
@@ -208,6 +364,6 @@ describe('gateway boot', () => {
         await Promise.all([issuer.close(), echo.close()]);
       }
     },
-    40_000,
+    90_000,
   );
 });

@@ -347,11 +347,42 @@ describe('parseGatewayConfig', () => {
       { GATEWAY_ROUTES: ROUTES, TOKEN_INVALID_CREDENTIALS_TTL_MS: 'off' },
       'TOKEN_INVALID_CREDENTIALS_TTL_MS: "off" — use milliseconds from 0 (off) to 3600000',
     ],
-  ])('refuses %j with one line naming the variable and the fix', (env, expected) => {
-    const message = failure(env);
-    expect(message).toContain(expected);
-    expect(message.startsWith('Invalid configuration: ')).toBe(true);
-    expect(message).not.toContain('\n');
+  ])('refuses %j with a line naming the variable and the fix', (env, expected) => {
+    const lines = failure(env).split('\n');
+    expect(lines.filter((line) => line.includes(expected))).toHaveLength(1);
+    for (const line of lines) expect(line).toMatch(/^Invalid configuration: [A-Z0-9_]+: \S/);
+  });
+
+  it('reports every problem at once, one line each, those between variables too', () => {
+    const env = {
+      GATEWAY_ROUTES: ROUTES,
+      TOKEN_EXPIRY_SKEW_SECONDS: '-1',
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      V3_GRANT_TYPE: 'password',
+      V3_CLIENT_SECRET: 'gateway-secret',
+      GATEWAY_HEADERS_TIMEOUT_MS: '70000',
+    };
+    const error = (() => {
+      try {
+        parseGatewayConfig(env);
+      } catch (caught) {
+        return caught as GatewayConfigError;
+      }
+      throw new Error('expected the environment to be refused');
+    })();
+    expect(error).toBeInstanceOf(GatewayConfigError);
+    expect(error.problems.map((problem) => problem.slice(0, problem.indexOf(':'))).sort()).toEqual([
+      'GATEWAY_HEADERS_TIMEOUT_MS',
+      'LOG_LEVEL',
+      'PORT',
+      'TOKEN_EXPIRY_SKEW_SECONDS',
+      'V3_CLIENT_ID',
+    ]);
+    expect(error.message.split('\n')).toEqual(
+      error.problems.map((problem) => `Invalid configuration: ${problem}`),
+    );
+    expect(error.message).not.toContain('gateway-secret');
   });
 
   it('never shows a secret value in its message', () => {

@@ -137,11 +137,19 @@ export interface GatewayConfig {
   jwt?: { jwksUrl: string; issuer: string; audience: string };
 }
 
-/** A configuration problem, as one line that names the variable and the fix. Never contains a secret. */
+/**
+ * Every configuration problem found at boot, one line each (`Invalid configuration: VARIABLE: …`) that names the
+ * variable and the fix. Never contains a secret.
+ */
 export class GatewayConfigError extends Error {
-  constructor(message: string) {
-    super(`Invalid configuration: ${message}`);
+  /** The problems, one per line of `message`, without the `Invalid configuration: ` prefix. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === 'string' ? [problems] : problems;
+    super(list.map((problem) => `Invalid configuration: ${problem}`).join('\n'));
     this.name = 'GatewayConfigError';
+    this.problems = list;
   }
 }
 
@@ -527,7 +535,7 @@ function masked(value: string): string {
 }
 
 function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
-  const variable = String(issue.path[0] ?? 'environment');
+  const variable = variableOf(issue);
   const raw = env[variable];
   const bare = issue.code === 'custom' && (issue.params as { bare?: boolean } | undefined)?.bare === true;
   if (bare || raw === undefined || SECRET_VARIABLES.has(variable)) {
@@ -536,14 +544,30 @@ function describeIssue(issue: z.core.$ZodIssue, env: Record<string, string | und
   return `${variable}: "${masked(raw.trim())}" — ${issue.message}`;
 }
 
+function variableOf(issue: z.core.$ZodIssue): string {
+  return String(issue.path[0] ?? 'environment');
+}
+
 /**
- * Maps environment variables to a typed `GatewayConfig`. Throws `GatewayConfigError` with one line naming the
- * first bad variable and how to fix it; secret values are never part of the message.
+ * Every problem of `env`, one line each. A bad variable stops zod before the checks between variables, so these run
+ * again with the bad ones left out (as if unset); what they find about the other variables is added.
+ */
+function configurationProblems(issues: readonly z.core.$ZodIssue[], env: Record<string, string | undefined>) {
+  const bad = new Set(issues.map(variableOf));
+  const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name)));
+  const again = envSchema.safeParse(rest);
+  const hidden = again.success ? [] : again.error.issues.filter((issue) => !bad.has(variableOf(issue)));
+  return [...issues, ...hidden].map((issue) => describeIssue(issue, env));
+}
+
+/**
+ * Maps environment variables to a typed `GatewayConfig`. Throws `GatewayConfigError` listing every bad variable,
+ * one line each, with how to fix it; secret values are never part of the message.
  */
 export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
   const parsed = envSchema.safeParse(withOneRoutesSource(env));
   if (!parsed.success) {
-    throw new GatewayConfigError(describeIssue(parsed.error.issues[0], env));
+    throw new GatewayConfigError(configurationProblems(parsed.error.issues, env));
   }
   const value = parsed.data;
   const production = value.NODE_ENV === 'production';

@@ -6,14 +6,17 @@ import {
   type HealthCheckResult,
 } from '@nestjs/terminus';
 import { V3TokenService } from 'nestjs-v3-token-auth';
+import { IssuerReachability } from './issuer-reachability.js';
 
 /** How long `GET /health` waits for Redis to answer a ping before calling it down, ms. */
 const HEALTH_PING_TIMEOUT_MS = 300;
 
 /**
  * `GET /health`: 200 while the gateway can serve. A Redis outage (the gateway keeps serving from its in-process
- * cache; a Redis that does not answer a ping in 300 ms counts as down) and an open issuer circuit (cached tokens keep working) are reported as `degraded`, not as failures.
- * Without Redis the body has no `redis` entry.
+ * cache; a Redis that does not answer a ping in 300 ms counts as down), an issuer circuit that is not closed and a
+ * token endpoint the probe did not find (cached tokens keep working) are reported as `degraded`, not as failures.
+ * The `issuer` entry holds the breaker's `state` and the probe's `endpoint` (`reachable`, `unreachable`,
+ * `unexpected`, `unknown` before the first probe). Without Redis the body has no `redis` entry.
  */
 @Controller('health')
 export class HealthController {
@@ -21,6 +24,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly tokens: V3TokenService,
+    private readonly reachability: IssuerReachability,
   ) {}
 
   @Get()
@@ -35,8 +39,13 @@ export class HealthController {
       ...(store === 'memory' ? [] : [redis]),
       () => {
         const state = this.tokens.health().issuer;
+        const { reachability: endpoint, detail } = this.reachability.current;
+        this.reachability.refreshIfStale();
         const issuer = this.indicators.check('issuer');
-        return state === 'closed' ? issuer.up({ state }) : issuer.degraded({ state });
+        const details: Record<string, string> =
+          detail === undefined ? { state, endpoint } : { state, endpoint, detail };
+        const found = endpoint === 'reachable' || endpoint === 'unknown';
+        return state === 'closed' && found ? issuer.up(details) : issuer.degraded(details);
       },
     ]);
   }

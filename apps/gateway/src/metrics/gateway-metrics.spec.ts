@@ -1,9 +1,12 @@
-import { afterEach, describe, it, expect } from '@jest/globals';
+import { afterEach, beforeEach, describe, it, expect } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { Histogram, Registry } from 'prom-client';
 import { GatewayMetrics } from './gateway-metrics.js';
 
 describe('GatewayMetrics', () => {
+  // The events below log warnings by design; the fault-log tests capture them, the others keep them off the output.
+  beforeEach(() => Logger.overrideLogger(false));
+
   it('turns observer events and proxy timings into Prometheus text', async () => {
     const metrics = new GatewayMetrics();
     metrics.grant('success', 'client_credentials', 120);

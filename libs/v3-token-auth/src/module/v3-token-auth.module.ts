@@ -19,7 +19,7 @@ import { V3TokenStrategy } from '../auth/passport/v3-token.strategy.js';
 
 const STORE_READY_TIMEOUT_MS = 2000;
 
-function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
+async function createStore(options: ResolvedV3TokenAuthOptions): Promise<TokenStore> {
   if (options.store) return options.store;
   if (options.redis) {
     if (options.hmacKey === undefined) {
@@ -28,7 +28,7 @@ function createStore(options: ResolvedV3TokenAuthOptions): TokenStore {
           'share no token, lock or throttle count. Set the same hmacKey (TOKEN_CACHE_HMAC_KEY) on every instance.',
       );
     }
-    return new RedisTokenStore({
+    return RedisTokenStore.create({
       redis: options.redis,
       keyPrefix: options.keyPrefix,
       sealer: options.encryptionKeys?.length ? new TokenSealer(options.encryptionKeys) : undefined,

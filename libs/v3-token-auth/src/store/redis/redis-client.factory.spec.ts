@@ -15,10 +15,10 @@ function waitFor(condition: () => boolean, timeoutMs = 3000): Promise<void> {
 }
 
 describe('createRedisClient', () => {
-  it('uses an existing client as is and does not own it', () => {
+  it('uses an existing client as is and does not own it', async () => {
     const client = new Redis({ lazyConnect: true });
     try {
-      const handle = createRedisClient({ client, url: 'redis://ignored:1' });
+      const handle = await createRedisClient({ client, url: 'redis://ignored:1' });
       expect(handle.client).toBe(client);
       expect(handle.owned).toBe(false);
       expect(client.listenerCount('error')).toBe(0);
@@ -27,11 +27,11 @@ describe('createRedisClient', () => {
     }
   });
 
-  it('rejects a URL that is not redis:// or rediss://, without echoing its password', () => {
+  it('rejects a URL that is not redis:// or rediss://, without echoing its password', async () => {
     for (const url of ['http://user:hunter2@host:6379', 'localhost:6379', 'not a url', 'redis//host']) {
       let message = '';
       try {
-        createRedisClient({ url });
+        await createRedisClient({ url });
       } catch (error) {
         message = (error as Error).message;
       }
@@ -42,7 +42,7 @@ describe('createRedisClient', () => {
 
   it('creates an owned client that fails fast while Redis is down and reports errors without the password', async () => {
     const errors: string[] = [];
-    const { client, owned } = createRedisClient(
+    const { client, owned } = await createRedisClient(
       { url: 'redis://app:hunter2@127.0.0.1:1/0', commandTimeoutMs: 250, options: { disconnectTimeout: 50 } },
       { storeError: (operation, message) => errors.push(`${operation}: ${message}`) },
     );
@@ -69,11 +69,11 @@ describe('createRedisClient', () => {
   });
 
   it('creates a Cluster from seed nodes and a sentinel client from sentinels', async () => {
-    const cluster = createRedisClient({
+    const cluster = await createRedisClient({
       clusterNodes: ['127.0.0.1:1', '127.0.0.1:2'],
       options: { disconnectTimeout: 50 },
     });
-    const sentinel = createRedisClient({
+    const sentinel = await createRedisClient({
       sentinel: { name: 'mymaster', sentinels: ['127.0.0.1:1'] },
       options: { disconnectTimeout: 50 },
     });
@@ -96,8 +96,8 @@ describe('createRedisClient', () => {
     await new Promise((resolve) => setTimeout(resolve, 2200));
   });
 
-  it('needs one way to reach Redis', () => {
-    expect(() => createRedisClient({})).toThrow(/one of client, url, clusterNodes or sentinel/);
+  it('needs one way to reach Redis', async () => {
+    await expect(createRedisClient({})).rejects.toThrow(/one of client, url, clusterNodes or sentinel/);
   });
 });
 

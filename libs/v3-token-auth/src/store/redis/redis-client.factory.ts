@@ -1,4 +1,5 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
+import { loadIoredis } from './ioredis.loader.js';
 import type { V3RedisOptions } from '../../module/v3-token-auth.options.js';
 import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
 
@@ -75,14 +76,15 @@ function safeMessage(error: unknown): string {
  * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
  * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
  * None of them auto-pipelines: the store coalesces each turn's writes itself (see `RedisWriteCoalescer`).
- * Connection errors go to `observer.storeError`, never unhandled.
- * @example const { client, owned } = createRedisClient({ url: 'redis://localhost:6379' });
+ * Connection errors go to `observer.storeError`, never unhandled. `ioredis` is loaded here, on first use (`loadIoredis`).
+ * @example const { client, owned } = await createRedisClient({ url: 'redis://localhost:6379' });
  */
-export function createRedisClient(
+export async function createRedisClient(
   options: V3RedisOptions,
   observer?: V3TokenAuthObserver,
-): RedisClientHandle {
+): Promise<RedisClientHandle> {
   if (options.client) return { client: options.client, owned: false };
+  const { Cluster, Redis } = await loadIoredis();
 
   const common: RedisOptions = {
     connectTimeout: CONNECT_TIMEOUT_MS,

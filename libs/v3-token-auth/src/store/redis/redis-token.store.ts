@@ -1,6 +1,6 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { createRedisClient } from './redis-client.factory.js';
+import { createRedisClient, type RedisClientHandle } from './redis-client.factory.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
 import {
   type CachedToken,
@@ -75,6 +75,12 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+function assertKeyPrefix(keyPrefix: string | undefined): void {
+  if (keyPrefix?.includes('{') || keyPrefix?.includes('}')) {
+    throw new Error(`keyPrefix "${keyPrefix}" must not contain '{' or '}': the store adds its own hash tag`);
+  }
+}
+
 function isOptional(value: unknown, type: 'string' | 'number'): boolean {
   return value === undefined || typeof value === type;
 }
@@ -140,7 +146,8 @@ function toCachedToken(value: unknown): CachedToken | undefined {
  * The value is `<sha256(accessToken) hex>|<payload>`, the payload being the entry's JSON or, with a sealer,
  * its sealed form bound to the Redis key. A Redis failure never escapes `get`, `set` or `delete` (they answer
  * a miss / nothing and report `storeError`); `acquireLock` throws `TokenStoreUnavailableError`.
- * @example new RedisTokenStore({ redis: { url: 'redis://localhost:6379' }, sealer: new TokenSealer(keys) })
+ * Create one with `RedisTokenStore.create` (it loads `ioredis`, an optional peer, and creates the client).
+ * @example const store = await RedisTokenStore.create({ redis: { url: 'redis://localhost:6379' }, sealer });
  */
 export class RedisTokenStore implements TokenStore {
   /** The client in use; exposed for health checks. */
@@ -153,13 +160,18 @@ export class RedisTokenStore implements TokenStore {
   private subscriber: Redis | Cluster | undefined;
   private readonly tombstoneListeners: TombstoneListener[] = [];
 
-  constructor({ redis, keyPrefix = 'v3t:', sealer, observer }: RedisTokenStoreOptions) {
-    if (keyPrefix.includes('{') || keyPrefix.includes('}')) {
-      throw new Error(
-        `keyPrefix "${keyPrefix}" must not contain '{' or '}': the store adds its own hash tag`,
-      );
-    }
-    const { client, owned } = createRedisClient(redis, observer);
+  /** A store on the Redis that `options.redis` names: an existing client, or one created for it (and closed with it). */
+  static async create(options: RedisTokenStoreOptions): Promise<RedisTokenStore> {
+    assertKeyPrefix(options.keyPrefix);
+    return new RedisTokenStore(await createRedisClient(options.redis, options.observer), options);
+  }
+
+  /** A store on `handle.client`; `create` makes the handle. */
+  constructor(
+    { client, owned }: RedisClientHandle,
+    { keyPrefix = 'v3t:', sealer, observer }: Omit<RedisTokenStoreOptions, 'redis'> = {},
+  ) {
+    assertKeyPrefix(keyPrefix);
     this.client = client;
     this.owned = owned;
     this.prefix = keyPrefix;
