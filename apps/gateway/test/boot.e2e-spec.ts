@@ -119,6 +119,9 @@ describe('gateway boot', () => {
         'GATEWAY_ROUTES',
         'PORT',
         'TOKEN_CACHE_HMAC_KEY',
+        // The password grant needs the gateway's own client: a check between variables, reported beside the rest.
+        'V3_CLIENT_ID',
+        'V3_CLIENT_SECRET',
       ]);
     },
   );

@@ -556,9 +556,20 @@ function configurationProblems(issues: readonly z.core.$ZodIssue[], env: Record<
   const bad = new Set(issues.map(variableOf));
   const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name)));
   const again = envSchema.safeParse(rest);
-  const hidden = again.success ? [] : again.error.issues.filter((issue) => !bad.has(variableOf(issue)));
+  const stoodIn = new Set([...bad].flatMap((name) => STANDS_IN_FOR[name] ?? []));
+  const hidden = again.success
+    ? []
+    : again.error.issues.filter((issue) => !bad.has(variableOf(issue)) && !stoodIn.has(variableOf(issue)));
   return [...issues, ...hidden].map((issue) => describeIssue(issue, env));
 }
+
+/**
+ * Variables a set one replaces: left out because it is bad, it must not make the second pass ask for these
+ * (a bad `GATEWAY_ROUTES_FILE` is not also a missing `GATEWAY_ROUTES`).
+ */
+const STANDS_IN_FOR: Readonly<Record<string, readonly string[]>> = {
+  GATEWAY_ROUTES_FILE: ['GATEWAY_ROUTES'],
+};
 
 /**
  * Maps environment variables to a typed `GatewayConfig`. Throws `GatewayConfigError` listing every bad variable,
