@@ -33,9 +33,9 @@ export class RevokeController {
     @Headers('authorization') authorization?: string,
   ): Promise<void> {
     const revocation = parseRevocationRequest(body, authorization);
-    const callerAddress = this.trustedProxies.callerAddress(
+    const callerAddress = this.trustedProxies.callerAddressOf(
       request.raw.socket.remoteAddress,
-      request.headers['x-forwarded-for'],
+      request.headers,
     );
     await this.tokens.revoke(revocation.token, revocation.client, {
       tokenTypeHint: revocation.tokenTypeHint,
