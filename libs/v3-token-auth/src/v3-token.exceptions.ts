@@ -19,6 +19,20 @@ export interface V3ErrorBody {
   oauthError?: string;
 }
 
+/** The `Retry-After` header of a refusal: whole seconds, at least 1. */
+export function retryAfterHeader(seconds: number): { 'Retry-After': string } {
+  return { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) };
+}
+
+/** The message of an issuer refusal: its `error` with its description, or `fallback` naming the `error`. */
+function issuerRefusalMessage(
+  oauthError: string,
+  errorDescription: string | undefined,
+  fallback: string,
+): string {
+  return errorDescription ? `${oauthError}: ${errorDescription}` : `${fallback} (${oauthError})`;
+}
+
 /** Base of the module's HTTP errors: a JSON body and, optionally, response headers. */
 export abstract class V3TokenException extends HttpException {
   constructor(
@@ -67,9 +81,7 @@ export class V3InvalidCredentialsException extends V3UnauthorizedException {
     readonly errorDescription?: string,
   ) {
     super(
-      errorDescription
-        ? `${oauthError}: ${errorDescription}`
-        : `The issuer refused the credentials (${oauthError})`,
+      issuerRefusalMessage(oauthError, errorDescription, 'The issuer refused the credentials'),
       oauthError,
     );
   }
@@ -85,9 +97,7 @@ export class V3IssuerUnavailableException extends V3TokenException {
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
       message,
-      {
-        'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-      },
+      retryAfterHeader(retryAfterSeconds),
       'temporarily_unavailable',
     );
   }
@@ -111,9 +121,7 @@ export class V3TooManyAttemptsException extends V3TokenException {
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
       'Too many failed attempts for this client; retry later',
-      {
-        'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
-      },
+      retryAfterHeader(retryAfterSeconds),
       'slow_down',
     );
   }
@@ -126,12 +134,7 @@ export class V3RequestRefusedException extends V3BadRequestException {
     oauthError: string,
     readonly errorDescription?: string,
   ) {
-    super(
-      errorDescription
-        ? `${oauthError}: ${errorDescription}`
-        : `The issuer refused the request (${oauthError})`,
-      oauthError,
-    );
+    super(issuerRefusalMessage(oauthError, errorDescription, 'The issuer refused the request'), oauthError);
   }
 }
 
@@ -142,7 +145,7 @@ export class V3IssuerThrottledException extends V3TokenException {
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
       'The issuer asked this client to slow down; retry later',
-      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      retryAfterHeader(retryAfterSeconds),
       'slow_down',
     );
   }
@@ -155,7 +158,7 @@ export class V3ColdGrantLimitException extends V3TokenException {
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
       'Too many new token grants from this address; retry later',
-      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      retryAfterHeader(retryAfterSeconds),
       'slow_down',
     );
   }

@@ -4,7 +4,7 @@ import type { V3Clock } from './clock.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import type { LocalTokenCache } from './local-token.cache.js';
 import { SecretRotation } from './secret-rotation.js';
-import type { TokenFingerprinter } from './token-fingerprint.js';
+import { TokenFingerprinter } from './token-fingerprint.js';
 import type { TokenLifetime } from './token-lifetime.js';
 import type { TokenTombstones } from './token-tombstones.js';
 import { toPrincipal } from './token-response.mapper.js';
@@ -102,8 +102,13 @@ export class TieredTokenCache {
   toSlot(key: string, token: CachedToken, freshUntil: number): TokenSlot {
     const refreshAt = token.verifier === '' ? Infinity : this.lifetime.refreshAt(token, freshUntil);
     const principal = toPrincipal(token);
-    const bearerKey = key.startsWith('b.') ? key : this.bearerKeyOf(token);
+    const bearerKey = this.bearerKeyUnder(key, token);
     return { key, bearerKey, token, principal, freshUntil, refreshAt };
+  }
+
+  /** The bearer key of `token` held under `key`: `key` itself for a bearer entry. */
+  private bearerKeyUnder(key: string, token: CachedToken): string {
+    return TokenFingerprinter.isBearerKey(key) ? key : this.bearerKeyOf(token);
   }
 
   /** `TokenFingerprinter.bearerKey` of `token`, remembered until the token expires. */
@@ -118,7 +123,7 @@ export class TieredTokenCache {
 
   /** Whether `stored`, read under `key`, was evicted; an evicted entry is deleted from the store on the way. */
   private async isEvicted(key: string, stored: CachedToken): Promise<boolean> {
-    const bearerKey = key.startsWith('b.') ? key : this.bearerKeyOf(stored);
+    const bearerKey = this.bearerKeyUnder(key, stored);
     if (!(await this.tombstones.isEvicted(bearerKey))) return false;
     void this.store.delete(key, stored.accessToken);
     return true;

@@ -2,6 +2,9 @@ import { createHmac, createSecretKey, hash, randomBytes, type KeyObject } from '
 import type { V3Credentials } from '../v3-token.interfaces.js';
 import { normalizeScope } from './token-scope.js';
 
+/** What every `bearerKey` starts with. */
+const BEARER_KEY_PREFIX = 'b.';
+
 /**
  * Keyed hashes (HMAC-SHA256) that stand in for credentials: cache keys, secret verifiers, bearer and header keys.
  * None of them contains or reveals a secret; instances that share Redis must share the key.
@@ -56,7 +59,12 @@ export class TokenFingerprinter {
 
   /** Cache key of an access token handed out, for `Authorization: Bearer`. */
   bearerKey(accessToken: string): string {
-    return `b.${this.mac('bearer', accessToken)}`;
+    return `${BEARER_KEY_PREFIX}${this.mac('bearer', accessToken)}`;
+  }
+
+  /** Whether `key` is a `bearerKey` rather than the key of a token's identity. */
+  static isBearerKey(key: string): boolean {
+    return key.startsWith(BEARER_KEY_PREFIX);
   }
 
   /**

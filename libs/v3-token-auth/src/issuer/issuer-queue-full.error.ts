@@ -1,4 +1,4 @@
-import { V3TokenException } from '../v3-token.exceptions.js';
+import { retryAfterHeader, V3TokenException } from '../v3-token.exceptions.js';
 
 /**
  * 503 with `Retry-After`: the issuer's call queue is full, or a call waited longer than the queue allows.
@@ -16,7 +16,7 @@ export class IssuerQueueFullError extends V3TokenException {
       reason === 'full'
         ? 'Too many token requests are waiting for the issuer; retry shortly'
         : 'The token request waited too long for a connection to the issuer; retry shortly',
-      { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+      retryAfterHeader(retryAfterSeconds),
       'temporarily_unavailable',
     );
     this.name = 'IssuerQueueFullError';
