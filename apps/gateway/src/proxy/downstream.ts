@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { requestIdOf } from '../logging/request-id.js';
 import type { CallCancellation } from './call-cancellation.js';
+import { DownstreamRelay, type RelayTarget } from './downstream-relay.js';
 import { toCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
 
 /** How one downstream is reached. */
@@ -54,13 +55,25 @@ export interface DownstreamFailureBody {
 /** Errors that mean "no answer in time" (504); any other failure to get an answer is a 502. */
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
-interface Call {
-  downstream: Downstream;
-  cancel: CallCancellation;
-  reply: FastifyReply;
-  reportUnauthorized: boolean;
-  unauthorized: boolean;
-  done: (outcome: ForwardOutcome) => void;
+/** One call to the downstream: where its answer goes (`RelayTarget`) and whom to tell how it ended. */
+class Call implements RelayTarget {
+  unauthorized = false;
+
+  constructor(
+    readonly downstream: Downstream,
+    readonly cancel: CallCancellation,
+    readonly reply: FastifyReply,
+    readonly reportUnauthorized: boolean,
+    readonly done: (outcome: ForwardOutcome) => void,
+  ) {}
+
+  start(statusCode: number, headers: IncomingHttpHeaders): Writable {
+    return startAnswer(this, statusCode, headers);
+  }
+
+  finish(error: Error | null): void {
+    finishCall(error, this);
+  }
 }
 
 const discardBody = (): Writable =>
@@ -74,7 +87,7 @@ function errorCode(error: Error): string {
 }
 
 /** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
-function startAnswer({ statusCode, headers, opaque: call }: Dispatcher.StreamFactoryData<Call>): Writable {
+function startAnswer(call: Call, statusCode: number, headers: IncomingHttpHeaders): Writable {
   if (statusCode === 401 && call.reportUnauthorized) {
     call.unauthorized = true;
     return discardBody();
@@ -93,7 +106,7 @@ function startAnswer({ statusCode, headers, opaque: call }: Dispatcher.StreamFac
   return response;
 }
 
-function finishCall(error: Error | null, { opaque: call }: { opaque: Call }): void {
+function finishCall(error: Error | null, call: Call): void {
   if (error === null) {
     call.done(call.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
     return;
@@ -146,7 +159,6 @@ export class Downstream {
   ): void {
     const raw = request.raw;
     const { cancel } = forwarding;
-    const call: Call = { downstream: this, cancel, reply, reportUnauthorized, unauthorized: false, done };
     const headers = toDownstreamHeaders(
       request.headers,
       accessToken,
@@ -161,19 +173,16 @@ export class Downstream {
       this.cookies,
     );
     if (traceHeaders !== undefined) Object.assign(headers, traceHeaders);
-    this.pool.stream(
+    this.pool.dispatch(
       {
         method: request.method,
         path: this.basePath + forwarding.path,
         headers,
-        signal: cancel,
         body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
-        opaque: call,
       },
-      startAnswer,
-      finishCall,
+      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done), cancel),
     );
   }
 
