@@ -443,6 +443,20 @@ describe('gateway edge (e2e, raw sockets)', () => {
       30_000,
     );
 
+    it('frees the downstream connection of an early answer: the rest of the caller’s body is not sent on', async () => {
+      const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
+      socket.on('error', () => {});
+      const answer = readAnswer(socket);
+      socket.write(
+        `POST /echo/early/413?abandon HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n` +
+          `Content-Length: 100000\r\n\r\n0123456789`,
+      );
+      expect((await answer).status).toBe(413);
+      // Well within the request timeout (3000 ms): the downstream's connection closed with its body unfinished.
+      await waitFor(() => echo.abandoned.includes('/echo/early/413?abandon'), 2000);
+      socket.destroy();
+    }, 20_000);
+
     it('leaves the keep-alive timeout in force after an early answer whose body the caller then finishes', async () => {
       const socket = await rawConnect(tight.port, { localAddress: '127.0.0.3' });
       const received = readUntilClosed(socket);

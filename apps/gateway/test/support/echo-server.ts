@@ -32,6 +32,8 @@ export interface EchoServer {
   refuseOnce: Set<string>;
   /** URLs of requests whose connection closed before their answer was complete (the gateway cancelled them). */
   cancelled: string[];
+  /** URLs of requests whose connection closed before their body ended (the gateway stopped sending it). */
+  abandoned: string[];
   close(): Promise<void>;
 }
 
@@ -45,7 +47,11 @@ export async function startEchoServer(): Promise<EchoServer> {
   const seen: SeenRequest[] = [];
   const refuseOnce = new Set<string>();
   const cancelled: string[] = [];
+  const abandoned: string[] = [];
   const server: Server = createServer((request, response) => {
+    request.socket.once('close', () => {
+      if (!request.complete) abandoned.push(request.url ?? '');
+    });
     response.on('close', () => {
       if (!response.writableFinished) cancelled.push(request.url ?? '');
     });
@@ -129,6 +135,7 @@ export async function startEchoServer(): Promise<EchoServer> {
     seen,
     refuseOnce,
     cancelled,
+    abandoned,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
