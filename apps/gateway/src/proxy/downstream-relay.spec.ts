@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { CallCancellation } from './call-cancellation.js';
 import { DownstreamRelay, type RelayTarget } from './downstream-relay.js';
 
-/** A sink that takes `capacity` bytes before asking for a drain, and a target that records what it was told. */
+/** A sink that takes `capacity` bytes before asking for a drain, and a target (with its cancellation) that records what it was told. */
 function recordingTarget(capacity = 1024) {
   const written: string[] = [];
   const finished: (Error | null)[] = [];
@@ -16,13 +16,14 @@ function recordingTarget(capacity = 1024) {
     },
   });
   const target: RelayTarget = {
+    cancel: new CallCancellation(),
     start: (statusCode, headers) => {
       heads.push({ statusCode, headers });
       return sink;
     },
     finish: (error) => finished.push(error),
   };
-  return { target, sink, written, finished, heads };
+  return { target, cancel: target.cancel, sink, written, finished, heads };
 }
 
 const raw = (...pairs: string[]): Buffer[] => pairs.map((part) => Buffer.from(part));
@@ -30,7 +31,7 @@ const raw = (...pairs: string[]): Buffer[] => pairs.map((part) => Buffer.from(pa
 describe('DownstreamRelay', () => {
   it('relays the head and the body to the sink the target chooses, then reports success once', async () => {
     const { target, sink, written, finished, heads } = recordingTarget();
-    const relay = new DownstreamRelay(target, new CallCancellation());
+    const relay = new DownstreamRelay(target);
     relay.onConnect(() => undefined);
     expect(relay.onHeaders(100, raw(), () => undefined)).toBe(true);
     expect(heads).toHaveLength(0);
@@ -46,7 +47,7 @@ describe('DownstreamRelay', () => {
 
   it('asks undici to pause while the sink needs a drain, and resumes it on the drain', async () => {
     const { target } = recordingTarget(4);
-    const relay = new DownstreamRelay(target, new CallCancellation());
+    const relay = new DownstreamRelay(target);
     let resumed = 0;
     relay.onConnect(() => undefined);
     relay.onHeaders(200, raw(), () => resumed++);
@@ -56,9 +57,8 @@ describe('DownstreamRelay', () => {
   });
 
   it('aborts the call when cancelled after it connected, and reports the abort once', async () => {
-    const { target, finished } = recordingTarget();
-    const cancel = new CallCancellation();
-    const relay = new DownstreamRelay(target, cancel);
+    const { target, cancel, finished } = recordingTarget();
+    const relay = new DownstreamRelay(target);
     const aborts: (Error | undefined)[] = [];
     relay.onConnect((error) => {
       aborts.push(error);
@@ -74,8 +74,8 @@ describe('DownstreamRelay', () => {
   });
 
   it('aborts at once a call cancelled before it connected', () => {
-    const cancel = new CallCancellation();
-    const relay = new DownstreamRelay(recordingTarget().target, cancel);
+    const { target, cancel } = recordingTarget();
+    const relay = new DownstreamRelay(target);
     cancel.abort();
     const aborts: (Error | undefined)[] = [];
     relay.onConnect((error) => aborts.push(error));
@@ -83,9 +83,8 @@ describe('DownstreamRelay', () => {
   });
 
   it('destroys the sink when the call fails after the head, and does not abort a finished call', () => {
-    const { target, sink, finished } = recordingTarget();
-    const cancel = new CallCancellation();
-    const relay = new DownstreamRelay(target, cancel);
+    const { target, cancel, sink, finished } = recordingTarget();
+    const relay = new DownstreamRelay(target);
     let aborted = 0;
     relay.onConnect(() => aborted++);
     relay.onHeaders(200, raw(), () => undefined);
@@ -99,7 +98,7 @@ describe('DownstreamRelay', () => {
 
   it('reports a failure before any head after the current turn, not inside the dispatch', async () => {
     const { target, finished } = recordingTarget();
-    const relay = new DownstreamRelay(target, new CallCancellation());
+    const relay = new DownstreamRelay(target);
     const failure = new Error('connect ECONNREFUSED');
     relay.onError(failure);
     expect(finished).toEqual([]);

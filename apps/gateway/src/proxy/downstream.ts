@@ -67,12 +67,37 @@ class Call implements RelayTarget {
     readonly done: (outcome: ForwardOutcome) => void,
   ) {}
 
+  /** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
   start(statusCode: number, headers: IncomingHttpHeaders): Writable {
-    return startAnswer(this, statusCode, headers);
+    if (statusCode === 401 && this.reportUnauthorized) {
+      this.unauthorized = true;
+      return discardBody();
+    }
+    const { reply } = this;
+    const own = reply.getHeaders();
+    reply.hijack();
+    const response: ServerResponse = reply.raw;
+    response.statusCode = statusCode;
+    for (const name in own) {
+      const value = own[name];
+      if (value !== undefined) response.setHeader(name, value);
+    }
+    const relayed = toCallerHeaders(headers, this.downstream.cookies);
+    for (const name in relayed) response.setHeader(name, relayed[name]!);
+    return response;
   }
 
   finish(error: Error | null): void {
-    finishCall(error, this);
+    if (error === null) {
+      this.done(this.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
+      return;
+    }
+    if (this.cancel.aborted) {
+      this.done({ kind: 'cancelled' });
+      return;
+    }
+    const code = errorCode(error);
+    this.done(this.reply.raw.headersSent ? { kind: 'broken', code } : this.downstream.failure(code));
   }
 }
 
@@ -84,39 +109,6 @@ const discardBody = (): Writable =>
 function errorCode(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : error.name || 'UNKNOWN';
-}
-
-/** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
-function startAnswer(call: Call, statusCode: number, headers: IncomingHttpHeaders): Writable {
-  if (statusCode === 401 && call.reportUnauthorized) {
-    call.unauthorized = true;
-    return discardBody();
-  }
-  const { reply } = call;
-  const own = reply.getHeaders();
-  reply.hijack();
-  const response: ServerResponse = reply.raw;
-  response.statusCode = statusCode;
-  for (const name in own) {
-    const value = own[name];
-    if (value !== undefined) response.setHeader(name, value);
-  }
-  const relayed = toCallerHeaders(headers, call.downstream.cookies);
-  for (const name in relayed) response.setHeader(name, relayed[name]!);
-  return response;
-}
-
-function finishCall(error: Error | null, call: Call): void {
-  if (error === null) {
-    call.done(call.unauthorized ? { kind: 'unauthorized' } : { kind: 'relayed' });
-    return;
-  }
-  if (call.cancel.aborted) {
-    call.done({ kind: 'cancelled' });
-    return;
-  }
-  const code = errorCode(error);
-  call.done(call.reply.raw.headersSent ? { kind: 'broken', code } : call.downstream.failure(code));
 }
 
 /**
@@ -182,7 +174,7 @@ export class Downstream {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       },
-      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done), cancel),
+      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done)),
     );
   }
 
