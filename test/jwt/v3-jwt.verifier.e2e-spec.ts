@@ -68,8 +68,16 @@ describe('V3JwtVerifier against a real JWKS endpoint', () => {
       tokenType: 'Bearer',
       scopes: ['orders:read', 'orders:write'],
       scope: 'orders:read orders:write',
+      audience: [AUDIENCE],
     });
     expect(principal.expiresAt).toBe(exp * 1000);
+  });
+
+  it("answers the audiences of an aud array, which a route's resource is checked against", async () => {
+    const principal = await verifier().verify(
+      await signJwt(first, claims({ aud: [AUDIENCE, 'https://orders.example', 7, ''] })),
+    );
+    expect(principal.audience).toEqual([AUDIENCE, 'https://orders.example']);
   });
 
   it('reads scp (array) and falls back to azp, then sub, for the principal', async () => {

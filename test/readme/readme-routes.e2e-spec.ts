@@ -22,6 +22,30 @@ import { startRedisServer, type PrivateRedis } from '../support/redis-server.js'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const COMPOSE_ROUTES = join(root, 'apps', 'gateway', 'deploy', 'routes.yaml');
+const COMPOSE_REALM = join(root, 'apps', 'gateway', 'deploy', 'keycloak-v3-realm.json');
+
+interface RealmMapper {
+  protocolMapper: string;
+  config: Record<string, string>;
+}
+interface Realm {
+  clients: { clientId: string; protocolMappers?: RealmMapper[] }[];
+  clientScopes: { name: string; protocolMappers?: RealmMapper[] }[];
+}
+const realm = JSON.parse(readFileSync(COMPOSE_REALM, 'utf8')) as Realm;
+
+/** The audiences the compose realm's audience mappers put in a token of `clientId` granted `scopes`. */
+function realmAudience(clientId: string, scopes: readonly string[]): string[] {
+  const mappers = [
+    ...(realm.clients.find((client) => client.clientId === clientId)?.protocolMappers ?? []),
+    ...realm.clientScopes
+      .filter((scope) => scopes.includes(scope.name))
+      .flatMap((scope) => scope.protocolMappers ?? []),
+  ];
+  return mappers
+    .filter((mapper) => mapper.protocolMapper === 'oidc-audience-mapper')
+    .map((mapper) => mapper.config['included.custom.audience']);
+}
 
 /** The fenced block of `language` that follows `marker` in the README. */
 function blockAfter(marker: string, language: string): string {
@@ -114,12 +138,23 @@ describe("the README's routes file and curl lines, as written", () => {
     ]);
   });
 
+  it("is served by the compose realm: a token of a route's scopes carries the route's audience", () => {
+    for (const route of parseRoutesFile(example, 'routes.yaml', RESERVED_PATHS)) {
+      if (route.audience === undefined) continue;
+      for (const client of ['gateway-client', 'orders-reader']) {
+        expect(realmAudience(client, route.scopes)).toEqual(['v3-gateway', route.audience]);
+      }
+    }
+    expect(realmAudience('orders-reader', [])).toEqual(['v3-gateway']);
+  });
+
   it('answers every curl line with the status its comment names', async () => {
     const calls = documentedCalls(blockAfter('<!-- readme-curl: routes', 'bash'));
     expect(calls.length).toBeGreaterThanOrEqual(7);
+    // The JWT Keycloak mints for the README's `JWT=` line, audiences as the compose realm's mappers set them.
     const JWT = await signJwt(key, {
       iss: 'http://localhost:8080/realms/v3',
-      aud: 'v3-gateway',
+      aud: realmAudience('orders-reader', ['orders:read']),
       azp: 'orders-reader',
       scope: 'orders:read',
       exp: Math.floor(Date.now() / 1000) + 300,

@@ -11,6 +11,7 @@ export function cachedToken(accessToken: string, overrides: Partial<CachedToken>
     refreshToken: `refresh-of-${accessToken}`,
     refreshExpiresAt: now + 1_800_000,
     scope: 'orders',
+    resource: 'https://orders.example',
     clientId: 'customer_id',
     username: 'alice',
     verifier: 'hmac-of-secret',

@@ -165,6 +165,7 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
       client_id: 'reader',
       client_secret: 'reader-secret-1',
       scope: 'orders:read',
+      resource: ORDERS_AUDIENCE,
     });
     expect(granted.status).toBe(200);
     const bearer = `Bearer ${String(granted.body?.access_token)}`;
@@ -175,11 +176,53 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
     expect(relayedTo('/orders-service/orders/b')).toBe(bearer);
   });
 
+  it("answers 401 invalid_token to a Bearer token not meant for the route's audience, reaching nobody", async () => {
+    // An attacker holding a token granted for another API (or for none) replays it on the orders route.
+    const forNone = await gateway.token({
+      grant_type: 'client_credentials',
+      client_id: 'writer',
+      client_secret: 'writer-secret-2',
+      scope: 'orders:read',
+    });
+    expect(forNone.status).toBe(200);
+    const jwt = (aud: string | string[]) =>
+      signJwt(key, {
+        iss: JWT_ISSUER,
+        aud,
+        sub: 'svc-2',
+        scope: 'orders:read orders:write',
+        exp: Math.floor(Date.now() / 1000) + 300,
+      });
+    const replayed = [
+      `Bearer ${String(forNone.body?.access_token)}`,
+      `Bearer ${await jwt(JWT_AUDIENCE)}`,
+      `Bearer ${await jwt([JWT_AUDIENCE, 'https://billing.example'])}`,
+    ];
+    const before = echo.seen.length;
+    for (const bearer of replayed) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const answer = await gateway.get('/orders/replay', bearer);
+        expect(answer.status).toBe(401);
+        expect(answer.body).toMatchObject({
+          oauthError: 'invalid_token',
+          message: `The token is not meant for ${ORDERS_AUDIENCE} (its audience does not list it)`,
+        });
+        expect(answer.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      }
+    }
+    expect(echo.seen.length).toBe(before);
+    // The same tokens pass on a route without an audience, and a JWT that lists the route's audience passes here.
+    expect((await gateway.get('/orders-admin/replay', replayed[1])).status).toBe(200);
+    const meant = `Bearer ${await jwt([JWT_AUDIENCE, ORDERS_AUDIENCE])}`;
+    expect((await gateway.get('/orders/meant', meant)).status).toBe(200);
+    expect(relayedTo('/orders-service/orders/meant')).toBe(meant);
+  });
+
   it('checks the scope and scp claims of issuer JWTs against the route, relaying the JWT as it is', async () => {
     const jwt = (claims: Record<string, unknown>) =>
       signJwt(key, {
         iss: JWT_ISSUER,
-        aud: JWT_AUDIENCE,
+        aud: [JWT_AUDIENCE, ORDERS_AUDIENCE],
         sub: 'svc-1',
         exp: Math.floor(Date.now() / 1000) + 300,
         ...claims,

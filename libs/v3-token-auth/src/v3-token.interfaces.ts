@@ -109,4 +109,9 @@ export interface V3Principal {
   /** Epoch milliseconds at which the access token expires (as issued, without skew). */
   expiresAt: number;
   scope?: string;
+  /**
+   * Whom the token is meant for: a JWT's `aud`, or the RFC 8707 resource this module granted it for; absent when
+   * neither is known. `authenticate(…, { resource })` refuses a Bearer token whose audience lacks the resource.
+   */
+  audience?: readonly string[];
 }

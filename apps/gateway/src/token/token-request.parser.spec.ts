@@ -21,6 +21,27 @@ describe('parseTokenRequest', () => {
     ).toEqual({ grant_type: 'password', client_id: 'app', username: 'jdoe', password: 'pw' });
   });
 
+  it('keeps the scope and the RFC 8707 resource the caller asks for', () => {
+    expect(
+      parseTokenRequest(
+        {
+          grant_type: 'client_credentials',
+          client_id: 'svc',
+          client_secret: 's',
+          scope: 'orders:read',
+          resource: 'https://orders.example',
+        },
+        undefined,
+      ),
+    ).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'svc',
+      client_secret: 's',
+      scope: 'orders:read',
+      resource: 'https://orders.example',
+    });
+  });
+
   it('takes client credentials from a form-url-encoded Basic header (RFC 6749 §2.3.1)', () => {
     const header = basic(encodeURIComponent('svc id'), encodeURIComponent('p:ss%word'));
     expect(parseTokenRequest({ grant_type: 'client_credentials' }, header)).toEqual({

@@ -18,6 +18,7 @@ const tokenRequestBody = z.object({
   password: field,
   refresh_token: field,
   scope: field,
+  resource: field,
 });
 
 /**

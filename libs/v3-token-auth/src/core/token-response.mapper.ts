@@ -12,7 +12,7 @@ import type {
  */
 export function toCachedToken(
   response: V3TokenRequestResponse,
-  credentials: Pick<V3Credentials, 'clientId' | 'username' | 'scope'>,
+  credentials: Pick<V3Credentials, 'clientId' | 'username' | 'scope' | 'resource'>,
   verifier: string,
 ): CachedToken {
   const answer = response.v3TokenResponse;
@@ -27,6 +27,7 @@ export function toCachedToken(
   if (credentials.username !== undefined) token.username = credentials.username;
   const scope = answer.scope ?? credentials.scope;
   if (scope !== undefined) token.scope = scope;
+  if (credentials.resource !== undefined) token.resource = credentials.resource;
   if (answer.refresh_token !== undefined) {
     token.refreshToken = answer.refresh_token;
     if (answer.refresh_expires_in)
@@ -45,6 +46,7 @@ export function toPrincipal(token: CachedToken): V3Principal {
   };
   if (token.username !== undefined) principal.username = token.username;
   if (token.scope !== undefined) principal.scope = token.scope;
+  if (token.resource !== undefined) principal.audience = [token.resource];
   return principal;
 }
 

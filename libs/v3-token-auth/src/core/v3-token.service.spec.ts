@@ -226,6 +226,41 @@ describe('V3TokenService', () => {
     );
   });
 
+  it('accepts a Bearer token for a resource only when it was granted for that resource', async () => {
+    const { service } = setup();
+    const forOrders = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'alpha',
+      client_secret: 'alpha-secret',
+      resource: 'https://orders.example',
+    });
+    const forNone = await service.issueToken({
+      grant_type: 'client_credentials',
+      client_id: 'beta',
+      client_secret: 'beta-secret',
+    });
+    const orders = { resource: 'https://orders.example' };
+    const principal = await service.authenticate(`Bearer ${forOrders.access_token}`, orders);
+    expect(principal.audience).toEqual(['https://orders.example']);
+    expect(service.peek(`Bearer ${forOrders.access_token}`, orders)).toBe(principal);
+    for (const [token, resource] of [
+      [forOrders.access_token, 'https://billing.example'],
+      [forNone.access_token, 'https://orders.example'],
+    ]) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await expect(service.authenticate(`Bearer ${token}`, { resource })).rejects.toMatchObject({
+          status: 401,
+          oauthError: 'invalid_token',
+          message: `The token is not meant for ${resource} (its audience does not list it)`,
+        });
+        expect(service.peek(`Bearer ${token}`, { resource })).toBeUndefined();
+      }
+    }
+    expect((await service.authenticate(`Bearer ${forNone.access_token}`)).clientId).toBe('beta');
+    const granted = await service.authenticate(basic('beta', 'beta-secret'), orders);
+    expect(granted.audience).toEqual(['https://orders.example']);
+  });
+
   it('answers the token endpoint with the remaining lifetime', async () => {
     const { client, service } = setup();
     client.expiresIn = 120;

@@ -24,6 +24,7 @@ import { GrantGate } from './grant.gate.js';
 import { LocalTokenCache } from './local-token.cache.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
 import { TieredTokenCache } from './tiered-token.cache.js';
+import { meantFor } from './token-audience.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 import { TokenLifetime } from './token-lifetime.js';
 import { TokenTombstones } from './token-tombstones.js';
@@ -156,8 +157,11 @@ export class V3TokenService {
     }
     const parsed = parseAuthorization(authorization, this.options.maxHeaderBytes);
     if (parsed.scheme === 'bearer') {
-      if (this.jwt && looksLikeJwt(parsed.token)) return this.verifyJwt(this.jwt, parsed.token);
+      if (this.jwt && looksLikeJwt(parsed.token)) {
+        return meantFor(await this.verifyJwt(this.jwt, parsed.token), identity.resource);
+      }
       const slot = await this.resolveBearer(parsed.token);
+      meantFor(slot.principal, identity.resource);
       if (headerKey !== undefined) this.local.memoHeader(headerKey, slot, slot.token.verifier, false);
       return slot.principal;
     }

@@ -72,7 +72,7 @@ function toPrincipal(token: string, claims: JWTPayload): V3JwtPrincipal {
   );
   if (!clientId) throw new V3InvalidTokenException('The token names no client (client_id, azp or sub)');
   const scopes = grantedScopes(claims);
-  return {
+  const principal: V3JwtPrincipal = {
     clientId,
     accessToken: token,
     tokenType: 'Bearer',
@@ -81,6 +81,18 @@ function toPrincipal(token: string, claims: JWTPayload): V3JwtPrincipal {
     scopes,
     claims,
   };
+  const audience = audienceOf(claims);
+  if (audience.length > 0) principal.audience = audience;
+  return principal;
+}
+
+/** The `aud` claim as a list (RFC 7519 §4.1.3: one string or an array of them). */
+function audienceOf(claims: JWTPayload): string[] {
+  const { aud } = claims;
+  if (typeof aud === 'string') return aud === '' ? [] : [aud];
+  if (Array.isArray(aud))
+    return aud.filter((item): item is string => typeof item === 'string' && item !== '');
+  return [];
 }
 
 /** Scopes from `scope` (space-separated) or else `scp` (array or space-separated string). */

@@ -24,6 +24,8 @@ export interface CachedToken {
   /** Epoch ms the refresh token expires at. */
   refreshExpiresAt?: number;
   scope?: string;
+  /** The RFC 8707 resource the token was granted for (its audience), when one was asked for. */
+  resource?: string;
   clientId: string;
   username?: string;
   /** Keyed hash (HMAC) of the caller's secret; empty for entries that are looked up by bearer token. */

@@ -113,6 +113,7 @@ function toCachedToken(value: unknown): CachedToken | undefined {
     !isOptional(v.refreshToken, 'string') ||
     !isOptional(v.refreshExpiresAt, 'number') ||
     !isOptional(v.scope, 'string') ||
+    !isOptional(v.resource, 'string') ||
     !isOptional(v.username, 'string')
   ) {
     return undefined;
@@ -130,6 +131,7 @@ function toCachedToken(value: unknown): CachedToken | undefined {
   if (v.refreshToken !== undefined) entry.refreshToken = v.refreshToken as string;
   if (v.refreshExpiresAt !== undefined) entry.refreshExpiresAt = v.refreshExpiresAt as number;
   if (v.scope !== undefined) entry.scope = v.scope as string;
+  if (v.resource !== undefined) entry.resource = v.resource as string;
   if (v.username !== undefined) entry.username = v.username as string;
   if (recentVerifiers !== undefined && recentVerifiers.length > 0) entry.recentVerifiers = recentVerifiers;
   return entry;
