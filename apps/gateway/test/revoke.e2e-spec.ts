@@ -153,4 +153,36 @@ describe('gateway: POST /revoke across instances', () => {
     expect(missing.body?.error_description).toContain('token');
     await expect(b.tokens.authenticate(`Bearer ${token}`)).resolves.toMatchObject({ accessToken: token });
   });
+
+  it('behind a trusted proxy sending only Forwarded, counts wrong secrets per caller: a guesser does not lock the owner out', async () => {
+    const proxied = await startGateway({
+      V3_TOKEN_URL: op.tokenUrl,
+      V3_REVOCATION_URL: op.revocationUrl,
+      GATEWAY_ROUTES: `/echo=${echo.url}`,
+      REDIS_URL: redis.url,
+      TOKEN_CACHE_HMAC_KEY: FAULT_HMAC_KEY,
+      GATEWAY_TRUSTED_PROXIES: '127.0.0.1',
+      TOKEN_INVALID_CREDENTIALS_TTL_MS: '0',
+      TOKEN_MAX_FAILED_ATTEMPTS: '3',
+    });
+    try {
+      const token = await tokenOf(a);
+      const guesser = { forwarded: 'for=203.0.113.7;proto=http' };
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 5; guess++) {
+        const wrong = { ...OWNER, client_secret: `guess-${guess}` };
+        statuses.push((await revoke(proxied, { token }, { ...guesser, authorization: basic(wrong) })).status);
+      }
+      expect(statuses).toEqual([401, 401, 401, 429, 429]);
+      const owner = await revoke(
+        proxied,
+        { token },
+        { forwarded: 'for=203.0.113.9;proto=http', authorization: basic(OWNER) },
+      );
+      expect(owner.status).toBe(200);
+      await expect(b.tokens.authenticate(`Bearer ${token}`)).rejects.toMatchObject({ status: 401 });
+    } finally {
+      await proxied.close();
+    }
+  });
 });
