@@ -124,8 +124,11 @@ export async function startEchoServer(): Promise<EchoServer> {
         return;
       }
       const delay = path.endsWith('/slow') ? Number(query.get('ms') ?? '0') : 0;
-      if (delay > 0) setTimeout(answer, delay);
-      else answer();
+      if (delay > 0) {
+        // A slow answer nobody waits for any more (the gateway timed out, the test closed the echo) is never sent.
+        const pending = setTimeout(answer, delay);
+        response.once('close', () => clearTimeout(pending));
+      } else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
