@@ -14,11 +14,14 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
-import { logAccess } from './logging/access-log.js';
+import { AccessLog } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { gatewayProxy } from './proxy/gateway-proxy.plugin.js';
 import { guardAuthenticator } from './proxy/guard-authenticator.js';
+
+/** One access line per caller address and 4xx status per this window, the repeats counted (see `AccessLog`), ms. */
+const ACCESS_REPEAT_WINDOW_MS = 60_000;
 
 /** While shutting down, how often connections that finished their last request are ended, ms. */
 const DRAIN_POLL_MS = 50;
@@ -97,8 +100,20 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     }
     done();
   });
+  const accessLog = new AccessLog(accessLogger, {
+    callerAddress: (request) =>
+      edge.trustedProxies.callerAddressOf(request.raw.socket.remoteAddress, request.headers),
+    clock: { now: () => Date.now() },
+    windowMs: ACCESS_REPEAT_WINDOW_MS,
+  });
+  const accessFlush = setInterval(() => accessLog.flush(), ACCESS_REPEAT_WINDOW_MS).unref();
   fastify.addHook('onResponse', (request, reply, done) => {
-    logAccess(accessLogger, request, reply);
+    accessLog.record(request, reply);
+    done();
+  });
+  fastify.addHook('onClose', (_instance, done) => {
+    clearInterval(accessFlush);
+    accessLog.flush(true);
     done();
   });
   fastify.addHook('preClose', (done) => {

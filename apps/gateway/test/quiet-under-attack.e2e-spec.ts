@@ -14,6 +14,8 @@ interface LogLine {
   level: number;
   msg: string;
   context?: string;
+  req?: { method: string; url: string };
+  res?: { statusCode: number };
 }
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -110,6 +112,23 @@ describe('quiet under attack (e2e): throttle and refusal warnings are aggregated
     expect(refusalLines()).toHaveLength(1);
     for (const line of [...throttleLines(), ...refusalLines()]) expect(line.level).toBe(40);
 
+    // 500 wrong secrets at POST /token from one address: one access line per status, not one per request.
+    const tokenStatuses = await inParallel(500, 10, async (index) => {
+      const body = `grant_type=client_credentials&client_id=stranger&client_secret=guess-${index}`;
+      const answer = await rawRequest(
+        port,
+        `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}`,
+        { localAddress: '127.0.0.4', body },
+      );
+      return answer.status;
+    });
+    expect(tokenStatuses.filter((status) => status !== 401 && status !== 429)).toEqual([]);
+    const tokenAccessLines = lines.filter((line) => line.req?.url === '/token');
+    expect(tokenAccessLines.map((line) => line.res?.statusCode).sort()).toEqual(
+      [...new Set(tokenStatuses)].sort(),
+    );
+    const repeatsOf = (status: number) => tokenStatuses.filter((answered) => answered === status).length - 1;
+
     // The windows (a minute) close at shutdown at the latest: one line each with the count of the repeats.
     await app.close();
     closed = true;
@@ -121,6 +140,19 @@ describe('quiet under attack (e2e): throttle and refusal warnings are aggregated
       expect.stringContaining('(400)'),
       expect.stringContaining('— 499 more times in the last'),
     ]);
+    const tokenRepeats = lines
+      .map((line) =>
+        /^Requests from 127\.0\.0\.4 answered (\d{3}) — (\d+) more times? in the last/.exec(line.msg),
+      )
+      .filter((match) => match !== null)
+      .map((match) => ({ status: Number(match[1]), repeats: Number(match[2]) }))
+      .sort((a, b) => a.status - b.status);
+    const expectedRepeats = [...new Set(tokenStatuses)]
+      .map((status) => ({ status, repeats: repeatsOf(status) }))
+      .filter(({ repeats }) => repeats > 0)
+      .sort((a, b) => a.status - b.status);
+    expect(tokenRepeats).toEqual(expectedRepeats);
+    expect(tokenRepeats.length).toBeGreaterThan(0);
     for (const line of lines) expect(line.msg).not.toMatch(/guess-|right-secret/);
   }, 120_000);
 });

@@ -44,6 +44,14 @@ export class WarningAggregator {
 
   /** Writes `message` when no window of `key` is open, else counts it in the open one. */
   warn(key: string, message: string): void {
+    if (this.admit(key, message)) this.options.write(message);
+  }
+
+  /**
+   * Whether the caller should write its own line for `key` now (no window was open: one opens), else counts it in
+   * the open window; `summary` starts the line that reports the window's repeats when it closes.
+   */
+  admit(key: string, summary: string): boolean {
     const now = this.options.clock.now();
     let window = this.windows.get(key);
     if (window !== undefined && now - window.openedAt >= this.windowMs) {
@@ -52,14 +60,14 @@ export class WarningAggregator {
     }
     if (window !== undefined) {
       window.repeats++;
-      return;
+      return false;
     }
     if (this.windows.size >= this.maxKeys) {
       this.warnOverflow(now);
-      return;
+      return false;
     }
-    this.windows.set(key, { openedAt: now, message, repeats: 0 });
-    this.options.write(message);
+    this.windows.set(key, { openedAt: now, message: summary, repeats: 0 });
+    return true;
   }
 
   /** Closes every window that is over (all of them with `all`), writing the count of those that saw repeats. */
