@@ -135,7 +135,7 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
   });
 
   it('answers every probe of a route the client lacks scopes for with 403, and its own route keeps working elsewhere', async () => {
-    const from = (localAddress: string) => new Agent({ connect: { localAddress } });
+    const from = (localAddress: string) => new Agent({ localAddress });
     const prober = from('127.0.0.2');
     const owner = from('127.0.0.3');
     try {
