@@ -89,6 +89,10 @@ export interface OidcProviderServer {
   close(): Promise<void>;
 }
 
+/** oidc-provider's `allowedPolicy`: the calling client may act on a token only when the token is its own. */
+const ownTokenOnly = (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): boolean =>
+  token.clientId === client.clientId;
+
 /**
  * Starts `oidc-provider` (v9) as an independent OAuth 2.0 server on a free port of 127.0.0.1, with the
  * client_credentials grant enabled for the given clients: a second, non-sandbox token endpoint for
@@ -141,8 +145,9 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: false },
-      revocation: { enabled: options.revocation === true },
-      introspection: { enabled: options.revocation === true },
+      // A client revokes and introspects only its own tokens (set explicitly: the defaults print a notice).
+      revocation: { enabled: options.revocation === true, allowedPolicy: ownTokenOnly },
+      introspection: { enabled: options.revocation === true, allowedPolicy: ownTokenOnly },
       ...resourceIndicators,
     },
     jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig' }] },
