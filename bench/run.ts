@@ -28,12 +28,9 @@ import {
   type ManyClientsResult,
   type StampedeResult,
 } from './report.js';
-import { readSettings, serverNode } from './settings.js';
+import { GATEWAY_NODE_OPTIONS, readSettings, serverNode } from './settings.js';
 import { perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 import { benchSecret, type GrantStats } from './token-endpoint.js';
-
-/** The gateway runs as its image runs it (apps/gateway/Dockerfile): a heap cap, so V8 collects instead of growing. */
-const GATEWAY_NODE_OPTIONS = '--max-old-space-size=192';
 
 /** One configuration under load: where the requests go and what they carry. */
 interface Target {

@@ -10,6 +10,12 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
   return value;
 }
 
+/**
+ * `NODE_OPTIONS` of the gateway processes, as its image runs them (apps/gateway/Dockerfile): a heap cap, so V8
+ * collects instead of growing, and Node 20's young-generation size on every Node line.
+ */
+export const GATEWAY_NODE_OPTIONS = '--max-old-space-size=192 --max-semi-space-size=16';
+
 /** Defaults of a full run, and of a quick one (`BENCH_QUICK=1`: checks the harness in about a minute). */
 const DEFAULTS = {
   full: { duration: 5, warmup: 2, rounds: 5, clients: 100_000, stampede: 1000 },
