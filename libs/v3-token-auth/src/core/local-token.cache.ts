@@ -12,8 +12,6 @@ export interface HeaderMemo {
   slotKey: string;
   verifier: string;
   basic: boolean;
-  /** Bearer key of the token the header was last resolved to: its tombstone is read beside the next store read. */
-  bearerKey: string;
   /** Epoch ms until which the memo is kept: its slot's `freshUntil`. */
   until: number;
 }
@@ -84,14 +82,13 @@ export class LocalTokenCache {
       known?.slotKey === slot.key &&
       known.verifier === verifier &&
       known.basic === basic &&
-      known.bearerKey === slot.bearerKey &&
       known.until === slot.freshUntil
     ) {
       return;
     }
     this.headers.set(
       headerKey,
-      { slotKey: slot.key, verifier, basic, bearerKey: slot.bearerKey, until: slot.freshUntil },
+      { slotKey: slot.key, verifier, basic, until: slot.freshUntil },
       slot.freshUntil,
     );
   }

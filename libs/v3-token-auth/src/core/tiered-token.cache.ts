@@ -10,12 +10,6 @@ import type { TokenTombstones } from './token-tombstones.js';
 import { toPrincipal } from './token-response.mapper.js';
 import type { TokenSlot } from './token-slot.js';
 
-/** What a tombstone read beside an entry found: whether `bearerKey` was evicted. */
-interface TombstoneRead {
-  bearerKey: string;
-  evicted: boolean;
-}
-
 /**
  * The two cache tiers together: the in-process layer in front of the shared store. Reads check freshness (see
  * `TokenLifetime`), that the token serves the caller's secret (`SecretRotation`), and a token read from the store its
@@ -45,32 +39,22 @@ export class TieredTokenCache {
     return SecretRotation.serves(slot.token, verifier) ? slot : undefined;
   }
 
-  /**
-   * The stored entry of `key` if it is fresh and serves the secret behind `verifier`. With `expectedBearerKey` (the
-   * bearer key of the token last found under `key`), its tombstone is read beside the entry, in the same round trip;
-   * when the entry holds another token by then, that token's tombstone is read after it.
-   */
-  async freshStored(
-    key: string,
-    verifier: string,
-    expectedBearerKey?: string,
-  ): Promise<CachedToken | undefined> {
-    const [stored, expected] = await this.readWithTombstone(key, expectedBearerKey);
+  /** The stored entry of `key` if it is fresh and serves the secret behind `verifier`. */
+  async freshStored(key: string, verifier: string): Promise<CachedToken | undefined> {
+    const stored = await this.store.get(key);
     if (!stored || this.clock.now() >= this.lifetime.freshUntil(stored)) return undefined;
     if (!SecretRotation.serves(stored, verifier)) return undefined;
-    return (await this.isEvicted(key, stored, expected)) ? undefined : stored;
+    return (await this.isEvicted(key, stored)) ? undefined : stored;
   }
 
-  /** The bearer entry of `accessToken` while it lives, from this process or the store (entry and tombstone at once). */
+  /** The bearer entry of `accessToken` while it lives, from this process or the store. */
   async bearer(accessToken: string): Promise<TokenSlot | undefined> {
     const key = this.fingerprinter.bearerKey(accessToken);
     const local = this.local.slot(key);
     if (local && this.clock.now() < local.freshUntil && local.token.accessToken === accessToken) return local;
-    const [stored, tombstone] = await this.readWithTombstone(key, key);
+    const stored = await this.store.get(key);
     if (stored && stored.accessToken === accessToken && this.clock.now() < stored.expiresAt) {
-      return (await this.isEvicted(key, stored, tombstone))
-        ? undefined
-        : this.hold(key, stored, stored.expiresAt);
+      return (await this.isEvicted(key, stored)) ? undefined : this.hold(key, stored, stored.expiresAt);
     }
     return undefined;
   }
@@ -137,27 +121,10 @@ export class TieredTokenCache {
     return bearerKey;
   }
 
-  /** The entry under `key` and, asked in the same turn (one round trip), whether `bearerKey` was evicted. */
-  private async readWithTombstone(
-    key: string,
-    bearerKey: string | undefined,
-  ): Promise<[CachedToken | undefined, TombstoneRead | undefined]> {
-    if (bearerKey === undefined) return [await this.store.get(key), undefined];
-    const [stored, evicted] = await Promise.all([this.store.get(key), this.tombstones.isEvicted(bearerKey)]);
-    return [stored, { bearerKey, evicted }];
-  }
-
-  /**
-   * Whether `stored`, read under `key`, was evicted (from `read` when it was about this token, else one store read);
-   * an evicted entry is deleted from the store on the way.
-   */
-  private async isEvicted(key: string, stored: CachedToken, read?: TombstoneRead): Promise<boolean> {
+  /** Whether `stored`, read under `key`, was evicted; an evicted entry is deleted from the store on the way. */
+  private async isEvicted(key: string, stored: CachedToken): Promise<boolean> {
     const bearerKey = this.bearerKeyUnder(key, stored);
-    const evicted =
-      read?.bearerKey === bearerKey
-        ? read.evicted || this.tombstones.knows(bearerKey)
-        : await this.tombstones.isEvicted(bearerKey);
-    if (!evicted) return false;
+    if (!(await this.tombstones.isEvicted(bearerKey))) return false;
     void this.store.delete(key, stored.accessToken);
     return true;
   }

@@ -405,53 +405,6 @@ describe('V3TokenService', () => {
     expect(events).toContain('hit:store');
   });
 
-  it("with the in-process layer off, reads a known Basic header's entry and its token's tombstone in one round trip", async () => {
-    const { client, service, store } = setup({ memoryCache: false });
-    const calls: string[] = [];
-    let readsInFlight = 0;
-    const get = store.get.bind(store);
-    store.get = async (key: string) => {
-      calls.push('get');
-      readsInFlight++;
-      try {
-        await new Promise((resolve) => setImmediate(resolve));
-        return await get(key);
-      } finally {
-        readsInFlight--;
-      }
-    };
-    const isTombstoned = store.isTombstoned.bind(store);
-    store.isTombstoned = (key: string) => {
-      calls.push(readsInFlight > 0 ? 'tombstone beside get' : 'tombstone after get');
-      return isTombstoned(key);
-    };
-    const header = basic('alpha', 'alpha-secret');
-    const first = await service.authenticate(header);
-    calls.length = 0;
-    expect((await service.authenticate(header)).accessToken).toBe(first.accessToken);
-    expect(calls).toEqual(['get', 'tombstone beside get']);
-
-    // Another instance renewed the token: the tombstone read beside the entry was about the old one, so the new
-    // token's tombstone is read after it.
-    const internals = service as unknown as {
-      fingerprinter: TokenFingerprinter;
-      local: { headerMemo(headerKey: string): { slotKey: string } | undefined };
-    };
-    const { fingerprinter } = internals;
-    const slotKey = internals.local.headerMemo(fingerprinter.headerKey(header, ''))!.slotKey;
-    const entry = (await get(slotKey))!;
-    await store.set(slotKey, { ...entry, accessToken: 'token-alpha-renewed' }, 60_000);
-    calls.length = 0;
-    expect((await service.authenticate(header)).accessToken).toBe('token-alpha-renewed');
-    expect(calls).toEqual(['get', 'tombstone beside get', 'tombstone after get']);
-
-    // Evicted by another instance (a tombstone in the store): the token is not served, a new one is granted.
-    await store.tombstone(fingerprinter.bearerKey('token-alpha-renewed'), 60_000);
-    const regranted = await service.authenticate(header);
-    expect(regranted.accessToken).not.toBe('token-alpha-renewed');
-    expect(client.grants).toHaveLength(2);
-  });
-
   it('with the in-process layer off, spares a known Basic header the HMACs but still reads the store each time', async () => {
     const { client, service, store, events } = setup({ memoryCache: false });
     const fingerprinter = (service as unknown as { fingerprinter: { mac(...parts: string[]): string } })

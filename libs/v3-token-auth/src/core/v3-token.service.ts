@@ -150,7 +150,6 @@ export class V3TokenService {
           memo.verifier,
           () => this.credentialsOfHeader(header, identity),
           request?.callerAddress,
-          memo.bearerKey,
         );
         this.local.memoHeader(headerKey, slot, memo.verifier, true);
         return slot.principal;
@@ -304,17 +303,15 @@ export class V3TokenService {
   /**
    * The token of the identity behind `key`, for the secret behind `verifier` (see `lookUp`), never one evicted
    * meanwhile: a token tombstoned while it was being read or granted is looked up once more (a fresh grant).
-   * `expectedBearerKey`, the token last found for this header, lets a store read fetch its tombstone alongside.
    */
   private async resolve(
     key: string,
     verifier: string,
     credentialsOf: () => V3Credentials | undefined,
     callerAddress?: string,
-    expectedBearerKey?: string,
   ): Promise<TokenSlot> {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const slot = await this.lookUp(key, verifier, credentialsOf, callerAddress, expectedBearerKey);
+      const slot = await this.lookUp(key, verifier, credentialsOf, callerAddress);
       if (!this.tombstones.knows(slot.bearerKey)) return slot;
     }
     throw new V3IssuerUnavailableException('The token was revoked while it was being issued; retry', 1);
@@ -329,7 +326,6 @@ export class V3TokenService {
     verifier: string,
     credentialsOf: () => V3Credentials | undefined,
     callerAddress?: string,
-    expectedBearerKey?: string,
   ): Promise<TokenSlot> {
     const observer = this.options.observer;
 
@@ -339,7 +335,7 @@ export class V3TokenService {
       this.refresher.refreshIfDue(local, credentialsOf);
       return local;
     }
-    const stored = await this.cache.freshStored(key, verifier, expectedBearerKey);
+    const stored = await this.cache.freshStored(key, verifier);
     if (stored) {
       observer?.cacheHit?.('store');
       const slot = this.cache.hold(key, stored);
