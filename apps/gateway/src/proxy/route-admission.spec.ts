@@ -16,6 +16,7 @@ describe('RouteAdmission', () => {
   });
 
   it('admits up to capacity at once, queues the rest in order and admits them as slots free up', () => {
+    jest.useFakeTimers(); // the queued requests' timers are left pending: fake, so none outlives the test
     const admission = new RouteAdmission({ capacity: 2, queueTimeoutMs: 1000, maxPerClient: 0 });
     const t = tracker();
     const endA = admission.admit('a', t.admitted('a1'), t.refused('a1'));
@@ -56,6 +57,7 @@ describe('RouteAdmission', () => {
   });
 
   it('caps one client, waiting requests included, while another client still gets through', () => {
+    jest.useFakeTimers(); // as above: requests left queued at the end
     const admission = new RouteAdmission({ capacity: 1, queueTimeoutMs: 1000, maxPerClient: 2 });
     const t = tracker();
     const endA1 = admission.admit('a', t.admitted('a1'), t.refused('a1'));
