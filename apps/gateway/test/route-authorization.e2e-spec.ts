@@ -90,6 +90,16 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** A JWT of the test issuer, meant for the gateway and the orders route unless `claims` say otherwise. */
+  const issuerJwt = (claims: Record<string, unknown>) =>
+    signJwt(key, {
+      iss: JWT_ISSUER,
+      aud: [JWT_AUDIENCE, ORDERS_AUDIENCE],
+      sub: 'svc-1',
+      exp: Math.floor(Date.now() / 1000) + 300,
+      ...claims,
+    });
+
   /** The Authorization header the downstream saw on the last request to `path`. */
   const relayedTo = (path: string): string | undefined =>
     echo.seen.filter((seen) => seen.url.endsWith(path)).at(-1)?.headers.authorization;
@@ -186,13 +196,7 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
     });
     expect(forNone.status).toBe(200);
     const jwt = (aud: string | string[]) =>
-      signJwt(key, {
-        iss: JWT_ISSUER,
-        aud,
-        sub: 'svc-2',
-        scope: 'orders:read orders:write',
-        exp: Math.floor(Date.now() / 1000) + 300,
-      });
+      issuerJwt({ aud, sub: 'svc-2', scope: 'orders:read orders:write' });
     const replayed = [
       `Bearer ${String(forNone.body?.access_token)}`,
       `Bearer ${await jwt(JWT_AUDIENCE)}`,
@@ -219,17 +223,9 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
   });
 
   it('checks the scope and scp claims of issuer JWTs against the route, relaying the JWT as it is', async () => {
-    const jwt = (claims: Record<string, unknown>) =>
-      signJwt(key, {
-        iss: JWT_ISSUER,
-        aud: [JWT_AUDIENCE, ORDERS_AUDIENCE],
-        sub: 'svc-1',
-        exp: Math.floor(Date.now() / 1000) + 300,
-        ...claims,
-      });
-    const reader = await jwt({ scope: 'profile orders:read' });
-    const writer = await jwt({ scp: ['orders:read', 'orders:write'] });
-    const bare = await jwt({});
+    const reader = await issuerJwt({ scope: 'profile orders:read' });
+    const writer = await issuerJwt({ scp: ['orders:read', 'orders:write'] });
+    const bare = await issuerJwt({});
 
     const before = echo.seen.length;
     expectInsufficientScope(await gateway.get('/orders-admin/j', `Bearer ${reader}`), 'orders:write');

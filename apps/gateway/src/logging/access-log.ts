@@ -50,7 +50,7 @@ function pathOf(url: string): string {
  * will (wrong secrets at `POST /token`, unknown paths), so 4xx lines are aggregated: the first per caller address and
  * status in a window is written, the repeats are counted and written as one line when the window closes (`flush`).
  * @example
- * const accessLog = new AccessLog(logger, { callerAddress: (request) => request.ip, clock: systemClock });
+ * const accessLog = new AccessLog(logger, { callerAddress: (request) => request.ip, clock: { now: Date.now } });
  * fastify.addHook('onResponse', (request, reply, done) => {
  *   accessLog.record(request, reply);
  *   done();

@@ -81,26 +81,22 @@ function toPrincipal(token: string, claims: JWTPayload): V3JwtPrincipal {
     scopes,
     claims,
   };
-  const audience = audienceOf(claims);
+  // RFC 7519 §4.1.3: `aud` is one string or an array of them.
+  const audience = claimStrings(claims.aud, false);
   if (audience.length > 0) principal.audience = audience;
   return principal;
 }
 
-/** The `aud` claim as a list (RFC 7519 §4.1.3: one string or an array of them). */
-function audienceOf(claims: JWTPayload): string[] {
-  const { aud } = claims;
-  if (typeof aud === 'string') return aud === '' ? [] : [aud];
-  if (Array.isArray(aud))
-    return aud.filter((item): item is string => typeof item === 'string' && item !== '');
-  return [];
-}
-
 /** Scopes from `scope` (space-separated) or else `scp` (array or space-separated string). */
 export function grantedScopes(claims: JWTPayload): string[] {
-  const raw = typeof claims['scope'] === 'string' ? claims['scope'] : claims['scp'];
-  if (typeof raw === 'string') return raw.split(' ').filter(Boolean);
-  if (Array.isArray(raw))
-    return raw.filter((item): item is string => typeof item === 'string' && item !== '');
+  return claimStrings(typeof claims['scope'] === 'string' ? claims['scope'] : claims['scp'], true);
+}
+
+/** A claim of one string or an array of strings, as its non-empty strings; `spaced` splits a string on spaces. */
+function claimStrings(value: unknown, spaced: boolean): string[] {
+  if (typeof value === 'string') return (spaced ? value.split(' ') : [value]).filter(Boolean);
+  if (Array.isArray(value))
+    return value.filter((item): item is string => typeof item === 'string' && item !== '');
   return [];
 }
 
