@@ -252,6 +252,58 @@ describe('RedisTokenStore against a private redis-server', () => {
     }
   });
 
+  it('counts in a window every store shares, in one round trip that answers the count and the time left', async () => {
+    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    try {
+      await waitFor(() => other.isHealthy());
+      const first = await store.countInWindow('cold.address', 1000);
+      const counts = await Promise.all([
+        other.countInWindow('cold.address', 60_000),
+        store.countInWindow('cold.address', 1000),
+        other.countInWindow('cold.address', 60_000),
+      ]);
+      expect(first.count).toBe(1);
+      expect(counts.map((count) => count.count).sort()).toEqual([2, 3, 4]);
+      // The first count opened the window; later ones (another store's, with a longer window) do not move its end.
+      expect([first, ...counts].every((count) => count.resetInMs > 0 && count.resetInMs <= 1000)).toBe(true);
+      expect(store.countKey('cold.address')).toBe('e2e:{cold.address}:count');
+      await sleep(1100);
+      expect((await other.countInWindow('cold.address', 1000)).count).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps one re-grant window per key that every store shares: one re-grant in it, over all of them', async () => {
+    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    try {
+      await waitFor(() => other.isHealthy());
+      expect(await store.spendReauthWindow('refused')).toEqual({ open: false });
+
+      await store.openReauthWindow('refused', 1000);
+      // A second refusal leaves the open window (and its spent or unspent re-grant) as it is.
+      await other.openReauthWindow('refused', 60_000);
+      expect(store.reauthWindowKey('refused')).toBe('e2e:{refused}:reauth');
+      expect(await raw.pttl('e2e:{refused}:reauth')).toBeLessThanOrEqual(1000);
+
+      const spends = await Promise.all([
+        other.spendReauthWindow('refused'),
+        store.spendReauthWindow('refused'),
+        other.spendReauthWindow('refused'),
+      ]);
+      expect(spends.filter((spend) => spend.open && spend.regrant)).toHaveLength(1);
+      expect(spends.every((spend) => spend.open && spend.resetInMs > 0 && spend.resetInMs <= 1000)).toBe(
+        true,
+      );
+      expect(await store.spendReauthWindow('other-credentials')).toEqual({ open: false });
+
+      await sleep(1100);
+      expect(await other.spendReauthWindow('refused')).toEqual({ open: false });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
     await store.set('flush', token('at-flush'), 60_000);
     await raw.script('FLUSH');
@@ -330,6 +382,10 @@ describe('RedisTokenStore through a Redis outage', () => {
     );
     expect(lock.value).toBeInstanceOf(Error);
     expect((lock.value as Error).name).toBe('TokenStoreUnavailableError');
+    // The re-grant window cannot be asked either: its caller keeps the window in process instead.
+    await expect(store.spendReauthWindow('k')).rejects.toThrow('Redis is not connected');
+    await expect(store.countInWindow('k', 1000)).rejects.toThrow('Redis is not connected');
+    await expect(store.openReauthWindow('k', 1000)).rejects.toThrow('Redis is not connected');
     expect(lock.ms).toBeLessThan(1000);
     expect(errors.length).toBeGreaterThan(0);
 

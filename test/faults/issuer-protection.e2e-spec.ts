@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { basic } from '../support/v3-token-auth-app.js';
-import { startGateway, type GatewayInstance } from './fault-harness.js';
+import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from './fault-harness.js';
 import { startKeycloakLikeIssuer, type KeycloakLikeIssuer } from './keycloak-like-issuer.js';
 import { rawHttp, rawHttpBurst, rawTokenRequest, tokenRequest, type RawAnswer } from './raw-http.js';
 
@@ -305,6 +306,56 @@ describe('faults: cold grants per caller address', () => {
     expect(issuer.callsOf('svc')).toBe(2);
     expect(await gateway.metric('v3_token_grants_refused_total', { reason: 'cold_grant_limit' })).toBe(1);
     const elsewhere = await proxied(gateway, '127.0.0.3', 'calm', SECRETS.calm);
+    expect(elsewhere.status).toBe(200);
+  });
+});
+
+/** Issue 11 item 3 over a fleet: two instances on one Redis count one address's cold grants together. */
+describe('faults: cold grants per caller address, two instances on one Redis', () => {
+  let issuer: KeycloakLikeIssuer;
+  let redis: PrivateRedis;
+  let a: GatewayInstance;
+  let b: GatewayInstance;
+
+  beforeAll(async () => {
+    [issuer, redis] = await Promise.all([
+      startKeycloakLikeIssuer({ clients: SECRETS, scopes: ['read', 'write'] }),
+      startRedisServer(),
+    ]);
+    const env = {
+      V3_TOKEN_URL: issuer.tokenUrl,
+      GATEWAY_ROUTES: `/api=${issuer.baseUrl}`,
+      TOKEN_COLD_GRANTS_PER_ADDRESS_PER_MINUTE: '4',
+      TOKEN_MAX_FAILED_ATTEMPTS: '100',
+      REDIS_URL: redis.url,
+      TOKEN_CACHE_HMAC_KEY: FAULT_HMAC_KEY,
+    };
+    [a, b] = [await startGateway(env), await startGateway(env)];
+  });
+
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([issuer.close(), redis.stop()]);
+  });
+
+  it('an address alternating between the instances gets the limit once, not once per instance', async () => {
+    const junk: RawAnswer[] = [];
+    for (let i = 0; i < 8; i++) {
+      const instance = i % 2 === 0 ? a : b;
+      junk.push(
+        await rawTokenRequest(instance.url, '127.0.0.2', clientCredentials(`fleet-cold-${i}`, 'guess')),
+      );
+    }
+    expect(junk.map((answer) => answer.status)).toEqual([401, 401, 401, 401, 429, 429, 429, 429]);
+    expect(junk[5].body).toMatchObject({ error: 'slow_down' });
+    expect(issuer.calls).toBe(4);
+    const refusals =
+      (await a.metric('v3_token_grants_refused_total', { reason: 'cold_grant_limit' })) +
+      (await b.metric('v3_token_grants_refused_total', { reason: 'cold_grant_limit' }));
+    expect(refusals).toBe(4);
+
+    // Another address, on either instance, still gets its grants.
+    const elsewhere = await proxied(b, '127.0.0.3', 'calm', SECRETS.calm);
     expect(elsewhere.status).toBe(200);
   });
 });

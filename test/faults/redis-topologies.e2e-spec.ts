@@ -103,7 +103,11 @@ describe('faults: Redis Cluster and Sentinel', () => {
 
       const keysByMaster = await Promise.all(masters.map((master) => master.keys('v3t:*')));
       const goodKeys = keysByMaster.flat().filter((key) => key.endsWith(':good'));
-      const keys = keysByMaster.flat().filter((key) => !key.endsWith(':good'));
+      const countKeys = keysByMaster.flat().filter((key) => key.endsWith(':count'));
+      const keys = keysByMaster.flat().filter((key) => !key.endsWith(':good') && !key.endsWith(':count'));
+      // One caller address, one shared cold-grant count, under a keyed hash of the address (never the address).
+      expect(countKeys).toHaveLength(1);
+      expect(countKeys[0]).not.toContain('127.0.0.1');
       expect(keys.length).toBe(2 * (CLIENT_IDS.length + 1));
       expect(goodKeys.length).toBe(CLIENT_IDS.length + 1);
       for (const key of goodKeys) {

@@ -44,7 +44,8 @@ describe('faults: tokens sealed at rest', () => {
 
   /** Every entry the gateway stored (not the throttle's `:good` keys), by key. */
   const stored = async (): Promise<Map<string, string>> => {
-    const keys = (await raw.keys('v3t:*')).filter((key) => !key.endsWith(':good'));
+    // Entries only: not the known-good marks, nor the cold-grant counts (an integer under a keyed hash of an address).
+    const keys = (await raw.keys('v3t:*')).filter((key) => !key.endsWith(':good') && !key.endsWith(':count'));
     const values = keys.length > 0 ? await raw.mget(keys) : [];
     return new Map(keys.map((key, i) => [key, values[i] ?? '']));
   };

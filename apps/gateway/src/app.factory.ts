@@ -138,8 +138,6 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     trustedProxies: resolved.edge.trustedProxies,
     cookies: resolved.edge.cookies,
     auth: guardAuthenticator(app.get(V3TokenAuthGuard), app.get(V3TokenService)),
-    reauthCooldownMs: resolved.reauthCooldownMs,
-    onReauthCooldown: () => metrics.reauthCooldown(),
     logger,
     observe: (route, method, status, seconds) => metrics.observeProxy(route, method, status, seconds),
     refused: (reason, callerAddress) => metrics.edgeRefused(reason, callerAddress),

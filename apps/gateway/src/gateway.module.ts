@@ -55,6 +55,7 @@ export function toTokenAuthOptions(
     issuerQueueSize: config.tokenQueueSize,
     issuerQueueWaitMs: config.tokenQueueWaitMs,
     coldGrantsPerAddressPerMinute: config.coldGrantsPerAddressPerMinute,
+    reauthCooldownMs: config.reauthCooldownMs,
     jwt: config.jwt,
     revocationUrl: config.revocationUrl,
     observer,

@@ -13,6 +13,9 @@ const CLIENT = 'svc-client';
 const SECRET = 's3cret:with%chars';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 const GOOD = basic(CLIENT, SECRET);
+/** Clients of the downstream-401 tests: each refusal opens its credentials' re-grant window, so each has its own. */
+const REFUSED_GET = { id: 'refused-get', secret: 'refused-get-secret' };
+const REFUSED_POST = { id: 'refused-post', secret: 'refused-post-secret' };
 
 /** node:http, for what fetch refuses to send (a Connection header, a chunked upload). */
 function rawRequest(
@@ -59,12 +62,21 @@ describe('gateway (e2e)', () => {
       method: 'POST',
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: id, client_secret: secret }),
     });
+    expect(response.status).toBe(200);
     return (await response.json()) as { access_token: string; expires_in: number; token_type: string };
   };
 
   beforeAll(async () => {
     [issuer, redis, echo] = await Promise.all([
-      startTokenServer({ clients: { [CLIENT]: SECRET, other: 'other-secret' }, tokenLifetimeSeconds: 300 }),
+      startTokenServer({
+        clients: {
+          [CLIENT]: SECRET,
+          other: 'other-secret',
+          [REFUSED_GET.id]: REFUSED_GET.secret,
+          [REFUSED_POST.id]: REFUSED_POST.secret,
+        },
+        tokenLifetimeSeconds: 300,
+      }),
       startRedisServer(),
       startEchoServer(),
     ]);
@@ -292,31 +304,35 @@ describe('gateway (e2e)', () => {
     });
 
     it('on a downstream 401 evicts the token and retries once with a fresh one', async () => {
-      const { access_token: stale } = await tokenFor();
-      const grants = issuer.issuer.grantCount(CLIENT);
+      const { id, secret } = REFUSED_GET;
+      const { access_token: stale } = await tokenFor(id, secret);
+      const grants = issuer.issuer.grantCount(id);
       echo.refuseOnce.add(stale);
-      const answer = await call('/echo/refuse-once', { headers: { authorization: GOOD } });
+      const answer = await call('/echo/refuse-once', { headers: { authorization: basic(id, secret) } });
       expect(answer.status).toBe(200);
       expect(echo.seen).toHaveLength(2);
       expect(echo.seen[0].headers.authorization).toBe(`Bearer ${stale}`);
       expect(echo.seen[1].headers.authorization).not.toBe(`Bearer ${stale}`);
-      expect(issuer.issuer.grantCount(CLIENT)).toBe(grants + 1);
-      const { access_token: fresh } = await tokenFor();
+      expect(issuer.issuer.grantCount(id)).toBe(grants + 1);
+      const { access_token: fresh } = await tokenFor(id, secret);
       expect(echo.seen[1].headers.authorization).toBe(`Bearer ${fresh}`);
     });
 
     it('on a downstream 401 to a request with a body evicts the token but does not replay the body', async () => {
-      const { access_token: stale } = await tokenFor();
+      const { id, secret } = REFUSED_POST;
+      const { access_token: stale } = await tokenFor(id, secret);
       echo.refuseOnce.add(stale);
       const answer = await call('/echo/refuse-once', {
         method: 'POST',
-        headers: { authorization: GOOD, 'content-type': 'text/plain' },
+        headers: { authorization: basic(id, secret), 'content-type': 'text/plain' },
         body: 'once',
       });
       expect(answer.status).toBe(401);
       expect(answer.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
       expect(echo.seen).toHaveLength(1);
-      const { access_token: next } = await tokenFor();
+      // The window's one re-grant: the next token is a fresh one.
+      const { access_token: next } = await tokenFor(id, secret);
+      expect(next).toMatch(/.+/);
       expect(next).not.toBe(stale);
     });
 

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { startGateway, type GatewayInstance } from '../../../test/faults/fault-harness.js';
+import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from '../../../test/faults/fault-harness.js';
+import { startRedisServer, type PrivateRedis } from '../../../test/support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../../../test/support/token-server.js';
 import { startEchoServer, type EchoServer } from './support/echo-server.js';
 
@@ -8,6 +9,9 @@ const CLIENTS: Record<string, string> = {
   concurrent: 'con-secret-2',
   uncapped: 'unc-secret-3',
   'with-body': 'bod-secret-4',
+  fleet: 'flt-secret-5',
+  'fleet-concurrent': 'flc-secret-6',
+  guarded: 'grd-secret-7',
 };
 const basic = (id: string) => `Basic ${Buffer.from(`${id}:${CLIENTS[id]}`).toString('base64')}`;
 const REFUSED = '/echo/status/401';
@@ -41,6 +45,7 @@ async function load(total: number, concurrency: number, call: () => Promise<numb
 describe('gateway: downstream 401 re-grant cooldown', () => {
   let issuer: TokenServer;
   let echo: EchoServer;
+  let redis: PrivateRedis;
   const closers: (() => Promise<void>)[] = [];
 
   const gateway = async (env: Record<string, string> = {}): Promise<GatewayInstance> => {
@@ -58,7 +63,11 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     new Set(echo.seen.map((seen) => (seen.headers.authorization ?? '').replace(/^Bearer /, '')));
 
   beforeAll(async () => {
-    [issuer, echo] = await Promise.all([startTokenServer({ clients: CLIENTS }), startEchoServer()]);
+    [issuer, echo, redis] = await Promise.all([
+      startTokenServer({ clients: CLIENTS }),
+      startEchoServer(),
+      startRedisServer(),
+    ]);
   });
 
   afterEach(async () => {
@@ -67,7 +76,7 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([issuer.close(), echo.close()]);
+    await Promise.all([issuer.close(), echo.close(), redis.stop()]);
   });
 
   it('20 sequential requests to a route that always answers 401 cost one grant and one re-grant', async () => {
@@ -92,8 +101,11 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
       client_id: 'sequential',
       client_secret: CLIENTS.sequential,
     });
-    expect(handedOut.status).toBe(200);
-    expect(refused.has(handedOut.body?.access_token as string)).toBe(false);
+    // POST /token passes the same gate: no grant for these credentials in the window, and no refused token back.
+    expect(handedOut.status).toBe(401);
+    expect(handedOut.body?.error).toBe('invalid_token');
+    expect(handedOut.body?.access_token).toBeUndefined();
+    expect(issuer.issuer.grantCount('sequential')).toBe(2);
     const bearer = await gw.get(REFUSED, `Bearer ${[...refused][0]}`);
     expect(bearer.status).toBe(401);
   }, 60_000);
@@ -131,6 +143,69 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     expect(issuer.issuer.grantCount('with-body')).toBe(2);
     expect(echo.seen).toHaveLength(2);
     expect(echo.seen[0].headers.authorization).not.toBe(echo.seen[1].headers.authorization);
+  });
+
+  /** Two gateways sharing one Redis (and cache key), as a fleet runs. */
+  const fleet = async (): Promise<[GatewayInstance, GatewayInstance]> => {
+    const env = {
+      GATEWAY_REAUTH_COOLDOWN_MS: String(10 * 60_000),
+      REDIS_URL: redis.url,
+      TOKEN_CACHE_HMAC_KEY: FAULT_HMAC_KEY,
+    };
+    return [await gateway(env), await gateway(env)];
+  };
+
+  it('two instances on one Redis: 20 requests alternating between them cost one grant and one re-grant in all', async () => {
+    const [a, b] = await fleet();
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await (i % 2 === 0 ? a : b).get(REFUSED, basic('fleet')));
+
+    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(401));
+    // The window the first refusal opened on instance a is the window instance b asks before its grant.
+    expect(issuer.issuer.grantCount('fleet')).toBe(2);
+    expect(echo.seen).toHaveLength(2);
+    expect(
+      (await a.metric('gateway_reauth_cooldown_total')) + (await b.metric('gateway_reauth_cooldown_total')),
+    ).toBe(19);
+    expect(answers[1].body?.oauthError).toBe('invalid_token');
+    expect(answers[1].body?.message).toMatch(/no new token is granted for them for \d+ s/);
+  }, 60_000);
+
+  it('two instances on one Redis: 400 concurrent requests spread over both cost one grant and one re-grant', async () => {
+    const [a, b] = await fleet();
+    let turn = 0;
+    const statuses = await load(400, 20, async () => {
+      turn += 1;
+      return (await (turn % 2 === 0 ? a : b).get(REFUSED, basic('fleet-concurrent'))).status;
+    });
+
+    expect(statuses.every((status) => status === 401)).toBe(true);
+    // Each instance's first requests may grant before the first refusal opens the window (one grant per instance,
+    // shared through the store lock in the usual case), and the window allows one re-grant over both.
+    expect(issuer.issuer.grantCount('fleet-concurrent')).toBeLessThanOrEqual(3);
+    expect(issuer.issuer.grantCount('fleet-concurrent')).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('a wrong secret for the same client id meets no window and leaves the owner its re-grant', async () => {
+    const [a, b] = await fleet();
+    // A request with a body is not retried: its 401 opens the window and leaves the one re-grant unspent.
+    const posted = await fetch(`${a.url}${REFUSED}`, {
+      method: 'POST',
+      headers: { authorization: basic('guarded'), 'content-type': 'text/plain' },
+      body: 'payload',
+    });
+    expect(posted.status).toBe(401);
+    const wrong = `Basic ${Buffer.from('guarded:not-the-secret').toString('base64')}`;
+    const guessed = await b.get(REFUSED, wrong);
+    // The issuer's refusal of the wrong secret, not the cooldown's invalid_token.
+    expect(guessed.status).toBe(401);
+    expect(guessed.body?.oauthError).toBe('unauthorized_client');
+    // The owner's re-grant is still there: one more grant, then the cooldown.
+    expect((await b.get(REFUSED, basic('guarded'))).status).toBe(401);
+    expect(issuer.issuer.successfulGrants('guarded')).toBe(2);
+    const after = await a.get(REFUSED, basic('guarded'));
+    expect(after.body?.oauthError).toBe('invalid_token');
+    expect(issuer.issuer.successfulGrants('guarded')).toBe(2);
   });
 
   it('with GATEWAY_REAUTH_COOLDOWN_MS=0 every refused request costs a re-grant (what the cooldown prevents)', async () => {

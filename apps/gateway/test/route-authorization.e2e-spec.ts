@@ -264,4 +264,22 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
     expect(answer.status).toBe(401);
     expect(answer.headers.get('www-authenticate')).toContain('Basic');
   });
+
+  it("a downstream 401 on a scoped route costs the route's token one re-grant, then the cooldown; the client's other route is untouched", async () => {
+    const writer = basic('writer', 'writer-secret-2');
+    expect((await gateway.get('/orders/x', writer)).status).toBe(200);
+    const before = issuer.grantCount();
+    // The retry spends the window's one re-grant (for /orders-admin's scopes), and its token is refused too.
+    const refused = await gateway.get('/orders-admin/status/401', writer);
+    expect(refused.status).toBe(401);
+    const spent = issuer.grantCount();
+    expect(spent).toBeGreaterThan(before);
+    const cooled = await gateway.get('/orders-admin/status/401', writer);
+    expect(cooled.status).toBe(401);
+    expect(cooled.body?.oauthError).toBe('invalid_token');
+    expect(issuer.grantCount()).toBe(spent);
+    // The same credentials' token for /orders (other scopes and audience) is still cached and still relayed.
+    expect((await gateway.get('/orders/x', writer)).status).toBe(200);
+    expect(issuer.grantCount()).toBe(spent);
+  });
 });

@@ -163,3 +163,16 @@ export class V3ColdGrantLimitException extends V3TokenException {
     );
   }
 }
+
+/**
+ * 401: a downstream refused the token of these credentials, and the one re-grant of its window
+ * (`reauthCooldownMs`) is spent: no new token is granted for them until the window ends.
+ */
+export class V3ReauthCooldownException extends V3UnauthorizedException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      `The downstream service refused the token of these credentials; no new token is granted for them for ${Math.max(1, Math.ceil(retryAfterSeconds))} s`,
+      'invalid_token',
+    );
+  }
+}

@@ -237,8 +237,10 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
     );
   }
 
+  /** A grant stopped before the issuer: 429s by reason; a re-grant cooldown's 401 in `gateway_reauth_cooldown_total`. */
   grantRefused(reason: V3GrantRefusal): void {
-    this.grantsRefused.inc({ reason });
+    if (reason === 'reauth_cooldown') this.reauthCooldowns.inc();
+    else this.grantsRefused.inc({ reason });
   }
 
   issuerQueue(waiting: number): void {
@@ -269,11 +271,6 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
    */
   observeProxy(route: string, method: string, status: number, seconds: number): void {
     this.proxyDuration.observe(route, KNOWN_METHODS.has(method) ? method : 'OTHER', status, seconds);
-  }
-
-  /** One request answered 401 by the downstream-401 cooldown instead of a re-grant. */
-  reauthCooldown(): void {
-    this.reauthCooldowns.inc();
   }
 
   /** The Prometheus text exposition of every metric. */

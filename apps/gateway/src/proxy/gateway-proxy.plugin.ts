@@ -11,7 +11,6 @@ import { Downstream, type ForwardOutcome, type Forwarding } from './downstream.j
 import type { EdgeRefusalReason } from './edge-refusal.js';
 import { forwardPathOf } from './forward-path.js';
 import type { CookiePolicy } from './proxy-headers.js';
-import { ReauthCooldown } from './reauth-cooldown.js';
 import { RouteAdmission, type AdmissionRefusal } from './route-admission.js';
 import { RoutePolicy } from './route-policy.js';
 import { ProxyTracing, type CallTrace, type RequestTrace } from '../tracing/proxy-tracing.js';
@@ -30,11 +29,16 @@ export interface ProxyAuthenticator {
     callerAddress?: () => string,
     policy?: RoutePolicy,
   ): boolean | Promise<boolean>;
-  /** The downstream refused `accessToken`: evict it from every tier on every instance, for good. */
-  invalidate(accessToken: string): Promise<void>;
-  /** Whether the `Authorization` header value's token (for `policy`'s identity) is cached in process: no grant needed. */
-  isWarm(authorization: string, policy?: RoutePolicy): boolean;
-  /** Authenticates the same `Authorization` header again, after `invalidate`, for the caller at `callerAddress`. */
+  /**
+   * The downstream refused `accessToken`, relayed for `authorization` on a route of `policy`: evict it from every tier
+   * on every instance, for good, and open the re-grant window of those credentials (`V3TokenService.refused`).
+   */
+  refused(
+    accessToken: string,
+    authorization: string | string[] | undefined,
+    policy?: RoutePolicy,
+  ): Promise<void>;
+  /** Authenticates the same `Authorization` header again, after `refused`, for the caller at `callerAddress`. */
   reauthenticate(
     authorization: string | string[] | undefined,
     callerAddress?: string,
@@ -66,10 +70,6 @@ export interface GatewayProxyOptions {
   /** `strip` keeps `Cookie` and `Set-Cookie` off proxied routes; `forward` passes them. @default 'forward' */
   cookies?: CookiePolicy;
   logger: ProxyLogger;
-  /** `GATEWAY_REAUTH_COOLDOWN_MS`: after a downstream 401, one re-grant per credentials in this time. @default 30000 */
-  reauthCooldownMs?: number;
-  /** Called for each request answered 401 by the re-grant cooldown. */
-  onReauthCooldown?(): void;
   /** Called once per proxied request when its response has been sent. */
   observe?(route: string, method: string, status: number, seconds: number): void;
   /** Spans of proxied requests and their downstream calls. @default a `ProxyTracing` of the registered SDK, if any */
@@ -139,9 +139,9 @@ function sendError(reply: FastifyReply, exception: unknown): void {
 /**
  * The proxy: every route prefix is served by its `Downstream` (an undici pool) behind the authenticator, with
  * request bodies left as streams (no content-type parser consumes them) and answers streamed back unchanged but for
- * hop-by-hop headers. A downstream 401 evicts the relayed token everywhere and opens a re-grant cooldown for the
- * caller's credentials (`ReauthCooldown`): one re-grant in it — a retry at once when the request has no body to
- * replay, else the next request's grant — and after that the 401 goes to the caller.
+ * hop-by-hop headers. A downstream 401 evicts the relayed token everywhere and opens the re-grant window of the
+ * caller's credentials (`ProxyAuthenticator.refused`): one re-grant in it — a retry at once when the request has no
+ * body to replay, else the next request's grant — and after that the 401 goes to the caller.
  * Register it in its own encapsulated context (`app.register(gatewayProxy, options)`).
  */
 export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
@@ -154,14 +154,6 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
   const bodyIdleTimeoutMs = options.bodyIdleTimeoutMs ?? 10_000;
   const queueTimeoutMs = options.queueTimeoutMs ?? 2_000;
   const maxPerClient = options.maxInflightPerClient ?? 0;
-  const cooldown = new ReauthCooldown({ cooldownMs: options.reauthCooldownMs ?? 30_000 });
-  const cooldownRefusal = (authorization: string | string[] | undefined): V3UnauthorizedException => {
-    options.onReauthCooldown?.();
-    return new V3UnauthorizedException(
-      `The downstream service refused the token of these credentials; no new token is granted for them for ${cooldown.retryAfterSeconds(authorization)} s`,
-      'invalid_token',
-    );
-  };
   const tracing = options.tracing ?? new ProxyTracing();
   const refused = options.refused;
   instance.decorateRequest('forwarding', null);
@@ -207,17 +199,6 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
       const requestTrace = tracing.enabled ? traceRequest(request, reply, prefix) : undefined;
       if (policy.public) {
         next();
-        return;
-      }
-      const authorization = request.headers.authorization;
-      if (
-        !cooldown.idle &&
-        !cooldown.admit(
-          authorization,
-          () => typeof authorization === 'string' && auth.isWarm(authorization, policy),
-        )
-      ) {
-        next(cooldownRefusal(authorization));
         return;
       }
       const callerAddress = () => request.forwarding?.callerAddress ?? '';
@@ -386,38 +367,28 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         reply,
         request.forwarding!,
         policy.public ? undefined : (request.user?.accessToken ?? ''),
-        firstAttempt &&
-          !policy.public &&
-          request.body === undefined &&
-          !cooldown.exhausted(request.headers.authorization),
+        firstAttempt && !policy.public && request.body === undefined,
         call?.headers,
         (outcome) => {
           if (call) endCallTrace(call, outcome, reply);
-          if (!policy.public && outcome.kind === 'relayed' && reply.statusCode === 401) {
-            cooldown.refused(request.headers.authorization);
-            void evict(request);
-          }
+          if (!policy.public && outcome.kind === 'relayed' && reply.statusCode === 401)
+            void refusedDownstream(request);
           settle(request, reply, outcome);
         },
       );
     };
 
-    const evict = (request: ProxiedRequest): Promise<void> =>
+    const refusedDownstream = (request: ProxiedRequest): Promise<void> =>
       request.user
-        ? auth.invalidate(request.user.accessToken).catch((error: unknown) => {
-            logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
-          })
+        ? auth
+            .refused(request.user.accessToken, request.headers.authorization, policy)
+            .catch((error: unknown) => {
+              logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
+            })
         : Promise.resolve();
 
     const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
-      const authorization = request.headers.authorization;
-      cooldown.refused(authorization);
-      if (!cooldown.admit(authorization, () => false)) {
-        void evict(request);
-        sendError(reply, cooldownRefusal(authorization));
-        return;
-      }
-      evict(request)
+      refusedDownstream(request)
         .then(() =>
           auth.reauthenticate(request.headers.authorization, request.forwarding?.callerAddress, policy),
         )

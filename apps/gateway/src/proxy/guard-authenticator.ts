@@ -32,7 +32,7 @@ function admit(request: AuthenticatedRequest, principal: V3Principal, policy: Ro
  * The proxy's authenticator: `V3TokenAuthGuard` protects every proxied route without scopes or audience (its warm
  * path is synchronous); a route with either authenticates through `V3TokenService` for exactly the route's identity
  * (the same synchronous peek first), and both refuse a token lacking a route scope with 403. `V3TokenService` evicts
- * (everywhere, for good) and re-authenticates after a downstream 401. Both hand the library the caller address the
+ * (everywhere, for good), opens the credentials' re-grant window and re-authenticates after a downstream 401. Both hand the library the caller address the
  * edge derived (`GATEWAY_TRUSTED_PROXIES`), which the wrong-secret throttle counts.
  */
 export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
@@ -76,8 +76,8 @@ export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenServi
           },
         );
     },
-    invalidate: (accessToken) => tokens.invalidate(accessToken),
-    isWarm: (authorization, policy) => tokens.peek(authorization, policy?.identity) !== undefined,
+    refused: (accessToken, authorization, policy) =>
+      tokens.refused(accessToken, authorization, policy?.identity),
     reauthenticate: async (authorization, callerAddress, policy) => {
       try {
         const principal = await tokens.authenticate(authorization, { ...policy?.identity, callerAddress });

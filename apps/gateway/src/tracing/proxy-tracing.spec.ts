@@ -26,8 +26,7 @@ const warmAuthenticator: ProxyAuthenticator = {
     (request as { user?: V3Principal }).user = PRINCIPAL;
     return true;
   },
-  invalidate: () => Promise.resolve(),
-  isWarm: () => true,
+  refused: () => Promise.resolve(),
   reauthenticate: () => Promise.resolve(PRINCIPAL),
 };
 

@@ -1,6 +1,8 @@
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import type {
   CachedToken,
+  CountWindow,
+  ReauthWindowState,
   ThrottleState,
   TokenLock,
   TokenStore,
@@ -80,6 +82,25 @@ export class FailSoftTokenStore {
     const read = this.store.isTombstoned?.bind(this.store);
     if (read === undefined) return false;
     return (await this.attempt('isTombstoned', () => read(key))) ?? true;
+  }
+
+  /** Counts one for `key` in the shared window of `windowMs`; undefined when the store keeps none or fails. */
+  countInWindow(key: string, windowMs: number): Promise<CountWindow | undefined> {
+    const count = this.store.countInWindow?.bind(this.store);
+    return count ? this.attempt('countInWindow', () => count(key, windowMs)) : Promise.resolve(undefined);
+  }
+
+  /** Opens the shared re-grant window of `key`: false when the store keeps none or fails (keep it in process). */
+  async openReauthWindow(key: string, ttlMs: number): Promise<boolean> {
+    const open = this.store.openReauthWindow?.bind(this.store);
+    if (open === undefined) return false;
+    return (await this.attempt('openReauthWindow', async () => (await open(key, ttlMs), true))) ?? false;
+  }
+
+  /** Spends the shared re-grant window of `key`; undefined when the store keeps none or fails. */
+  spendReauthWindow(key: string): Promise<ReauthWindowState | undefined> {
+    const spend = this.store.spendReauthWindow?.bind(this.store);
+    return spend ? this.attempt('spendReauthWindow', () => spend(key)) : Promise.resolve(undefined);
   }
 
   /** Subscribes `listener` to the store's tombstone announcements, when it makes any. */

@@ -6,6 +6,7 @@ import {
   V3ColdGrantLimitException,
   V3InvalidCredentialsException,
   V3IssuerThrottledException,
+  V3ReauthCooldownException,
   V3RequestRefusedException,
   V3TooManyAttemptsException,
 } from '../v3-token.exceptions.js';
@@ -34,7 +35,7 @@ function setup(overrides: Partial<V3TokenAuthModuleOptions> = {}) {
       grantRefused: (reason, clientId) => refused.push(`${reason}:${clientId}`),
     },
     clock,
-    new FailSoftTokenStore(new MemoryTokenStore(), {}),
+    new FailSoftTokenStore(new MemoryTokenStore({ now: clock.now }), {}),
   );
   const refuse = () =>
     Promise.reject(new TokenEndpointError({ kind: 'credential', status: 401, error: 'invalid_client' }));
@@ -167,5 +168,22 @@ describe('GrantGate', () => {
     await expect(gate.pass(cold(4, '10.0.0.3'), 'client-4', grant)).resolves.toBe('token');
     clock.ms += 60_000;
     await expect(gate.pass(cold(3), 'client-3', grant)).resolves.toBe('token');
+  });
+
+  it('after a downstream refusal allows the credentials one re-grant per reauthCooldownMs, and no one else is stopped', async () => {
+    const { clock, gate, refused, grant } = setup({ reauthCooldownMs: 30_000 });
+    const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    await gate.pass(owner, 'svc', grant);
+    await gate.refusedDownstream('right');
+    await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
+    const cooled = gate.pass(owner, 'svc', grant);
+    await expect(cooled).rejects.toThrow(V3ReauthCooldownException);
+    await expect(cooled).rejects.toMatchObject({ retryAfterSeconds: 30, oauthError: 'invalid_token' });
+    expect(refused).toEqual(['reauth_cooldown:svc']);
+
+    const otherSecret = gate.attemptOf({ clientId: 'svc', verifier: 'rotated', callerAddress: '10.0.0.2' });
+    await expect(gate.pass(otherSecret, 'svc', grant)).resolves.toBe('token');
+    clock.ms += 30_000;
+    await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
   });
 });

@@ -5,6 +5,7 @@ import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import {
   V3ColdGrantLimitException,
   V3IssuerThrottledException,
+  V3ReauthCooldownException,
   V3TooManyAttemptsException,
 } from '../v3-token.exceptions.js';
 import type { V3Clock } from './clock.js';
@@ -14,6 +15,7 @@ import { ColdGrantLimiter } from './cold-grant.limiter.js';
 import { CredentialThrottle, type CredentialAttempt } from './credential-throttle.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { IssuerBackoffMemory } from './issuer-backoff.memory.js';
+import { ReauthWindows } from './reauth-windows.js';
 import { RefusedClientMemory } from './refused-client.memory.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 
@@ -36,8 +38,9 @@ export interface GrantCaller {
  * The single gate every grant passes (client_credentials, password and refresh_token, from the guard or
  * `POST /token`), asked only on a cache miss, never on the warm path. Before a grant: the issuer's 429 for this
  * client is honoured until its `Retry-After`, the issuer's recent refusal of this secret (or `invalid_client` for
- * this client id) is answered from memory, the {@link CredentialThrottle} decides per client and caller address, and
- * the {@link ColdGrantLimiter} caps the grants one address starts per minute. After it: only a `credential` refusal
+ * this client id) is answered from memory, the {@link CredentialThrottle} decides per client and caller address, the
+ * {@link ReauthWindows} allow one re-grant per window after a downstream refused these credentials' token, and the
+ * {@link ColdGrantLimiter} caps the grants one address starts per minute over the fleet. After it: only a `credential` refusal
  * is remembered and counted; a `request` refusal goes back to the caller untouched. Every issuer failure leaves the
  * gate as the module's HTTP exception (`toV3Exception`).
  */
@@ -47,6 +50,7 @@ export class GrantGate {
   private readonly refusedClients: RefusedClientMemory<TokenEndpointError>;
   private readonly issuerBackoff: IssuerBackoffMemory;
   private readonly coldGrants: ColdGrantLimiter;
+  private readonly reauthWindows: ReauthWindows;
 
   constructor(
     options: ResolvedV3TokenAuthOptions,
@@ -71,11 +75,14 @@ export class GrantGate {
     this.refusedSecrets = new RefusedClientMemory(refusals);
     this.refusedClients = new RefusedClientMemory(refusals);
     this.issuerBackoff = new IssuerBackoffMemory({ maxEntries, now });
-    this.coldGrants = new ColdGrantLimiter({
-      perAddressPerMinute: options.coldGrantsPerAddressPerMinute,
-      maxEntries,
-      now,
-    });
+    this.coldGrants = new ColdGrantLimiter(
+      { perAddressPerMinute: options.coldGrantsPerAddressPerMinute, maxEntries, now },
+      sharedStore,
+    );
+    this.reauthWindows = new ReauthWindows(
+      { cooldownMs: options.reauthCooldownMs, maxEntries, now },
+      sharedStore,
+    );
   }
 
   /** The throttle's view of `caller`: keyed hashes only. */
@@ -93,8 +100,9 @@ export class GrantGate {
 
   /**
    * Resolves when the grant may go to the issuer. Throws 429 while the issuer's `Retry-After` for this client runs,
-   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, and 429 when
-   * the caller address spent its cold grants of the minute.
+   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, 401 when a
+   * downstream refused these credentials' token and the window's re-grant is spent, and 429 when the caller address
+   * spent its cold grants of the minute.
    */
   async admit(attempt: CredentialAttempt, clientId: string): Promise<void> {
     const backoffMs = this.issuerBackoff.remainingMs(attempt.clientKey);
@@ -112,12 +120,25 @@ export class GrantGate {
       this.observer.throttled?.(clientId, decision.reason);
       throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
     }
+    const reauth = await this.reauthWindows.admit(attempt.secretTag);
+    if (!reauth.allowed) {
+      this.observer.grantRefused?.('reauth_cooldown', clientId);
+      throw new V3ReauthCooldownException(reauth.retryAfterMs / 1000);
+    }
     if (decision.reason === 'known_good') return;
-    const cold = this.coldGrants.take(attempt.addressKey);
+    const cold = await this.coldGrants.take(attempt.addressKey);
     if (!cold.allowed) {
       this.observer.grantRefused?.('cold_grant_limit', clientId);
       throw new V3ColdGrantLimitException(cold.retryAfterMs / 1000);
     }
+  }
+
+  /**
+   * A downstream refused the token granted for the secret behind `verifier`: opens its re-grant window (see
+   * {@link ReauthWindows}) on every instance sharing the store.
+   */
+  async refusedDownstream(verifier: string): Promise<void> {
+    await this.reauthWindows.open(TokenFingerprinter.exemptionTag(verifier));
   }
 
   /** Runs `grant` behind the gate and reports its outcome (see `failed` and `granted`). */

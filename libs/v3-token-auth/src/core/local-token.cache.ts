@@ -1,4 +1,4 @@
-import { BoundedTtlCache } from '../store/memory/memory-token.store.js';
+import { BoundedTtlCache } from '../store/memory/bounded-ttl.cache.js';
 import type { V3Clock } from './clock.js';
 import { SecretRotation } from './secret-rotation.js';
 import type { TokenSlot } from './token-slot.js';

@@ -222,6 +222,34 @@ export class V3TokenService {
   }
 
   /**
+   * A downstream refused `accessToken`, relayed for the caller's `authorization`: evicts it everywhere (see
+   * `invalidate`) and, when `authorization` holds Basic credentials, opens their re-grant window
+   * (`reauthCooldownMs`) on every instance sharing the store. Both start before this returns its promise: the
+   * window's write is sent to the store ahead of any grant's, and the token is gone from this process at once. In it the credentials (for `request`'s scope and
+   * resource) get one new grant; a later request of theirs that needs a grant is answered 401 `invalid_token`
+   * (`V3ReauthCooldownException`) without calling the issuer. A request whose token is still cached always passes, and
+   * a wrong secret for the same client id meets no window.
+   * @example await tokens.refused(request.user.accessToken, request.headers.authorization, { scope: 'orders:read' })
+   */
+  async refused(
+    accessToken: string,
+    authorization: string | string[] | undefined,
+    request?: V3AuthenticateOptions,
+  ): Promise<void> {
+    const credentials =
+      typeof authorization === 'string'
+        ? this.credentialsOfHeader(authorization, this.requestedIdentity(request))
+        : undefined;
+    const windowOpened =
+      credentials === undefined
+        ? undefined
+        : this.gate.refusedDownstream(
+            this.fingerprinter.verifier(this.fingerprinter.credentialsKey(credentials), credentials),
+          );
+    await Promise.all([windowOpened, this.evictor.evict(accessToken)]);
+  }
+
+  /**
    * Revocation (RFC 7009) on behalf of an authenticated client: `client`'s secret is proven as for a grant (a fresh
    * cached token of that secret is proof enough; otherwise a grant, through the same throttle), then the token, when
    * this cache handed it out to that client, is evicted everywhere (see `invalidate`), and the revocation is passed

@@ -15,6 +15,7 @@ export type ResolvedV3TokenAuthOptions = Required<
     | 'issuerQueueSize'
     | 'issuerQueueWaitMs'
     | 'coldGrantsPerAddressPerMinute'
+    | 'reauthCooldownMs'
     | 'memoryCache'
     | 'memoryCacheMaxEntries'
     | 'refreshAheadRatio'
@@ -113,6 +114,7 @@ export function resolveV3TokenAuthOptions(options: V3TokenAuthModuleOptions): Re
     issuerQueueSize: positiveInteger(options, 'issuerQueueSize', 64, 0),
     issuerQueueWaitMs: positiveInteger(options, 'issuerQueueWaitMs', 5000, 0),
     coldGrantsPerAddressPerMinute: positiveInteger(options, 'coldGrantsPerAddressPerMinute', 120, 0),
+    reauthCooldownMs: positiveInteger(options, 'reauthCooldownMs', 30_000, 0),
     memoryCache: options.memoryCache ?? true,
     memoryCacheMaxEntries: positiveInteger(options, 'memoryCacheMaxEntries', 10_000),
     refreshAheadRatio,

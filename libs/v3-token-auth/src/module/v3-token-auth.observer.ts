@@ -20,7 +20,9 @@ export type V3GrantRefusal =
   /** The issuer answered 429 for this client; its `Retry-After` has not passed. */
   | 'issuer_throttled'
   /** This caller address spent its cold grants of the minute (`coldGrantsPerAddressPerMinute`). */
-  | 'cold_grant_limit';
+  | 'cold_grant_limit'
+  /** A downstream refused these credentials' token and their one re-grant of the window is spent (`reauthCooldownMs`). */
+  | 'reauth_cooldown';
 
 /**
  * Hooks the module calls on notable events, for metrics and logs. Every method is optional.
@@ -35,7 +37,7 @@ export interface V3TokenAuthObserver {
   breakerState?(state: 'closed' | 'open' | 'half_open'): void;
   /** A grant for `clientId` was refused with 429 by the wrong-secret throttle, because of `reason`'s limit. */
   throttled?(clientId: string, reason: V3ThrottleReason): void;
-  /** A grant was answered 429/503 without calling the issuer, and why. */
+  /** A grant was answered 429 (401 for `reauth_cooldown`) without calling the issuer, and why. */
   grantRefused?(reason: V3GrantRefusal, clientId: string): void;
   /** The token endpoint's call queue changed: calls `waiting` for a connection, calls `active` in flight. */
   issuerQueue?(waiting: number, active: number): void;

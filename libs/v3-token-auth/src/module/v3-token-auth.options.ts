@@ -132,9 +132,16 @@ export interface V3TokenAuthModuleOptions {
   /**
    * Grants one caller address may start per minute (cache misses that reach the issuer; grants of known-good secrets
    * and requests that join a grant in flight are not counted); past it, 429 with `Retry-After`. 0 turns it off.
-   * Counted per instance. @default 120
+   * Counted over every instance sharing the store (its `countInWindow`), in process without one. @default 120
    */
   coldGrantsPerAddressPerMinute?: number;
+  /**
+   * After a downstream refused a token (`V3TokenService.refused`), the credentials it was granted to get one new grant
+   * in this time, over every instance sharing the store; a later request of theirs that needs a grant is answered 401
+   * `invalid_token` without calling the issuer. A request whose token is still cached always passes. 0 turns it off.
+   * @default 30000
+   */
+  reauthCooldownMs?: number;
   /** How long a secret that obtained a token stays exempt from the wrong-secret throttle, ms. @default 604800000 (7 days) */
   knownGoodTtlMs?: number;
   /**

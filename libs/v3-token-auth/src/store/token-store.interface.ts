@@ -55,6 +55,21 @@ export interface ThrottleState {
   good?: string;
 }
 
+/** A count in a fixed window (`TokenStore.countInWindow`) as every instance sharing the store sees it. */
+export interface CountWindow {
+  /** Counted in the current window, this one included. */
+  count: number;
+  /** Milliseconds until the window ends. */
+  resetInMs: number;
+}
+
+/** A re-grant window (`TokenStore.spendReauthWindow`) as every instance sharing the store sees it. */
+export type ReauthWindowState =
+  /** No window is open: a grant needs no permission. */
+  | { open: false }
+  /** A window is open for `resetInMs` more; `regrant` is true for the one grant that spent its re-grant. */
+  | { open: true; regrant: boolean; resetInMs: number };
+
 /**
  * Where cached grants live. Implementations: `MemoryTokenStore` (default) and `RedisTokenStore`.
  * Keys are fingerprints: they never contain a secret.
@@ -90,6 +105,20 @@ export interface TokenStore {
   rememberGood?(key: string, tag: string, ttlMs: number): Promise<void>;
   /** The shared throttle state of `key`. */
   throttleState?(key: string): Promise<ThrottleState>;
+  /**
+   * Counts one event for `key` in a window of `windowMs` that the first one opens, over every instance sharing the
+   * store, and answers the window (the cold grants one caller address started this minute). Optional: without it each
+   * instance counts on its own.
+   */
+  countInWindow?(key: string, windowMs: number): Promise<CountWindow>;
+  /**
+   * Opens the re-grant window of `key` (a digest of the verifier of the credentials whose token a downstream refused)
+   * for `ttlMs`, holding one re-grant, unless one is open. Optional, with `spendReauthWindow`: without them each
+   * instance keeps its own windows.
+   */
+  openReauthWindow?(key: string, ttlMs: number): Promise<void>;
+  /** Spends the re-grant of `key`'s open window, atomically over every instance sharing the store. */
+  spendReauthWindow?(key: string): Promise<ReauthWindowState>;
   /**
    * Records for `ttlMs` that the token whose bearer key is `key` was evicted (`TokenFingerprinter.bearerKey`: a keyed
    * hash, never the token), and tells every instance sharing the store through `onTombstone`. Optional, with

@@ -4,7 +4,9 @@ import { createRedisClient, type RedisClientHandle } from './redis-client.factor
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
 import {
   type CachedToken,
+  type CountWindow,
   MAX_RECENT_VERIFIERS,
+  type ReauthWindowState,
   type RecentVerifier,
   type ThrottleState,
   type TokenLock,
@@ -63,6 +65,15 @@ return count`);
 const THROTTLE_STATE = luaScript(
   `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) }`,
 );
+
+/** Counts one in a window the first count opens: `{ count, ms left }`. */
+const COUNT_AND_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return { count, redis.call('PTTL', KEYS[1]) }`);
+
+/** Spends the re-grant of an open window: `{}` when none is open, else `{ re-grants left (negative: none), ms left }`. */
+const SPEND_REAUTH_WINDOW = luaScript(`if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+return { redis.call('DECR', KEYS[1]), redis.call('PTTL', KEYS[1]) }`);
 
 const FINGERPRINT_LENGTH = 64;
 const SEPARATOR = '|';
@@ -195,6 +206,16 @@ export class RedisTokenStore implements TokenStore {
   /** The Redis key of the tombstone of the token whose bearer key is `key`. */
   tombstoneKey(key: string): string {
     return `${this.prefix}{${key}}:evicted`;
+  }
+
+  /** The Redis key of the count of `key` (`countInWindow`). */
+  countKey(key: string): string {
+    return `${this.prefix}{${key}}:count`;
+  }
+
+  /** The Redis key of the re-grant window of `key` (`openReauthWindow`). */
+  reauthWindowKey(key: string): string {
+    return `${this.prefix}{${key}}:reauth`;
   }
 
   /** The pub/sub channel on which tombstones are announced. */
@@ -344,6 +365,33 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 
+  /** Throws when Redis cannot be asked: the caller counts in process instead. */
+  async countInWindow(key: string, windowMs: number): Promise<CountWindow> {
+    this.assertReachable();
+    const [count, pttl] = (await this.script(COUNT_AND_WINDOW, this.countKey(key), [
+      Math.max(1, Math.ceil(windowMs)),
+    ])) as [number, number];
+    return { count, resetInMs: Math.max(0, pttl) };
+  }
+
+  /** Throws when Redis cannot be asked: the caller keeps the window in process instead. */
+  async openReauthWindow(key: string, ttlMs: number): Promise<void> {
+    if (!(ttlMs > 0)) return;
+    this.assertReachable();
+    this.writes.beforeCommand();
+    await this.client.set(this.reauthWindowKey(key), '1', 'PX', Math.ceil(ttlMs), 'NX');
+  }
+
+  /** Throws when Redis cannot be asked: the caller decides from the windows it keeps in process. */
+  async spendReauthWindow(key: string): Promise<ReauthWindowState> {
+    this.assertReachable();
+    const window = (await this.script(SPEND_REAUTH_WINDOW, this.reauthWindowKey(key), [])) as
+      [] | [number, number];
+    if (window.length === 0) return { open: false };
+    const [left, pttl] = window;
+    return { open: true, regrant: left >= 0, resetInMs: Math.max(0, pttl) };
+  }
+
   async tombstone(key: string, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0) || !this.reachable('tombstone')) return;
     const ttl = Math.ceil(ttlMs);
@@ -358,9 +406,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async isTombstoned(key: string): Promise<boolean> {
-    if (!this.reachable('isTombstoned')) {
-      throw new TokenStoreUnavailableError(`Redis is not connected (${this.client.status})`);
-    }
+    this.assertReachable();
     this.writes.beforeCommand();
     return (await this.client.exists(this.tombstoneKey(key))) === 1;
   }
@@ -489,6 +535,14 @@ export class RedisTokenStore implements TokenStore {
     if (status === 'ready' || status === 'wait') return true;
     this.observer?.storeError?.(operation, `Redis is not connected (${status})`);
     return false;
+  }
+
+  /** Throws `TokenStoreUnavailableError` while the client cannot take commands. */
+  private assertReachable(): void {
+    const status = this.client.status;
+    if (status !== 'ready' && status !== 'wait') {
+      throw new TokenStoreUnavailableError(`Redis is not connected (${status})`);
+    }
   }
 
   private announce(tombstone: { key: string; ttlMs: number } | undefined): void {
