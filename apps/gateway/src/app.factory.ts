@@ -2,7 +2,7 @@ import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger, PinoLogger } from 'nestjs-pino';
-import { V3TokenAuthGuard, V3TokenService } from 'nestjs-v3-token-auth';
+import { systemClock, V3TokenAuthGuard, V3TokenService } from 'nestjs-v3-token-auth';
 import {
   GATEWAY_CONFIG,
   gatewayConfigModule,
@@ -103,7 +103,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   const accessLog = new AccessLog(accessLogger, {
     callerAddress: (request) =>
       edge.trustedProxies.callerAddressOf(request.raw.socket.remoteAddress, request.headers),
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     windowMs: ACCESS_REPEAT_WINDOW_MS,
   });
   const accessFlush = setInterval(() => accessLog.flush(), ACCESS_REPEAT_WINDOW_MS).unref();

@@ -6,7 +6,7 @@ export { V3_TOKEN_STRATEGY, IS_PUBLIC_KEY } from './v3-token.constants.js';
 export { V3TokenAuthModule } from './module/v3-token-auth.module.js';
 export { V3TokenAuthOptionsError } from './module/v3-token-auth.config.js';
 export { V3TokenService, type V3TokenAuthHealth } from './core/v3-token.service.js';
-export type { V3Clock } from './core/clock.js';
+export { systemClock, type V3Clock } from './core/clock.js';
 export { normalizeScope } from './core/token-scope.js';
 export { V3TokenStrategy } from './auth/passport/v3-token.strategy.js';
 export { V3TokenAuthGuard } from './auth/v3-token-auth.guard.js';

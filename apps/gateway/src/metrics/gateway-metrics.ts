@@ -1,10 +1,11 @@
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import type {
-  V3CacheTier,
-  V3GrantOutcome,
-  V3GrantRefusal,
-  V3ThrottleReason,
-  V3TokenAuthObserver,
+import {
+  systemClock,
+  type V3CacheTier,
+  type V3GrantOutcome,
+  type V3GrantRefusal,
+  type V3ThrottleReason,
+  type V3TokenAuthObserver,
 } from 'nestjs-v3-token-auth';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 import { WarningAggregator } from '../logging/warning-aggregator.js';
@@ -153,12 +154,12 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
   private readonly edgeLogger = new Logger('GatewayEdge');
   private readonly throttleWarnings = new WarningAggregator({
     windowMs: WARNING_WINDOW_MS,
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     write: (line) => this.logger.warn(line),
   });
   private readonly refusalWarnings = new WarningAggregator({
     windowMs: WARNING_WINDOW_MS,
-    clock: { now: () => Date.now() },
+    clock: systemClock,
     write: (line) => this.edgeLogger.warn(line),
   });
   private readonly warningFlush = setInterval(() => this.flushWarnings(false), WARNING_WINDOW_MS).unref();
