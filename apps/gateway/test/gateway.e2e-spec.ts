@@ -332,7 +332,6 @@ describe('gateway (e2e)', () => {
       expect(echo.seen).toHaveLength(1);
       // The window's one re-grant: the next token is a fresh one.
       const { access_token: next } = await tokenFor(id, secret);
-      expect(next).toMatch(/.+/);
       expect(next).not.toBe(stale);
     });
 

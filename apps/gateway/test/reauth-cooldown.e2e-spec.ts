@@ -12,9 +12,17 @@ const CLIENTS: Record<string, string> = {
   fleet: 'flt-secret-5',
   'fleet-concurrent': 'flc-secret-6',
   guarded: 'grd-secret-7',
+  waiting: 'wai-secret-8',
+  outage: 'out-secret-9',
+  bearer: 'bea-secret-10',
 };
 const basic = (id: string) => `Basic ${Buffer.from(`${id}:${CLIENTS[id]}`).toString('base64')}`;
 const REFUSED = '/echo/status/401';
+const form = (id: string) => ({
+  grant_type: 'client_credentials',
+  client_id: id,
+  client_secret: CLIENTS[id],
+});
 const COOLDOWN_MS = 30_000;
 
 /**
@@ -180,9 +188,9 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     });
 
     expect(statuses.every((status) => status === 401)).toBe(true);
-    // Each instance's first requests may grant before the first refusal opens the window (one grant per instance,
-    // shared through the store lock in the usual case), and the window allows one re-grant over both.
-    expect(issuer.issuer.grantCount('fleet-concurrent')).toBeLessThanOrEqual(3);
+    // One first grant over both instances (the store lock single-flights it), and the one re-grant the window allows:
+    // the instance that does not hold the lock waits for the other's token instead of granting or answering 401.
+    expect(issuer.issuer.grantCount('fleet-concurrent')).toBeLessThanOrEqual(2);
     expect(issuer.issuer.grantCount('fleet-concurrent')).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
@@ -206,6 +214,63 @@ describe('gateway: downstream 401 re-grant cooldown', () => {
     const after = await a.get(REFUSED, basic('guarded'));
     expect(after.body?.oauthError).toBe('invalid_token');
     expect(issuer.issuer.successfulGrants('guarded')).toBe(2);
+  });
+
+  it("while one instance's re-grant is at the issuer, the other instance waits for that token instead of answering 401", async () => {
+    const [a, b] = await fleet();
+    const { access_token: first } = (await a.token(form('waiting'))).body as { access_token: string };
+    expect((await b.get('/echo/ok', basic('waiting'))).status).toBe(200);
+    issuer.issuer.setFaults({ mode: 'slow', delayMs: 600 });
+    try {
+      echo.refuseOnce.add(first);
+      const retried = a.get('/echo/refuse-once', basic('waiting'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The token is evicted everywhere and a's re-grant is waiting on the issuer: b's request needs a grant too.
+      const meanwhile = await b.get('/echo/ok', basic('waiting'));
+      expect(meanwhile.status).toBe(200);
+      expect((await retried).status).toBe(200);
+    } finally {
+      issuer.issuer.setFaults({ mode: 'none' });
+    }
+    expect(issuer.issuer.successfulGrants('waiting')).toBe(2);
+    const relayed = echo.seen.filter((seen) => seen.url.endsWith('/ok')).at(-1)?.headers.authorization;
+    expect(relayed).not.toBe(`Bearer ${first}`);
+  }, 30_000);
+
+  it('a re-grant the issuer failed is given back: once the issuer is back, the credentials get their token', async () => {
+    const [a, b] = await fleet();
+    const { access_token: first } = (await a.token(form('outage'))).body as { access_token: string };
+    echo.refuseOnce.add(first);
+    issuer.issuer.setFaults({ mode: 'unavailable', retryAfterSeconds: 1 });
+    let failed;
+    try {
+      failed = await a.get('/echo/refuse-once', basic('outage'));
+    } finally {
+      issuer.issuer.setFaults({ mode: 'none' });
+    }
+    expect(failed.status).toBe(503);
+    // The window stays open, but its re-grant was not used up by the outage.
+    const after = await b.get('/echo/refuse-once', basic('outage'));
+    expect(after.status).toBe(200);
+    expect(issuer.issuer.successfulGrants('outage')).toBe(2);
+  }, 30_000);
+
+  it('a Bearer caller: a refused token opens the window of the credentials POST /token granted it to', async () => {
+    const [a, b] = await fleet();
+    const bearerTokens: string[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const issued = await (i % 2 === 0 ? a : b).token(form('bearer'));
+      statuses.push(issued.status);
+      if (issued.status !== 200) break;
+      const token = issued.body?.access_token as string;
+      bearerTokens.push(token);
+      expect((await (i % 2 === 0 ? b : a).get(REFUSED, `Bearer ${token}`)).status).toBe(401);
+    }
+    // The first grant, the window's one re-grant, then the cooldown: POST /token grants no third token.
+    expect(statuses).toEqual([200, 200, 401]);
+    expect(new Set(bearerTokens).size).toBe(2);
+    expect(issuer.issuer.successfulGrants('bearer')).toBe(2);
   });
 
   it('with GATEWAY_REAUTH_COOLDOWN_MS=0 every refused request costs a re-grant (what the cooldown prevents)', async () => {

@@ -278,8 +278,12 @@ describe('gateway: per-route scopes, audience and public routes from GATEWAY_ROU
     expect(cooled.status).toBe(401);
     expect(cooled.body?.oauthError).toBe('invalid_token');
     expect(issuer.grantCount()).toBe(spent);
-    // The same credentials' token for /orders (other scopes and audience) is still cached and still relayed.
+    // The window is the /orders-admin identity's: the same credentials' /orders token, evicted too, is granted again.
+    const ordersToken = relayedTo('/orders/x')?.replace(/^Bearer /, '');
+    expect(ordersToken).toBeDefined();
+    await gateway.tokens.invalidate(ordersToken!);
     expect((await gateway.get('/orders/x', writer)).status).toBe(200);
-    expect(issuer.grantCount()).toBe(spent);
+    expect(issuer.grantCount()).toBe(spent + 1);
+    expect(relayedTo('/orders/x')).not.toBe(`Bearer ${ordersToken}`);
   });
 });

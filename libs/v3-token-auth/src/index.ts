@@ -20,6 +20,8 @@ export {
 export {
   TokenStore,
   type CachedToken,
+  type CountWindow,
+  type ReauthWindowState,
   type ThrottleState,
   type TombstoneListener,
   type TokenLock,

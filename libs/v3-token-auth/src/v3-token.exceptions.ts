@@ -174,5 +174,6 @@ export class V3ReauthCooldownException extends V3UnauthorizedException {
       `The downstream service refused the token of these credentials; no new token is granted for them for ${Math.max(1, Math.ceil(retryAfterSeconds))} s`,
       'invalid_token',
     );
+    Object.assign(this.headers, retryAfterHeader(retryAfterSeconds));
   }
 }

@@ -138,7 +138,7 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
   });
   private readonly reauthCooldowns = new Counter({
     name: 'gateway_reauth_cooldown_total',
-    help: "Requests answered 401 without a new grant because a downstream refused their credentials' token within GATEWAY_REAUTH_COOLDOWN_MS",
+    help: "Grants answered 401 without calling the issuer because a downstream refused these credentials' token and the one re-grant of GATEWAY_REAUTH_COOLDOWN_MS is spent (requests that joined such a grant in flight count once)",
     registers: [this.registry],
   });
   private readonly proxyDuration = new ProxyLatencyHistogram({

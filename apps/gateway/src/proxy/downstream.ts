@@ -65,13 +65,18 @@ class Call implements RelayTarget {
     readonly reply: FastifyReply,
     readonly reportUnauthorized: boolean,
     readonly done: (outcome: ForwardOutcome) => void,
+    readonly refused: ((request: FastifyRequest) => void) | undefined,
   ) {}
 
   /** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
   start(statusCode: number, headers: IncomingHttpHeaders): Writable {
-    if (statusCode === 401 && this.reportUnauthorized) {
-      this.unauthorized = true;
-      return discardBody();
+    if (statusCode === 401) {
+      if (this.reportUnauthorized) {
+        this.unauthorized = true;
+        return discardBody();
+      }
+      // Before the caller sees the 401: its next request finds the token gone and the re-grant window open.
+      this.refused?.(this.reply.request);
     }
     const { reply } = this;
     const own = reply.getHeaders();
@@ -138,7 +143,8 @@ export class Downstream {
    * Sends `request` to the downstream with `Authorization: Bearer <accessToken>` (none without a token) and relays
    * the answer, then
    * calls `done` with what happened. With `reportUnauthorized`, a 401 answer is not relayed but reported, its
-   * body discarded, so that the caller may retry with a fresh token.
+   * body discarded, so that the caller may retry with a fresh token; a 401 that is relayed calls `refused` before
+   * its head is written.
    */
   forward(
     request: FastifyRequest,
@@ -148,6 +154,7 @@ export class Downstream {
     reportUnauthorized: boolean,
     traceHeaders: Record<string, string> | undefined,
     done: (outcome: ForwardOutcome) => void,
+    refused?: (request: FastifyRequest) => void,
   ): void {
     const raw = request.raw;
     const { cancel } = forwarding;
@@ -174,7 +181,7 @@ export class Downstream {
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       },
-      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done)),
+      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done, refused)),
     );
   }
 

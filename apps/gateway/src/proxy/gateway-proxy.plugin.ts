@@ -371,10 +371,9 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
         call?.headers,
         (outcome) => {
           if (call) endCallTrace(call, outcome, reply);
-          if (!policy.public && outcome.kind === 'relayed' && reply.statusCode === 401)
-            void refusedDownstream(request);
           settle(request, reply, outcome);
         },
+        onRefused,
       );
     };
 
@@ -386,6 +385,11 @@ export const gatewayProxy: FastifyPluginCallback<GatewayProxyOptions> = (
               logger.warn({ reqId: requestIdOf(request.raw), err: error }, 'could not evict a refused token');
             })
         : Promise.resolve();
+
+    /** A relayed 401: the token is evicted and the window opened before the caller reads the answer. */
+    const onRefused = policy.public
+      ? undefined
+      : (request: FastifyRequest): void => void refusedDownstream(request);
 
     const retry = (request: ProxiedRequest, reply: FastifyReply): void => {
       refusedDownstream(request)

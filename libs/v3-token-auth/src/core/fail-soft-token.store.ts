@@ -103,6 +103,12 @@ export class FailSoftTokenStore {
     return spend ? this.attempt('spendReauthWindow', () => spend(key)) : Promise.resolve(undefined);
   }
 
+  /** Gives the shared window of `key` its re-grant back, when the store keeps windows; a failure is reported. */
+  async refundReauthWindow(key: string): Promise<void> {
+    const refund = this.store.refundReauthWindow?.bind(this.store);
+    if (refund) await this.attempt('refundReauthWindow', () => refund(key));
+  }
+
   /** Subscribes `listener` to the store's tombstone announcements, when it makes any. */
   onTombstone(listener: TombstoneListener): void {
     this.store.onTombstone?.(listener);

@@ -127,11 +127,12 @@ export class GrantCoordinator {
     credentials: V3Credentials,
     attempt: CredentialAttempt,
   ): Promise<TokenSlot> {
+    const regrant = await this.gate.spendRegrant(attempt, credentials.clientId);
     let response;
     try {
       response = await this.client.requestToken(toGrantRequest(credentials));
     } catch (error) {
-      throw await this.gate.failed(attempt, error);
+      throw await this.gate.failed(attempt, error, regrant);
     }
     const slot = await this.cache.save(key, toCachedToken(response, credentials, verifier));
     await this.gate.granted(attempt);

@@ -174,16 +174,41 @@ describe('GrantGate', () => {
     const { clock, gate, refused, grant } = setup({ reauthCooldownMs: 30_000 });
     const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
     await gate.pass(owner, 'svc', grant);
-    await gate.refusedDownstream('right');
+    await gate.refusedDownstream(owner.secretTag);
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
     const cooled = gate.pass(owner, 'svc', grant);
     await expect(cooled).rejects.toThrow(V3ReauthCooldownException);
-    await expect(cooled).rejects.toMatchObject({ retryAfterSeconds: 30, oauthError: 'invalid_token' });
+    await expect(cooled).rejects.toMatchObject({
+      retryAfterSeconds: 30,
+      oauthError: 'invalid_token',
+      headers: expect.objectContaining({ 'Retry-After': '30' }) as unknown,
+    });
     expect(refused).toEqual(['reauth_cooldown:svc']);
+    // The throttle's own checks (admit) never stop these credentials: only the issuer call is held back.
+    await expect(gate.admit(owner, 'svc')).resolves.toBeUndefined();
 
     const otherSecret = gate.attemptOf({ clientId: 'svc', verifier: 'rotated', callerAddress: '10.0.0.2' });
     await expect(gate.pass(otherSecret, 'svc', grant)).resolves.toBe('token');
     clock.ms += 30_000;
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
+  });
+
+  it('gives the re-grant back when the issuer fails it, and keeps it spent when the issuer refuses the secret', async () => {
+    const { gate, grant, refuse } = setup({ reauthCooldownMs: 30_000, maxFailedAttempts: 100 });
+    const unavailable = () =>
+      Promise.reject(
+        new TokenEndpointError({ kind: 'issuer', status: 503, error: 'temporarily_unavailable' }),
+      );
+    const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    await gate.refusedDownstream(owner.secretTag);
+    await expect(gate.pass(owner, 'svc', unavailable)).rejects.toMatchObject({ status: 503 });
+    // The issuer's outage did not use up the window: the next grant is the re-grant.
+    await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
+    await expect(gate.pass(owner, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
+
+    const guessed = gate.attemptOf({ clientId: 'svc', verifier: 'guessed', callerAddress: '10.0.0.2' });
+    await gate.refusedDownstream(guessed.secretTag);
+    await expect(gate.pass(guessed, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
+    await expect(gate.pass(guessed, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
   });
 });

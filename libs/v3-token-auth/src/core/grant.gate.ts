@@ -38,9 +38,10 @@ export interface GrantCaller {
  * The single gate every grant passes (client_credentials, password and refresh_token, from the guard or
  * `POST /token`), asked only on a cache miss, never on the warm path. Before a grant: the issuer's 429 for this
  * client is honoured until its `Retry-After`, the issuer's recent refusal of this secret (or `invalid_client` for
- * this client id) is answered from memory, the {@link CredentialThrottle} decides per client and caller address, the
- * {@link ReauthWindows} allow one re-grant per window after a downstream refused these credentials' token, and the
- * {@link ColdGrantLimiter} caps the grants one address starts per minute over the fleet. After it: only a `credential` refusal
+ * this client id) is answered from memory, the {@link CredentialThrottle} decides per client and caller address, and the
+ * {@link ColdGrantLimiter} caps the grants one address starts per minute over the fleet. Right before the issuer is
+ * called (`spendRegrant`, once the grant lock is held), the {@link ReauthWindows} allow one re-grant per window after
+ * a downstream refused these credentials' token. After it: only a `credential` refusal
  * is remembered and counted; a `request` refusal goes back to the caller untouched. Every issuer failure leaves the
  * gate as the module's HTTP exception (`toV3Exception`).
  */
@@ -100,9 +101,8 @@ export class GrantGate {
 
   /**
    * Resolves when the grant may go to the issuer. Throws 429 while the issuer's `Retry-After` for this client runs,
-   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, 401 when a
-   * downstream refused these credentials' token and the window's re-grant is spent, and 429 when the caller address
-   * spent its cold grants of the minute.
+   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, and 429 when
+   * the caller address spent its cold grants of the minute.
    */
   async admit(attempt: CredentialAttempt, clientId: string): Promise<void> {
     const backoffMs = this.issuerBackoff.remainingMs(attempt.clientKey);
@@ -120,11 +120,6 @@ export class GrantGate {
       this.observer.throttled?.(clientId, decision.reason);
       throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
     }
-    const reauth = await this.reauthWindows.admit(attempt.secretTag);
-    if (!reauth.allowed) {
-      this.observer.grantRefused?.('reauth_cooldown', clientId);
-      throw new V3ReauthCooldownException(reauth.retryAfterMs / 1000);
-    }
     if (decision.reason === 'known_good') return;
     const cold = await this.coldGrants.take(attempt.addressKey);
     if (!cold.allowed) {
@@ -134,21 +129,35 @@ export class GrantGate {
   }
 
   /**
-   * A downstream refused the token granted for the secret behind `verifier`: opens its re-grant window (see
-   * {@link ReauthWindows}) on every instance sharing the store.
+   * A downstream refused a token granted to the credentials whose window tag is `tag`
+   * (`TokenFingerprinter.exemptionTag` of their verifier): opens their re-grant window (see {@link ReauthWindows}) on
+   * every instance sharing the store.
    */
-  async refusedDownstream(verifier: string): Promise<void> {
-    await this.reauthWindows.open(TokenFingerprinter.exemptionTag(verifier));
+  async refusedDownstream(tag: string): Promise<void> {
+    await this.reauthWindows.open(tag);
+  }
+
+  /**
+   * Called right before the grant of `attempt` goes to the issuer: throws 401 (`V3ReauthCooldownException`) when a
+   * downstream refused these credentials' token and the window's re-grant is spent.
+   * @returns whether this grant spent the re-grant (pass it to `failed`, which gives it back when the issuer fails)
+   */
+  async spendRegrant(attempt: CredentialAttempt, clientId: string): Promise<boolean> {
+    const window = await this.reauthWindows.spend(attempt.secretTag);
+    if (window.allowed) return window.regrant;
+    this.observer.grantRefused?.('reauth_cooldown', clientId);
+    throw new V3ReauthCooldownException(window.retryAfterMs / 1000);
   }
 
   /** Runs `grant` behind the gate and reports its outcome (see `failed` and `granted`). */
   async pass<T>(attempt: CredentialAttempt, clientId: string, grant: () => Promise<T>): Promise<T> {
     await this.admit(attempt, clientId);
+    const regrant = await this.spendRegrant(attempt, clientId);
     let granted: T;
     try {
       granted = await grant();
     } catch (error) {
-      throw await this.failed(attempt, error);
+      throw await this.failed(attempt, error, regrant);
     }
     await this.granted(attempt);
     return granted;
@@ -157,9 +166,12 @@ export class GrantGate {
   /**
    * A grant behind `attempt` failed with `error`. A refused secret is remembered (by secret, and for `invalid_client`
    * by client id) and counted; an issuer 429 holds this client back until its `Retry-After`; nothing else is kept.
+   * A re-grant the grant spent (`regrant`) is given back unless the issuer refused the secret.
    * @returns the error to throw: the module's HTTP exception for it.
    */
-  async failed(attempt: CredentialAttempt, error: unknown): Promise<unknown> {
+  async failed(attempt: CredentialAttempt, error: unknown, regrant = false): Promise<unknown> {
+    const refusedSecret = error instanceof TokenEndpointError && error.kind === 'credential';
+    if (regrant && !refusedSecret) await this.reauthWindows.refund(attempt.secretTag);
     if (error instanceof TokenEndpointError) {
       if (error.kind === 'credential') {
         this.refusedSecrets.remember(attempt.secretTag, error);

@@ -31,11 +31,11 @@ describe('ReauthWindows', () => {
   it('allows one grant per window over every instance sharing the store', async () => {
     const { windows } = setup(new MemoryTokenStore({ now }));
     const [a, b] = [windows(), windows()];
-    expect(await b.admit('tag')).toEqual({ allowed: true });
+    expect(await b.spend('tag')).toEqual({ allowed: true, regrant: false });
     await a.open('tag');
-    expect(await b.admit('tag')).toEqual({ allowed: true });
-    expect(await a.admit('tag')).toEqual({ allowed: false, retryAfterMs: 30_000 });
-    expect(await b.admit('another-secret')).toEqual({ allowed: true });
+    expect(await b.spend('tag')).toEqual({ allowed: true, regrant: true });
+    expect(await a.spend('tag')).toEqual({ allowed: false, retryAfterMs: 30_000 });
+    expect(await b.spend('another-secret')).toEqual({ allowed: true, regrant: false });
   });
 
   it('keeps windows in process while the store fails, and reports the failures', async () => {
@@ -44,8 +44,8 @@ describe('ReauthWindows', () => {
     const instance = windows();
     store.down = true;
     await instance.open('tag');
-    expect(await instance.admit('tag')).toEqual({ allowed: true });
-    expect(await instance.admit('tag')).toMatchObject({ allowed: false });
+    expect(await instance.spend('tag')).toEqual({ allowed: true, regrant: true });
+    expect(await instance.spend('tag')).toMatchObject({ allowed: false });
     expect(errors).toEqual(['openReauthWindow', 'spendReauthWindow', 'spendReauthWindow']);
   });
 
@@ -62,16 +62,28 @@ describe('ReauthWindows', () => {
     const { windows } = setup(plain);
     const instance = windows();
     await instance.open('tag');
-    expect(await instance.admit('tag')).toEqual({ allowed: true });
-    expect(await instance.admit('tag')).toMatchObject({ allowed: false });
-    expect(await windows().admit('tag')).toEqual({ allowed: true });
+    expect(await instance.spend('tag')).toEqual({ allowed: true, regrant: true });
+    expect(await instance.spend('tag')).toMatchObject({ allowed: false });
+    expect(await windows().spend('tag')).toEqual({ allowed: true, regrant: false });
+  });
+
+  it('gives the re-grant back to the window, for every instance, when the grant that spent it failed', async () => {
+    const { windows } = setup(new MemoryTokenStore({ now }));
+    const [a, b] = [windows(), windows()];
+    await a.open('tag');
+    expect(await a.spend('tag')).toEqual({ allowed: true, regrant: true });
+    await a.refund('tag');
+    expect(await b.spend('tag')).toEqual({ allowed: true, regrant: true });
+    expect(await a.spend('tag')).toMatchObject({ allowed: false });
+    await b.refund('no-window');
+    expect(await b.spend('no-window')).toEqual({ allowed: true, regrant: false });
   });
 
   it('opens no window with a cooldown of 0', async () => {
     const { windows } = setup(new MemoryTokenStore({ now }), 0);
     const instance = windows();
     await instance.open('tag');
-    expect(await instance.admit('tag')).toEqual({ allowed: true });
-    expect(await instance.admit('tag')).toEqual({ allowed: true });
+    expect(await instance.spend('tag')).toEqual({ allowed: true, regrant: false });
+    expect(await instance.spend('tag')).toEqual({ allowed: true, regrant: false });
   });
 });

@@ -13,13 +13,14 @@ export interface ReauthWindowsOptions {
 
 /**
  * At most one re-grant per credentials while the window that a downstream's refusal of their token opened lasts,
- * over every instance sharing the store (in this process only while the store keeps no windows or fails). Windows are
- * keyed by a digest of the credentials' verifier (`TokenFingerprinter.exemptionTag`), so only a caller who presents
- * those exact credentials opens or spends one; a wrong secret for the same client id meets no window. Asked only
- * before a grant, never on a cache hit.
+ * over every instance sharing the store (in this process while the store keeps no windows or cannot be asked: then
+ * windows another instance opened are not seen). Windows are keyed by a digest of the credentials' verifier
+ * (`TokenFingerprinter.exemptionTag`), so only a caller who presents those exact credentials opens or spends one; a
+ * wrong secret for the same client id meets no window. Spent only by a grant about to go to the issuer, never on a
+ * cache hit, and given back when that grant fails at the issuer.
  * @example
  * await windows.open(tag); // a downstream answered 401 to the token of these credentials
- * await windows.admit(tag); // { allowed: true }: the one re-grant; then { allowed: false, retryAfterMs }
+ * await windows.spend(tag); // { allowed: true, regrant: true }: the one re-grant; then { allowed: false, retryAfterMs }
  */
 export class ReauthWindows {
   private readonly local: MemoryReauthWindows;
@@ -39,11 +40,23 @@ export class ReauthWindows {
     }
   }
 
-  /** Whether a grant for `tag` may go on: outside a window always, inside one once (spending its re-grant). */
-  async admit(tag: string): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }> {
-    if (this.options.cooldownMs <= 0) return { allowed: true };
+  /**
+   * Whether a grant for `tag` may go to the issuer: outside a window always, inside one once; `regrant` says this
+   * grant spent the window's re-grant (give it back with `refund` if the grant fails).
+   */
+  async spend(
+    tag: string,
+  ): Promise<{ allowed: true; regrant: boolean } | { allowed: false; retryAfterMs: number }> {
+    if (this.options.cooldownMs <= 0) return { allowed: true, regrant: false };
     const window = (await this.shared.spendReauthWindow(tag)) ?? this.local.spend(tag);
-    if (!window.open || window.regrant) return { allowed: true };
+    if (!window.open) return { allowed: true, regrant: false };
+    if (window.regrant) return { allowed: true, regrant: true };
     return { allowed: false, retryAfterMs: window.resetInMs };
+  }
+
+  /** Gives `tag`'s open window its re-grant back: the grant that spent it did not reach a token. */
+  async refund(tag: string): Promise<void> {
+    this.local.refund(tag);
+    await this.shared.refundReauthWindow(tag);
   }
 }

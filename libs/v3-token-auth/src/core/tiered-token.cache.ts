@@ -59,6 +59,13 @@ export class TieredTokenCache {
     return undefined;
   }
 
+  /** The re-grant window tag of the credentials `accessToken` was granted to, when this cache handed it out. */
+  async grantTagOf(accessToken: string): Promise<string | undefined> {
+    const key = this.fingerprinter.bearerKey(accessToken);
+    const entry = this.local.slot(key)?.token ?? (await this.store.get(key));
+    return entry?.accessToken === accessToken ? entry.grantTag : undefined;
+  }
+
   /** Holds a token read from the store in this process under `key`. */
   hold(key: string, token: CachedToken, freshUntil = this.lifetime.freshUntil(token)): TokenSlot {
     const slot = this.toSlot(key, token, freshUntil);
@@ -84,13 +91,19 @@ export class TieredTokenCache {
     return this.hold(key, token, freshUntil);
   }
 
-  /** Caches `token` for `Authorization: Bearer` use: no verifier, no refresh token, until it expires. */
-  async saveBearer(token: CachedToken): Promise<void> {
+  /**
+   * Caches `token` for `Authorization: Bearer` use: no verifier, no refresh token, until it expires. It carries the
+   * re-grant window tag of the credentials it was granted to: `grantTag`, else a digest of `token.verifier`.
+   */
+  async saveBearer(token: CachedToken, grantTag?: string): Promise<void> {
     const ttl = token.expiresAt - this.clock.now();
     if (ttl <= this.lifetime.skewOf(token)) return;
     const key = this.bearerKeyOf(token);
     if (this.tombstones.knows(key)) return;
     const entry: CachedToken = { ...token, verifier: '' };
+    const tag =
+      grantTag ?? (token.verifier === '' ? undefined : TokenFingerprinter.exemptionTag(token.verifier));
+    if (tag !== undefined) entry.grantTag = tag;
     delete entry.recentVerifiers;
     delete entry.refreshToken;
     delete entry.refreshExpiresAt;

@@ -204,7 +204,7 @@ export class V3TokenService {
       const attempt = this.gate.attemptOf({ clientId: grant.clientId, verifier, callerAddress });
       const response = await this.gate.pass(attempt, grant.clientId, () => this.client.requestToken(grant));
       const token = toCachedToken(response, parsed.grant, '');
-      await this.cache.saveBearer(token);
+      await this.cache.saveBearer(token, attempt.secretTag);
       return toV3TokenResponse(token, this.clock.now());
     }
     const slot = await this.resolveCredentials(parsed.credentials, callerAddress);
@@ -222,13 +222,13 @@ export class V3TokenService {
   }
 
   /**
-   * A downstream refused `accessToken`, relayed for the caller's `authorization`: evicts it everywhere (see
-   * `invalidate`) and, when `authorization` holds Basic credentials, opens their re-grant window
-   * (`reauthCooldownMs`) on every instance sharing the store. Both start before this returns its promise: the
-   * window's write is sent to the store ahead of any grant's, and the token is gone from this process at once. In it the credentials (for `request`'s scope and
-   * resource) get one new grant; a later request of theirs that needs a grant is answered 401 `invalid_token`
-   * (`V3ReauthCooldownException`) without calling the issuer. A request whose token is still cached always passes, and
-   * a wrong secret for the same client id meets no window.
+   * A downstream refused `accessToken`, relayed for the caller's `authorization`: opens the re-grant window
+   * (`reauthCooldownMs`) of the credentials it was granted to, on every instance sharing the store, and evicts it
+   * everywhere (see `invalidate`). The credentials are those of a Basic `authorization` (for `request`'s scope and
+   * resource), else those this cache granted the token to (a Bearer caller's `POST /token` or refresh grant). In the
+   * window they get one new grant; a later one is answered 401 `invalid_token` (`V3ReauthCooldownException`) without
+   * calling the issuer. A request whose token is still cached always passes, and a wrong secret for the same client
+   * id meets no window. For a Basic caller the window's write is sent before the eviction starts.
    * @example await tokens.refused(request.user.accessToken, request.headers.authorization, { scope: 'orders:read' })
    */
   async refused(
@@ -240,13 +240,13 @@ export class V3TokenService {
       typeof authorization === 'string'
         ? this.credentialsOfHeader(authorization, this.requestedIdentity(request))
         : undefined;
-    const windowOpened =
+    const tag =
       credentials === undefined
-        ? undefined
-        : this.gate.refusedDownstream(
+        ? await this.cache.grantTagOf(accessToken)
+        : TokenFingerprinter.exemptionTag(
             this.fingerprinter.verifier(this.fingerprinter.credentialsKey(credentials), credentials),
           );
-    await Promise.all([windowOpened, this.evictor.evict(accessToken)]);
+    await Promise.all([tag && this.gate.refusedDownstream(tag), this.evictor.evict(accessToken)]);
   }
 
   /**

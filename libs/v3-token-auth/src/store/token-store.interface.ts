@@ -31,6 +31,11 @@ export interface CachedToken {
   /** Keyed hash (HMAC) of the caller's secret; empty for entries that are looked up by bearer token. */
   verifier: string;
   /**
+   * On an entry looked up by bearer token: the re-grant window tag of the credentials whose grant it is (a SHA-256 of
+   * their verifier, `TokenFingerprinter.exemptionTag`), so that a downstream's refusal of the token reaches them.
+   */
+  grantTag?: string;
+  /**
    * Verifiers of up to `MAX_RECENT_VERIFIERS` other secrets of the same identity that obtained a token within one lifetime of this one
    * (an old and a new secret during rotation): they are served this token too. See `SecretRotation`.
    */
@@ -119,6 +124,8 @@ export interface TokenStore {
   openReauthWindow?(key: string, ttlMs: number): Promise<void>;
   /** Spends the re-grant of `key`'s open window, atomically over every instance sharing the store. */
   spendReauthWindow?(key: string): Promise<ReauthWindowState>;
+  /** Gives `key`'s open window its re-grant back (the grant that spent it failed at the issuer). */
+  refundReauthWindow?(key: string): Promise<void>;
   /**
    * Records for `ttlMs` that the token whose bearer key is `key` was evicted (`TokenFingerprinter.bearerKey`: a keyed
    * hash, never the token), and tells every instance sharing the store through `onTombstone`. Optional, with

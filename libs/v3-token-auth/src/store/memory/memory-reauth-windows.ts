@@ -39,6 +39,12 @@ export class MemoryReauthWindows {
     return { open: true, regrant, resetInMs: Math.max(0, window.until - this.now()) };
   }
 
+  /** Gives `key`'s open window its re-grant back. */
+  refund(key: string): void {
+    const window = this.windows.get(key);
+    if (window !== undefined) window.regrants = 1;
+  }
+
   clear(): void {
     this.windows.clear();
   }

@@ -102,6 +102,11 @@ export class MemoryTokenStore implements TokenStore {
     return Promise.resolve(this.reauthWindows.spend(key));
   }
 
+  refundReauthWindow(key: string): Promise<void> {
+    this.reauthWindows.refund(key);
+    return Promise.resolve();
+  }
+
   isHealthy(): boolean {
     return true;
   }

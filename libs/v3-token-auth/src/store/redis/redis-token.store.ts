@@ -59,7 +59,7 @@ const PEXPIRE_IF_EQUAL =
 return 0`);
 
 const COUNT_IN_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`);
 
 const THROTTLE_STATE = luaScript(
@@ -68,12 +68,17 @@ const THROTTLE_STATE = luaScript(
 
 /** Counts one in a window the first count opens: `{ count, ms left }`. */
 const COUNT_AND_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { count, redis.call('PTTL', KEYS[1]) }`);
 
 /** Spends the re-grant of an open window: `{}` when none is open, else `{ re-grants left (negative: none), ms left }`. */
 const SPEND_REAUTH_WINDOW = luaScript(`if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 return { redis.call('DECR', KEYS[1]), redis.call('PTTL', KEYS[1]) }`);
+
+/** Gives an open window its re-grant back, keeping its end. */
+const REFUND_REAUTH_WINDOW = luaScript(`local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('SET', KEYS[1], '1', 'PX', ttl) end
+return ttl`);
 
 const FINGERPRINT_LENGTH = 64;
 const SEPARATOR = '|';
@@ -125,7 +130,8 @@ function toCachedToken(value: unknown): CachedToken | undefined {
     !isOptional(v.refreshExpiresAt, 'number') ||
     !isOptional(v.scope, 'string') ||
     !isOptional(v.resource, 'string') ||
-    !isOptional(v.username, 'string')
+    !isOptional(v.username, 'string') ||
+    !isOptional(v.grantTag, 'string')
   ) {
     return undefined;
   }
@@ -143,6 +149,7 @@ function toCachedToken(value: unknown): CachedToken | undefined {
   if (v.refreshExpiresAt !== undefined) entry.refreshExpiresAt = v.refreshExpiresAt as number;
   if (v.scope !== undefined) entry.scope = v.scope as string;
   if (v.resource !== undefined) entry.resource = v.resource as string;
+  if (v.grantTag !== undefined) entry.grantTag = v.grantTag as string;
   if (v.username !== undefined) entry.username = v.username as string;
   if (recentVerifiers !== undefined && recentVerifiers.length > 0) entry.recentVerifiers = recentVerifiers;
   return entry;
@@ -390,6 +397,12 @@ export class RedisTokenStore implements TokenStore {
     if (window.length === 0) return { open: false };
     const [left, pttl] = window;
     return { open: true, regrant: left >= 0, resetInMs: Math.max(0, pttl) };
+  }
+
+  /** Throws when Redis cannot be asked. */
+  async refundReauthWindow(key: string): Promise<void> {
+    this.assertReachable();
+    await this.script(REFUND_REAUTH_WINDOW, this.reauthWindowKey(key), []);
   }
 
   async tombstone(key: string, ttlMs: number): Promise<void> {
