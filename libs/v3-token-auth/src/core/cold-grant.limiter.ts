@@ -27,28 +27,21 @@ export interface ColdGrantLimiterOptions {
 export class ColdGrantLimiter {
   private readonly table: FailureCountTable;
   private readonly limit: number;
-  private readonly now: () => number;
 
   constructor(
     options: ColdGrantLimiterOptions = {},
     private readonly shared?: FailSoftTokenStore,
   ) {
     this.limit = Math.max(0, Math.floor(options.perAddressPerMinute ?? 120));
-    this.now = options.now ?? Date.now;
-    this.table = new FailureCountTable({ maxEntries: options.maxEntries, now: this.now });
+    this.table = new FailureCountTable({ maxEntries: options.maxEntries, now: options.now });
   }
 
   /** Counts one cold grant of `addressKey`; not allowed past the limit, with the ms until its window ends. */
   async take(addressKey: string): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }> {
     if (this.limit === 0) return { allowed: true };
     const shared = await this.shared?.countInWindow(`cold.${addressKey}`, MINUTE_MS);
-    const window = shared ?? this.localWindow(addressKey);
+    const window = shared ?? this.table.countInWindow(addressKey, MINUTE_MS);
     if (window.count <= this.limit) return { allowed: true };
     return { allowed: false, retryAfterMs: window.resetInMs };
-  }
-
-  private localWindow(addressKey: string): { count: number; resetInMs: number } {
-    const window = this.table.increment(addressKey, MINUTE_MS);
-    return { count: window.count, resetInMs: Math.max(0, window.resetAt - this.now()) };
   }
 }

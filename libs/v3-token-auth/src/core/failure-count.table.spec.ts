@@ -46,4 +46,13 @@ describe('FailureCountTable', () => {
     expect(table.get('new')?.count).toBe(1);
     expect(table.size).toBe(2);
   });
+
+  it('answers a count with the ms left in its window', () => {
+    const { clock, table } = setup(10);
+    expect(table.countInWindow('a', 60_000)).toEqual({ count: 1, resetInMs: 60_000 });
+    clock.now += 15_000;
+    expect(table.countInWindow('a', 60_000)).toEqual({ count: 2, resetInMs: 45_000 });
+    clock.now += 45_000;
+    expect(table.countInWindow('a', 60_000)).toEqual({ count: 1, resetInMs: 60_000 });
+  });
 });

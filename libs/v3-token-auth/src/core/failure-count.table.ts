@@ -1,3 +1,5 @@
+import type { CountWindow } from '../store/token-store.interface.js';
+
 /** A failure count and the epoch ms its window ends at. */
 export interface FailureWindow {
   count: number;
@@ -66,6 +68,12 @@ export class FailureCountTable {
     if (this.size >= this.maxEntries && !this.makeRoom()) return window;
     this.singles.set(key, window);
     return window;
+  }
+
+  /** Counts one for `key` as `increment` does, and answers the window by the ms left in it (a `CountWindow`). */
+  countInWindow(key: string, windowMs: number): CountWindow {
+    const window = this.increment(key, windowMs);
+    return { count: window.count, resetInMs: Math.max(0, window.resetAt - this.now()) };
   }
 
   /** Forgets `key`. */

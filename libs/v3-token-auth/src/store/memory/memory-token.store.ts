@@ -89,8 +89,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   countInWindow(key: string, windowMs: number): Promise<CountWindow> {
-    const window = this.counts.increment(key, windowMs);
-    return Promise.resolve({ count: window.count, resetInMs: Math.max(0, window.resetAt - this.now()) });
+    return Promise.resolve(this.counts.countInWindow(key, windowMs));
   }
 
   openReauthWindow(key: string, ttlMs: number): Promise<void> {
