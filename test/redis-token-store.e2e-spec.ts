@@ -59,6 +59,17 @@ describe('RedisTokenStore against a private redis-server', () => {
     await server?.stop();
   });
 
+  /** Runs `test` with a second store on the same Redis and prefix, as another instance holds one. */
+  const withSecondStore = async (test: (other: RedisTokenStore) => Promise<void>): Promise<void> => {
+    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
+    try {
+      await waitFor(() => other.isHealthy());
+      await test(other);
+    } finally {
+      await other.close();
+    }
+  };
+
   it('round-trips an entry and misses an unknown key', async () => {
     const entry = token('at-round-trip');
     await store.set('rt', entry, 60_000);
@@ -168,9 +179,7 @@ describe('RedisTokenStore against a private redis-server', () => {
   });
 
   it('grants a lock to one holder across store instances; renew extends it; only the owner releases', async () => {
-    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
-    try {
-      await waitFor(() => other.isHealthy());
+    await withSecondStore(async (other) => {
       const mine = await store.acquireLock('lock-1', 300);
       expect(mine).toBeDefined();
       expect(await other.acquireLock('lock-1', 300)).toBeUndefined();
@@ -190,9 +199,7 @@ describe('RedisTokenStore against a private redis-server', () => {
       expect(await other.acquireLock('lock-1', 300)).toBeUndefined();
       await next!.release();
       expect(await raw.exists('e2e:{lock-1}:lock')).toBe(0);
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('lets exactly one of many concurrent contenders take a lock', async () => {
@@ -221,9 +228,7 @@ describe('RedisTokenStore against a private redis-server', () => {
   });
 
   it('counts wrong secrets in a window every store shares, and keeps an exempt tag beside them', async () => {
-    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
-    try {
-      await waitFor(() => other.isHealthy());
+    await withSecondStore(async (other) => {
       expect(await store.throttleState('flood')).toEqual({ failures: 0, resetInMs: 0 });
 
       await store.countFailure('flood', 1000);
@@ -247,15 +252,11 @@ describe('RedisTokenStore against a private redis-server', () => {
         resetInMs: 0,
         good: 'tag-of-the-right-secret',
       });
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('counts in a window every store shares, in one round trip that answers the count and the time left', async () => {
-    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
-    try {
-      await waitFor(() => other.isHealthy());
+    await withSecondStore(async (other) => {
       const first = await store.countInWindow('cold.address', 20_000);
       const counts = await Promise.all([
         other.countInWindow('cold.address', 60_000),
@@ -276,15 +277,11 @@ describe('RedisTokenStore against a private redis-server', () => {
       // A count that lost its expiry somehow gets one back on the next count: never a window that does not end.
       await raw.persist('e2e:{cold.address}:count');
       expect((await store.countInWindow('cold.address', 20_000)).resetInMs).toBeGreaterThan(0);
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('keeps one re-grant window per key that every store shares: one re-grant in it, over all of them', async () => {
-    const other = await RedisTokenStore.create({ redis: { url: server.url }, keyPrefix: 'e2e:' });
-    try {
-      await waitFor(() => other.isHealthy());
+    await withSecondStore(async (other) => {
       expect(await store.spendReauthWindow('refused')).toEqual({ open: false });
 
       await store.openReauthWindow('refused', 20_000);
@@ -314,9 +311,7 @@ describe('RedisTokenStore against a private redis-server', () => {
       await raw.pexpire('e2e:{refused}:reauth', 1);
       await sleep(20);
       expect(await other.spendReauthWindow('refused')).toEqual({ open: false });
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   it('reloads its scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
-import type { CountWindow, TokenStore } from '../store/token-store.interface.js';
+import type { TokenStore } from '../store/token-store.interface.js';
+import { OutageMemoryStore } from '../testing/outage-memory.store.js';
 import { ColdGrantLimiter } from './cold-grant.limiter.js';
 import { FailSoftTokenStore } from './fail-soft-token.store.js';
-
-/** A memory store whose counts fail while `down`, as a Redis outage makes them. */
-class FlakyCountStore extends MemoryTokenStore {
-  down = false;
-  override countInWindow(key: string, windowMs: number): Promise<CountWindow> {
-    return this.down
-      ? Promise.reject(new Error('Redis is not connected'))
-      : super.countInWindow(key, windowMs);
-  }
-}
 
 describe('ColdGrantLimiter', () => {
   const clock = { ms: 1_000_000 };
@@ -33,7 +24,7 @@ describe('ColdGrantLimiter', () => {
   });
 
   it('counts in process while the store fails', async () => {
-    const store = new FlakyCountStore({ now });
+    const store = new OutageMemoryStore({ now });
     const instance = limiter(store, 2);
     store.down = true;
     expect(await instance.take('addr')).toEqual({ allowed: true });

@@ -1,21 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ReauthWindowState, TokenStore } from '../store/token-store.interface.js';
+import type { TokenStore } from '../store/token-store.interface.js';
+import { OutageMemoryStore } from '../testing/outage-memory.store.js';
 import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
 import { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { ReauthWindows } from './reauth-windows.js';
-
-/** A memory store whose window methods fail while `down`, as a Redis outage makes them. */
-class FlakyWindowStore extends MemoryTokenStore {
-  down = false;
-  override openReauthWindow(key: string, ttlMs: number): Promise<void> {
-    return this.down
-      ? Promise.reject(new Error('Redis is not connected'))
-      : super.openReauthWindow(key, ttlMs);
-  }
-  override spendReauthWindow(key: string): Promise<ReauthWindowState> {
-    return this.down ? Promise.reject(new Error('Redis is not connected')) : super.spendReauthWindow(key);
-  }
-}
 
 const clock = { ms: 1_000 };
 const now = () => clock.ms;
@@ -39,7 +27,7 @@ describe('ReauthWindows', () => {
   });
 
   it('keeps windows in process while the store fails, and reports the failures', async () => {
-    const store = new FlakyWindowStore({ now });
+    const store = new OutageMemoryStore({ now });
     const { windows, errors } = setup(store);
     const instance = windows();
     store.down = true;
