@@ -363,6 +363,51 @@ describe('RedisTokenStore through a Redis outage', () => {
     await server?.stop();
   });
 
+  it("listens on a duplicate of the client with ioredis' own resubscription off (the store resubscribes, catching)", async () => {
+    const given = new Redis(server.url);
+    const duplicate = given.duplicate.bind(given);
+    const overrides: unknown[] = [];
+    given.duplicate = (override) => {
+      overrides.push(override);
+      return duplicate(override);
+    };
+    const borrowing = await RedisTokenStore.create({ redis: { client: given } });
+    try {
+      borrowing.onTombstone(() => undefined);
+      expect(overrides).toEqual([{ autoResubscribe: false }]);
+    } finally {
+      await borrowing.close();
+      given.disconnect();
+    }
+  });
+
+  it('keeps announcing tombstones after Redis restarts, with no unhandled rejection from resubscribing', async () => {
+    const heard: string[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      store.onTombstone((tombstone) => {
+        if (tombstone) heard.push(tombstone.key);
+      });
+      await waitFor(() => store.isHealthy());
+      for (let i = 0; i < 3; i++) {
+        await server.kill();
+        await server.restart();
+        await waitFor(() => store.isHealthy(), 8000);
+      }
+      // The subscription is made again by the store itself on every reconnection.
+      for (let tries = 0; tries < 40 && !heard.includes('after-restarts'); tries++) {
+        await store.tombstone('after-restarts', 60_000);
+        await sleep(100);
+      }
+      expect(heard).toContain('after-restarts');
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('answers misses quickly without throwing while Redis is down, and recovers by itself', async () => {
     await store.set('k', token('at-before'), 60_000);
     expect((await store.get('k'))?.accessToken).toBe('at-before');

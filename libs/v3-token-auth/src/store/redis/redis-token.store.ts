@@ -431,10 +431,13 @@ export class RedisTokenStore implements TokenStore {
   onTombstone(listener: TombstoneListener): void {
     this.tombstoneListeners.push(listener);
     if (this.subscriber !== undefined) return;
+    // The 'ready' handler below subscribes on every (re)connection and catches its failure. ioredis' own
+    // resubscription does the same without a catch: a connection that drops again at once leaves an unhandled
+    // rejection ("Stream isn't writeable"), which ends a Node process. So a standalone duplicate has it off.
     const subscriber =
       'isCluster' in this.client && this.client.isCluster
         ? (this.client as Cluster).duplicate()
-        : (this.client as Redis).duplicate();
+        : (this.client as Redis).duplicate({ autoResubscribe: false });
     this.subscriber = subscriber;
     let connectedBefore = false;
     subscriber.on('error', (error: unknown) => this.report('subscribe', error));
