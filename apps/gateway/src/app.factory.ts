@@ -9,7 +9,7 @@ import {
   parseGatewayConfig,
   type GatewayConfig,
 } from './config/gateway.config.js';
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
@@ -17,7 +17,7 @@ import { GatewayModule } from './gateway.module.js';
 import { AccessLog } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
-import { gatewayProxy } from './proxy/gateway-proxy.plugin.js';
+import { ProxyDataPlane } from './proxy/proxy-data-plane.js';
 import { guardAuthenticator } from './proxy/guard-authenticator.js';
 
 /** One access line per caller address and 4xx status per this window, the repeats counted (see `AccessLog`), ms. */
@@ -39,6 +39,30 @@ const NOT_ON_THIS_LISTENER = {
 };
 
 /**
+ * The main listener: the data plane serves the route prefixes, the app's router (Fastify) everything else. It is
+ * built before the app, the data plane after it, so requests reach the router until `dataPlane` is set.
+ */
+function mainServer(
+  config: GatewayConfig,
+  router: RequestListener,
+  dataPlane: () => ProxyDataPlane | undefined,
+): Server {
+  const { edge } = config;
+  const server = createServer(
+    {
+      headersTimeout: edge.headersTimeoutMs,
+      requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(config),
+    },
+    (request, response) => {
+      if (dataPlane()?.serve(request, response) !== true) router(request, response);
+    },
+  );
+  server.keepAliveTimeout = edge.keepAliveTimeoutMs;
+  return server;
+}
+
+/**
  * Builds the gateway (not listening yet: `listenGateway` starts it). Without `config` the environment is validated
  * (`GatewayConfigError` on a bad value, before Nest starts); with one — tests, benchmarks — the environment is not
  * read at all.
@@ -50,17 +74,13 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   const gatewayConfig = config ?? parseGatewayConfig(process.env);
   const configModule = await gatewayConfigModule(gatewayConfig);
   const { edge } = gatewayConfig;
+  /** The data plane, built once the app is (until then every request reaches the router). */
+  const front: { dataPlane?: ProxyDataPlane } = {};
   const adapter = new FastifyAdapter({
     genReqId: requestIdOf,
     return503OnClosing: true,
     skipMiddie: true,
-    requestTimeout: edge.requestTimeoutMs,
-    keepAliveTimeout: edge.keepAliveTimeoutMs,
-    http: {
-      headersTimeout: edge.headersTimeoutMs,
-      requestTimeout: edge.requestTimeoutMs,
-      connectionsCheckingInterval: connectionsCheckingInterval(gatewayConfig),
-    },
+    serverFactory: (router: RequestListener) => mainServer(gatewayConfig, router, () => front.dataPlane),
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(configModule), adapter, {
     bufferLogs: true,
@@ -119,6 +139,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   fastify.addHook('preClose', (done) => {
     // Closing stops new connections and ends idle ones; a keep-alive connection whose request was in flight goes
     // idle later and would hold shutdown open until its client leaves, so idle connections keep being ended.
+    front.dataPlane?.drain();
     const server = fastify.server;
     const reaper = setInterval(() => server.closeIdleConnections(), DRAIN_POLL_MS).unref();
     server.once('close', () => clearInterval(reaper));
@@ -128,7 +149,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   const resolved = app.get(ConfigService).getOrThrow<GatewayConfig>(GATEWAY_CONFIG);
   const logger = await app.resolve(PinoLogger);
   logger.setContext('GatewayProxy');
-  await app.register(gatewayProxy, {
+  const proxy = new ProxyDataPlane({
     routes: resolved.routes,
     upstreamTimeoutMs: resolved.upstreamTimeoutMs,
     connections: resolved.edge.upstreamConnections,
@@ -142,6 +163,10 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     observe: (route, method, status, seconds) => metrics.observeProxy(route, method, status, seconds),
     refused: (reason, callerAddress) => metrics.edgeRefused(reason, callerAddress),
   });
+  fastify.addHook('onClose', (_instance, done) => {
+    proxy.close().then(() => done(), done);
+  });
+  front.dataPlane = proxy;
   return app;
 }
 

@@ -258,6 +258,61 @@ describe('gateway boot', () => {
   );
 
   (built ? it : it.skip)(
+    'node dist/apps/gateway/main.js on SIGTERM: a request pipelined behind one in flight gets a JSON 503 and the connection ends',
+    async () => {
+      const [issuer, echo, port] = await Promise.all([startTokenServer(), startEchoServer(), freePort()]);
+      try {
+        const authorization = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
+        const request = (path: string) =>
+          `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\n\r\n`;
+        let received = '';
+        let closed: Promise<void> | undefined;
+        const run = await runMain(
+          {
+            NODE_ENV: 'production',
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            LOG_LEVEL: 'warn',
+            V3_TOKEN_URL: issuer.tokenUrl,
+            GATEWAY_ROUTES: `/echo=${echo.url}`,
+          },
+          async (stop) => {
+            let health: Response | undefined;
+            for (let attempt = 0; attempt < 400 && !health; attempt++) {
+              health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+              if (!health) await sleep(100);
+            }
+            expect(
+              (await fetch(`http://127.0.0.1:${port}/echo/warm`, { headers: { authorization } })).status,
+            ).toBe(200);
+            const socket = await rawConnect(port);
+            socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+            closed = new Promise((resolve) => socket.once('close', () => resolve()));
+            socket.write(request('/echo/slow?ms=800'));
+            while (!echo.seen.some((seen) => seen.url.startsWith('/echo/slow'))) await sleep(20);
+            stop();
+            await sleep(200);
+            socket.write(request('/echo/after-stop'));
+          },
+        );
+        expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+        await closed;
+        expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 503']);
+        const last = received.slice(received.lastIndexOf('HTTP/1.1 503'));
+        expect(last.toLowerCase()).toContain('connection: close');
+        expect(JSON.parse(last.slice(last.indexOf('\r\n\r\n') + 4))).toMatchObject({
+          statusCode: 503,
+          message: expect.stringMatching(/shutting down/),
+        });
+        expect(echo.seen.some((seen) => seen.url === '/echo/after-stop')).toBe(false);
+      } finally {
+        await Promise.all([issuer.close(), echo.close()]);
+      }
+    },
+    30_000,
+  );
+
+  (built ? it : it.skip)(
     'node dist/apps/gateway/main.js drains in-flight requests on SIGTERM, then exits',
     async () => {
       const [issuer, echo, port] = await Promise.all([startTokenServer(), startEchoServer(), freePort()]);

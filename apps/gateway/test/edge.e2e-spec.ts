@@ -205,6 +205,20 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(echo.seen.length).toBe(before);
     });
 
+    it('answers a method no route relays (PROPFIND) with a JSON 405 naming it, counted as a method refusal', async () => {
+      const before = await refusals(trusting.port, 'method');
+      const seen = echo.seen.length;
+      const answer = await rawRequest(
+        trusting.port,
+        `PROPFIND /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}`,
+      );
+      expect(answer.status).toBe(405);
+      expect(answer.headers.allow).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY');
+      expect(jsonOf(answer)).toMatchObject({ statusCode: 405, message: expect.stringContaining('PROPFIND') });
+      expect(await refusals(trusting.port, 'method')).toBe(before + 1);
+      expect(echo.seen.length).toBe(seen);
+    });
+
     it('answers CONNECT with a JSON 405, counted as a method refusal', async () => {
       const before = await refusals(trusting.port, 'method');
       const answer = await rawRequest(

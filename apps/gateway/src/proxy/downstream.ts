@@ -1,10 +1,11 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { Writable } from 'node:stream';
 import { Pool } from 'undici';
 import { requestIdOf } from '../logging/request-id.js';
 import type { CallCancellation } from './call-cancellation.js';
 import { DownstreamRelay, type RelayTarget } from './downstream-relay.js';
+import type { ProxyExchange } from './proxy-exchange.js';
 import { toCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
 
 /** How one downstream is reached. */
@@ -62,13 +63,13 @@ class Call implements RelayTarget {
   constructor(
     readonly downstream: Downstream,
     readonly cancel: CallCancellation,
-    readonly reply: FastifyReply,
+    readonly exchange: ProxyExchange,
     readonly reportUnauthorized: boolean,
     readonly done: (outcome: ForwardOutcome) => void,
-    readonly refused: ((request: FastifyRequest) => void) | undefined,
+    readonly refused: ((exchange: ProxyExchange) => void) | undefined,
   ) {}
 
-  /** Starts the caller's answer: the gateway's own reply headers (request id …), then the downstream's. */
+  /** Starts the caller's answer: the downstream's status and headers, beside the gateway's own (request id). */
   start(statusCode: number, headers: IncomingHttpHeaders): Writable {
     if (statusCode === 401) {
       if (this.reportUnauthorized) {
@@ -76,17 +77,10 @@ class Call implements RelayTarget {
         return discardBody();
       }
       // Before the caller sees the 401: its next request finds the token gone and the re-grant window open.
-      this.refused?.(this.reply.request);
+      this.refused?.(this.exchange);
     }
-    const { reply } = this;
-    const own = reply.getHeaders();
-    reply.hijack();
-    const response: ServerResponse = reply.raw;
+    const response: ServerResponse = this.exchange.response;
     response.statusCode = statusCode;
-    for (const name in own) {
-      const value = own[name];
-      if (value !== undefined) response.setHeader(name, value);
-    }
     const relayed = toCallerHeaders(headers, this.downstream.cookies);
     for (const name in relayed) response.setHeader(name, relayed[name]!);
     return response;
@@ -102,7 +96,7 @@ class Call implements RelayTarget {
       return;
     }
     const code = errorCode(error);
-    this.done(this.reply.raw.headersSent ? { kind: 'broken', code } : this.downstream.failure(code));
+    this.done(this.exchange.response.headersSent ? { kind: 'broken', code } : this.downstream.failure(code));
   }
 }
 
@@ -119,8 +113,8 @@ function errorCode(error: Error): string {
 /**
  * One downstream service: a keep-alive pool of connections (undici) to its origin, and the streaming of a
  * caller's request to it and of its answer back, straight between the two sockets. The request body, when there
- * is one, is the caller's stream; the answer is written to the caller's raw response (the Fastify reply is
- * hijacked once the downstream's head arrives, so errors before that are still Fastify replies).
+ * is one, is the caller's stream; the answer is written to the caller's response once the downstream's head
+ * arrives (until then the gateway may still answer itself: 502, 504).
  */
 export class Downstream {
   private readonly pool: Pool;
@@ -147,26 +141,25 @@ export class Downstream {
    * its head is written.
    */
   forward(
-    request: FastifyRequest,
-    reply: FastifyReply,
+    exchange: ProxyExchange,
     forwarding: Forwarding,
     accessToken: string | undefined,
     reportUnauthorized: boolean,
     traceHeaders: Record<string, string> | undefined,
     done: (outcome: ForwardOutcome) => void,
-    refused?: (request: FastifyRequest) => void,
+    refused?: (exchange: ProxyExchange) => void,
   ): void {
-    const raw = request.raw;
+    const raw = exchange.raw;
     const { cancel } = forwarding;
     const headers = toDownstreamHeaders(
-      request.headers,
+      raw.headers,
       accessToken,
       {
         remoteAddress: raw.socket.remoteAddress,
         fromTrustedProxy: forwarding.fromTrustedProxy,
         callerAddress: forwarding.callerAddress,
-        protocol: request.protocol,
-        host: request.headers.host,
+        protocol: (raw.socket as TLSSocket).encrypted ? 'https' : 'http',
+        host: raw.headers.host,
         requestId: requestIdOf(raw),
       },
       this.cookies,
@@ -174,14 +167,14 @@ export class Downstream {
     if (traceHeaders !== undefined) Object.assign(headers, traceHeaders);
     this.pool.dispatch(
       {
-        method: request.method,
+        method: exchange.method,
         path: this.basePath + forwarding.path,
         headers,
-        body: request.body === undefined ? null : (request.body as NodeJS.ReadableStream as never),
+        body: exchange.hasBody ? raw : null,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
       },
-      new DownstreamRelay(new Call(this, cancel, reply, reportUnauthorized, done, refused)),
+      new DownstreamRelay(new Call(this, cancel, exchange, reportUnauthorized, done, refused)),
     );
   }
 

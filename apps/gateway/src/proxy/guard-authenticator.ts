@@ -5,7 +5,8 @@ import {
   type V3TokenAuthGuard,
   type V3TokenService,
 } from 'nestjs-v3-token-auth';
-import type { ProxyAuthenticator } from './gateway-proxy.plugin.js';
+import type { ProxyAuthenticator } from './proxied-route.js';
+import type { ProxyExchange } from './proxy-exchange.js';
 import type { RoutePolicy } from './route-policy.js';
 
 /** Stands for the proxy handler in the guard's execution context (its metadata lookups, e.g. `@Public()`). */
@@ -15,16 +16,11 @@ export class GatewayProxyRoute {
 
 const refused = () => new V3UnauthorizedException('Authentication failed', 'invalid_client');
 
-interface AuthenticatedRequest {
-  user?: V3Principal;
-  v3CallerAddress?: string;
-}
-
-/** Sets `request.user` when the route's policy lets `principal` pass; throws its 403 otherwise. */
-function admit(request: AuthenticatedRequest, principal: V3Principal, policy: RoutePolicy | undefined): true {
-  const refusal = policy?.refusal(principal);
+/** Sets `exchange.user` when the route's policy lets `principal` pass; throws its 403 otherwise. */
+function admit(exchange: ProxyExchange, principal: V3Principal, policy: RoutePolicy): true {
+  const refusal = policy.refusal(principal);
   if (refusal !== undefined) throw refusal;
-  request.user = principal;
+  exchange.user = principal;
   return true;
 }
 
@@ -38,43 +34,36 @@ function admit(request: AuthenticatedRequest, principal: V3Principal, policy: Ro
 export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
   const handler = GatewayProxyRoute.prototype.forward;
   const byGuard = (
-    request: Parameters<ProxyAuthenticator['authenticate']>[0],
-    reply: Parameters<ProxyAuthenticator['authenticate']>[1],
-    callerAddress: (() => string) | undefined,
-    policy: RoutePolicy | undefined,
+    exchange: ProxyExchange,
+    callerAddress: string,
+    policy: RoutePolicy,
   ): boolean | Promise<boolean> => {
-    const authenticated = request as AuthenticatedRequest;
-    if (callerAddress !== undefined) authenticated.v3CallerAddress = callerAddress();
-    const allowed = guard.canActivate(new ExecutionContextHost([request, reply], GatewayProxyRoute, handler));
+    exchange.v3CallerAddress = callerAddress;
+    const allowed = guard.canActivate(
+      new ExecutionContextHost([exchange, exchange.response], GatewayProxyRoute, handler),
+    );
     if (allowed === false) throw refused();
-    if (allowed === true) return admit(authenticated, authenticated.user!, policy);
+    if (allowed === true) return admit(exchange, exchange.user!, policy);
     return allowed.then((ok) => {
       if (!ok) throw refused();
-      return admit(authenticated, authenticated.user!, policy);
+      return admit(exchange, exchange.user!, policy);
     });
   };
   return {
-    authenticate(request, reply, callerAddress, policy) {
-      const identity = policy?.identity;
-      if (identity === undefined) return byGuard(request, reply, callerAddress, policy);
-      const authenticated = request as AuthenticatedRequest;
-      const authorization = request.headers.authorization;
+    authenticate(exchange, callerAddress, policy) {
+      const identity = policy.identity;
+      if (identity === undefined) return byGuard(exchange, callerAddress, policy);
+      const authorization = exchange.headers.authorization;
       if (typeof authorization === 'string') {
         const known = tokens.peek(authorization, identity);
-        if (known) return admit(authenticated, known, policy);
+        if (known) return admit(exchange, known, policy);
       }
-      const address = callerAddress?.();
-      return tokens
-        .authenticate(
-          authorization,
-          address === undefined ? identity : { ...identity, callerAddress: address },
-        )
-        .then(
-          (principal) => admit(authenticated, principal, policy),
-          (error: unknown) => {
-            throw policy!.failure(error);
-          },
-        );
+      return tokens.authenticate(authorization, { ...identity, callerAddress }).then(
+        (principal) => admit(exchange, principal, policy),
+        (error: unknown) => {
+          throw policy.failure(error);
+        },
+      );
     },
     refused: (accessToken, authorization, policy) =>
       tokens.refused(accessToken, authorization, policy?.identity),

@@ -6,11 +6,11 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import Fastify from 'fastify';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { V3Principal } from 'nestjs-v3-token-auth';
-import { gatewayProxy, type ProxyAuthenticator } from '../proxy/gateway-proxy.plugin.js';
+import type { ProxyAuthenticator } from '../proxy/proxied-route.js';
+import { ProxyDataPlane } from '../proxy/proxy-data-plane.js';
 import { ProxyTracing } from './proxy-tracing.js';
 
 const PRINCIPAL: V3Principal = {
@@ -22,8 +22,8 @@ const PRINCIPAL: V3Principal = {
 
 /** An authenticator on its warm path: synchronous, always the same principal. */
 const warmAuthenticator: ProxyAuthenticator = {
-  authenticate(request) {
-    (request as { user?: V3Principal }).user = PRINCIPAL;
+  authenticate(exchange) {
+    exchange.user = PRINCIPAL;
     return true;
   },
   refused: () => Promise.resolve(),
@@ -63,15 +63,17 @@ describe('ProxyTracing in the proxy', () => {
 
   /** Sends `count` requests through a proxy built now (so with the SDK registered or not at this moment). */
   async function proxyRequests(count: number): Promise<void> {
-    const app = Fastify();
-    await app.register(gatewayProxy, {
+    const proxy = new ProxyDataPlane({
       routes: [{ prefix: '/api', target, scopes: [], public: false }],
       upstreamTimeoutMs: 5_000,
       auth: warmAuthenticator,
       logger: silent,
     });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = app.server.address() as AddressInfo;
+    const app = createServer((request, response) => {
+      if (!proxy.serve(request, response)) response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const { port } = app.address() as AddressInfo;
     try {
       for (let i = 0; i < count; i++) {
         const answer = await fetch(`http://127.0.0.1:${port}/api/${i}`);
@@ -79,7 +81,9 @@ describe('ProxyTracing in the proxy', () => {
         await answer.text();
       }
     } finally {
-      await app.close();
+      app.closeAllConnections();
+      await new Promise<void>((resolve) => app.close(() => resolve()));
+      await proxy.close();
     }
   }
 
