@@ -304,26 +304,6 @@ describe('renderMarkdown and renderSvg', () => {
     );
   });
 
-  it('compares the gateway with a bare proxy on its own core when that was measured', () => {
-    const withoutCore = results([
-      ...configs,
-      config('gateway-redis', 400, 12, { serverCpuUsPerRequest: 200 }),
-    ]);
-    expect(renderMarkdown(withoutCore, [])).not.toContain('gateway’s own core');
-    const all = results([
-      ...configs,
-      config('bare-undici', 2000, 3, { serverCpuUsPerRequest: 60 }),
-      config('gateway-redis', 400, 12, { serverCpuUsPerRequest: 200 }),
-    ]);
-    const line = renderMarkdown(all, evaluateTargets(all))
-      .split('\n')
-      .find((text) => text.startsWith('Against a bare proxy on the gateway’s own core'));
-    expect(line).toBe(
-      'Against a bare proxy on the gateway’s own core (Fastify + undici’s Pool.stream(), no auth; not a target): ' +
-        'warm path (Basic) 0.25× requests/s, 2.50× its CPU per request; Redis-hit path 0.20× requests/s, 3.33× its CPU per request.',
-    );
-  });
-
   it('prints n/a where the CPU time could not be read, and no Redis CPU line without the gateway', () => {
     const all = results([
       config('direct', 3000, 2, { serverCpuUsPerRequest: Number.NaN }),

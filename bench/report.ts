@@ -319,29 +319,6 @@ function nginxLine(results: BenchResults): string | undefined {
   );
 }
 
-/**
- * The gateway's paths against a bare proxy on its own core (Fastify + undici's `Pool.stream()`, no auth): what the
- * gateway's own work costs, apart from the choice of proxy library. One line, not a target.
- */
-function ownCoreLine(results: BenchResults): string | undefined {
-  const core = byName(results, 'bare-undici');
-  if (!core) return undefined;
-  const parts: string[] = [];
-  for (const [name, label] of [
-    ['gateway-basic', 'warm path (Basic)'],
-    ['gateway-redis', 'Redis-hit path'],
-  ] as const) {
-    const config = byName(results, name);
-    if (!config) continue;
-    parts.push(
-      `${label} ${times(requestsRatio(core, config))} requests/s, ` +
-        `${times(cpuRatio(core, config))} its CPU per request`,
-    );
-  }
-  if (parts.length === 0) return undefined;
-  return `Against a bare proxy on the gateway’s own core (Fastify + undici’s Pool.stream(), no auth; not a target): ${parts.join('; ')}.`;
-}
-
 /** The results as Markdown: machine, settings, one row per configuration, the targets and the rest. */
 export function renderMarkdown(results: BenchResults, verdicts: readonly TargetVerdict[]): string {
   const { machine, settings } = results;
@@ -392,8 +369,6 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     }
   }
   for (const line of [redisCpuLine(results), nginxLine(results)]) if (line) lines.push('', line);
-  const coreLine = ownCoreLine(results);
-  if (coreLine) lines.push('', coreLine);
   lines.push('');
   if (results.gatewayMeasured) {
     lines.push(

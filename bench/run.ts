@@ -289,7 +289,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'bare-undici',
-        label: 'bare proxy on undici, the gateway’s core (no auth)',
+        label: 'Fastify + undici’s Pool.stream() (no auth)',
         origin: bareUndici.origin,
         requests: [{ method: 'GET', path: REQUEST_PATH }],
         serverPid: bareUndici.child.pid,

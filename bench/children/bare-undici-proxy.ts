@@ -5,8 +5,9 @@ import { forwardedHeaders, startAnswer, upstreamPool } from './undici-relay.js';
 const pool = upstreamPool();
 
 /**
- * The gateway's own proxy core with nothing else: Fastify and undici's `Pool.stream()` writing straight into the
- * caller's response, no auth, no header rewriting beyond hop-by-hop, no metrics or logs.
+ * The thinnest proxy behind Fastify's router and reply: undici's `Pool.stream()` writing straight into the caller's
+ * response, no auth, no header rewriting beyond hop-by-hop, no metrics or logs. What Fastify costs a proxy, the
+ * reason the gateway's data plane is a `node:http` listener of its own.
  */
 const app = Fastify({ logger: false });
 app.all('/*', (request, reply) => {

@@ -3,18 +3,6 @@ import type { V3Clock } from 'nestjs-v3-token-auth';
 import { requestIdOf } from './request-id.js';
 import { WarningAggregator } from './warning-aggregator.js';
 
-const REPORTS_ITSELF = Symbol('reportsItself');
-
-/** A raw request that may carry the `reportsItself` mark. */
-interface MarkableRequest {
-  [REPORTS_ITSELF]?: true;
-}
-
-/** Leaves `request` out of the access log: the proxy marks its requests, which report their own failures. */
-export function skipAccessLog(request: FastifyRequest): void {
-  (request.raw as MarkableRequest)[REPORTS_ITSELF] = true;
-}
-
 /** Where access lines go: a pino logger (or `PinoLogger`). */
 export interface AccessLogger {
   info(fields: object, message: string): void;
@@ -44,9 +32,9 @@ function pathOf(url: string): string {
 
 /**
  * The access log of the gateway's own routes (and of requests to no route), one line per request once its response
- * is sent (unless `skipAccessLog` marked it): `reqId`, `req.method`, `req.url` (the path only: a query string may
- * carry secrets), `res.statusCode` and `responseTime` (ms), at info below 400, warn for 4xx, error for 5xx —
- * pino-http's line, without headers. `/health` and `/metrics` are not logged. A 4xx is what a caller can repeat at
+ * is sent (proxied routes never reach it: the data plane serves them and reports its own failures): `reqId`,
+ * `req.method`, `req.url` (the path only: a query string may carry secrets), `res.statusCode` and `responseTime`
+ * (ms), at info below 400, warn for 4xx, error for 5xx — pino-http's line, without headers. `/health` and `/metrics` are not logged. A 4xx is what a caller can repeat at
  * will (wrong secrets at `POST /token`, unknown paths), so 4xx lines are aggregated: the first per caller address and
  * status in a window is written, the repeats are counted and written as one line when the window closes (`flush`).
  * @example
@@ -73,7 +61,6 @@ export class AccessLog {
 
   /** Writes the access line of `request` (or counts it, for a repeated 4xx). */
   record(request: FastifyRequest, reply: FastifyReply): void {
-    if ((request.raw as MarkableRequest)[REPORTS_ITSELF] === true) return;
     const url = pathOf(request.url);
     if (QUIET_PATHS.has(url)) return;
     const statusCode = reply.statusCode;
