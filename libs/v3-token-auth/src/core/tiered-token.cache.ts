@@ -52,9 +52,11 @@ export class TieredTokenCache {
     const key = this.fingerprinter.bearerKey(accessToken);
     const local = this.local.slot(key);
     if (local && this.clock.now() < local.freshUntil && local.token.accessToken === accessToken) return local;
-    const stored = await this.store.get(key);
+    // The bearer key is the tombstone's key too: both are asked for at once, one round trip.
+    const [stored, evicted] = await Promise.all([this.store.get(key), this.tombstones.isEvicted(key)]);
     if (stored && stored.accessToken === accessToken && this.clock.now() < stored.expiresAt) {
-      return (await this.isEvicted(key, stored)) ? undefined : this.hold(key, stored, stored.expiresAt);
+      if (!evicted && !this.tombstones.knows(key)) return this.hold(key, stored, stored.expiresAt);
+      void this.store.delete(key, stored.accessToken);
     }
     return undefined;
   }

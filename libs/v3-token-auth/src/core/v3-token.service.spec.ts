@@ -405,6 +405,55 @@ describe('V3TokenService', () => {
     expect(events).toContain('hit:store');
   });
 
+  /** Records the store's reads: `get`, and each tombstone check as asked with a `get` in flight or after it. */
+  function recordReads(store: MemoryTokenStore): string[] {
+    const log: string[] = [];
+    let inFlight = 0;
+    const get = store.get.bind(store);
+    store.get = async (key: string) => {
+      log.push('get');
+      inFlight++;
+      try {
+        return await get(key);
+      } finally {
+        inFlight--;
+      }
+    };
+    const isTombstoned = store.isTombstoned.bind(store);
+    store.isTombstoned = (key: string) => {
+      log.push(inFlight > 0 ? 'tombstone with the get' : 'tombstone after the get');
+      return isTombstoned(key);
+    };
+    return log;
+  }
+
+  it('with the in-process layer off, asks for a Bearer token and its tombstone at once', async () => {
+    const { service, store } = setup({ memoryCache: false });
+    const first = await service.authenticate(basic('alpha', 'alpha-secret'));
+    const log = recordReads(store);
+    expect((await service.authenticate(`Bearer ${first.accessToken}`)).accessToken).toBe(first.accessToken);
+    expect(log).toEqual(['get', 'tombstone with the get']);
+  });
+
+  it('with the in-process layer off, never serves a Bearer token another instance evicted, read with its tombstone', async () => {
+    const { client, service, store } = setup({ memoryCache: false });
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    const resolved = resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer.test/token', memoryCache: false });
+    const other = new V3TokenService(
+      resolved,
+      store,
+      client as unknown as V3TokenClient,
+      new TokenFingerprinter('unit-test-hmac-key-0123456789abcdef', resolved.tokenUrl),
+    );
+    await other.refused(first.accessToken, header);
+    // Not the tombstone this instance learnt from the store's announcement: the one it reads with the entry.
+    (service as unknown as { tombstones: { knows(key: string): boolean } }).tombstones.knows = () => false;
+    const log = recordReads(store);
+    await expect(service.authenticate(`Bearer ${first.accessToken}`)).rejects.toMatchObject({ status: 401 });
+    expect(log).toEqual(['get', 'tombstone with the get']);
+  });
+
   it('with the in-process layer off, spares a known Basic header the HMACs but still reads the store each time', async () => {
     const { client, service, store, events } = setup({ memoryCache: false });
     const fingerprinter = (service as unknown as { fingerprinter: { mac(...parts: string[]): string } })
