@@ -75,6 +75,34 @@ describe('RedisTokenStore on a 3-master Redis Cluster', () => {
     }
   });
 
+  it('reads a bearer entry with its own tombstone in one MGET, and an entry with a tombstone of another slot', async () => {
+    await store.set('b.bearer-slot', token('at-bearer-slot'), 60_000);
+    await other.tombstone('b.bearer-slot', 60_000);
+    const bearer = await store.getWithTombstone('b.bearer-slot', 'b.bearer-slot');
+    expect(bearer).toMatchObject({ entry: { accessToken: 'at-bearer-slot' }, tombstoned: true });
+    // A credentials entry whose slot differs from the tombstone's: a cross-slot MGET would fail; it must not.
+    let credentials = keys[0];
+    for (const key of keys) {
+      const [entrySlot, tombstoneSlot] = await Promise.all([
+        nodes[0].cluster('KEYSLOT', store.entryKey(key)),
+        nodes[0].cluster('KEYSLOT', store.tombstoneKey('b.bearer-slot')),
+      ]);
+      credentials = key;
+      if (entrySlot !== tombstoneSlot) break;
+    }
+    await store.set(credentials, token(`at-${credentials}`), 60_000);
+    expect(await other.getWithTombstone(credentials, 'b.bearer-slot')).toMatchObject({
+      entry: { accessToken: `at-${credentials}` },
+      tombstoned: true,
+    });
+    expect(await other.getWithTombstone(credentials, 'b.never-evicted')).toMatchObject({
+      entry: { accessToken: `at-${credentials}` },
+      tombstoned: false,
+    });
+    await store.delete('b.bearer-slot');
+    await (store.client as Cluster).del(store.tombstoneKey('b.bearer-slot'));
+  });
+
   it('compare-and-deletes on every node (scripts load on each master)', async () => {
     const stale = await Promise.all(keys.map((key) => store.delete(key, 'at-someone-else')));
     expect(stale.every((deleted) => deleted === false)).toBe(true);

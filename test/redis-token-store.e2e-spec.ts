@@ -164,6 +164,45 @@ describe('RedisTokenStore against a private redis-server', () => {
     expect(await eventually(() => raw.exists('e2e:{garbage}', 'e2e:{shape}', 'e2e:{mismatch}'), 0)).toBe(0);
   });
 
+  it('reads an entry with a tombstone in one MGET, sealed or not; an unreadable entry is a miss it removes', async () => {
+    const calls = async (): Promise<Record<string, number>> => {
+      const stats = await raw.info('commandstats');
+      const of = (command: string) =>
+        Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return { mget: of('mget'), get: of('get'), exists: of('exists') };
+    };
+    for (const s of [store, sealed]) {
+      const entry = token('at-with-tombstone');
+      await s.set('with-tombstone', entry, 60_000);
+      const before = await calls();
+      expect(await s.getWithTombstone('with-tombstone', 'b.with-tombstone')).toEqual({
+        entry,
+        tombstoned: false,
+      });
+      await s.tombstone('b.with-tombstone', 60_000);
+      expect(await s.getWithTombstone('with-tombstone', 'b.with-tombstone')).toEqual({
+        entry,
+        tombstoned: true,
+      });
+      expect(await s.getWithTombstone('never-set', 'b.with-tombstone')).toEqual({
+        entry: undefined,
+        tombstoned: true,
+      });
+      const after = await calls();
+      expect({
+        mget: after.mget - before.mget,
+        get: after.get - before.get,
+        exists: after.exists - before.exists,
+      }).toEqual({ mget: 3, get: 0, exists: 0 });
+    }
+    await raw.set('e2e:{unreadable-with-tombstone}', 'not json at all', 'PX', 60_000);
+    expect(await store.getWithTombstone('unreadable-with-tombstone', 'b.none')).toEqual({
+      entry: undefined,
+      tombstoned: false,
+    });
+    expect(await eventually(() => raw.exists('e2e:{unreadable-with-tombstone}'), 0)).toBe(0);
+  });
+
   it('compare-and-deletes: only while the entry still holds that access token', async () => {
     for (const s of [store, sealed]) {
       await s.set('cad', token('at-current'), 60_000);

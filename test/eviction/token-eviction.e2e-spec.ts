@@ -20,6 +20,7 @@ const CLIENTS: Record<string, string> = {
   'evict-check': 'ec-secret-3',
   'evict-token': 'et-secret-4',
   'evict-stranger': 'es-secret-5',
+  'evict-one-read': 'eo-secret-6',
 };
 const PREFIX = 'evict:';
 
@@ -166,6 +167,40 @@ describe('eviction by token across instances sharing Redis', () => {
     store.tombstoneGate.open();
 
     expect((await pending).accessToken).not.toBe(token);
+  });
+
+  it('with the in-process layer off, a store hit is one MGET of entry and tombstone, and an eviction still ends it', async () => {
+    const header = basic('evict-one-read', CLIENTS['evict-one-read']);
+    const calls = async (): Promise<Record<string, number>> => {
+      const stats = await raw.info('commandstats');
+      const of = (command: string) =>
+        Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+      return { mget: of('mget'), get: of('get'), exists: of('exists') };
+    };
+    const a = await moduleApp();
+    const b = await moduleApp({ memoryCache: false });
+    const token = await tokenOf(a, header);
+    expect(await tokenOf(b, header)).toBe(token);
+
+    const before = await calls();
+    expect(await tokenOf(b, header)).toBe(token);
+    expect(await tokenOf(b, `Bearer ${token}`)).toBe(token);
+    const after = await calls();
+    expect({
+      mget: after.mget - before.mget,
+      get: after.get - before.get,
+      exists: after.exists - before.exists,
+    }).toEqual({
+      mget: 2,
+      get: 0,
+      exists: 0,
+    });
+
+    await a.tokens.invalidate(token);
+    expect((await b.me(`Bearer ${token}`)).status).toBe(401);
+    const fresh = await tokenOf(b, header);
+    expect(fresh).not.toBe(token);
+    expect(await tokenOf(a, header)).toBe(fresh);
   });
 
   it('POST /token hands out a fresh token after an eviction, on either gateway', async () => {

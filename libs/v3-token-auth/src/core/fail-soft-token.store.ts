@@ -3,6 +3,7 @@ import type {
   CachedToken,
   CountWindow,
   ReauthWindowState,
+  StoredWithTombstone,
   ThrottleState,
   TokenLock,
   TokenStore,
@@ -14,6 +15,9 @@ import { TokenSpans } from '../tracing/token-spans.js';
 const OPERATION_ATTRIBUTES: Record<string, { 'v3_token.store.operation': string }> = {};
 const attributesOf = (operation: string) =>
   (OPERATION_ATTRIBUTES[operation] ??= { 'v3_token.store.operation': operation });
+
+/** What a store that cannot be asked reads as: no entry, and a tombstone (nothing read is handed out unchecked). */
+const UNREADABLE: StoredWithTombstone = Object.freeze({ entry: undefined, tombstoned: true });
 
 /**
  * The shared store as the request path uses it: a failing store is reported to `observer.storeError` and reads as
@@ -82,6 +86,19 @@ export class FailSoftTokenStore {
     const read = this.store.isTombstoned?.bind(this.store);
     if (read === undefined) return false;
     return (await this.attempt('isTombstoned', () => read(key))) ?? true;
+  }
+
+  /**
+   * The entry under `key` and whether `bearerKey` has a tombstone, in one read where the store can (else side by side):
+   * a failing store reads as no entry, and as a tombstone, like `get` and `isTombstoned`.
+   */
+  async getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
+    const read = this.store.getWithTombstone?.bind(this.store);
+    if (read === undefined) {
+      const [entry, tombstoned] = await Promise.all([this.get(key), this.isTombstoned(bearerKey)]);
+      return { entry, tombstoned };
+    }
+    return (await this.attempt('getWithTombstone', () => read(key, bearerKey))) ?? UNREADABLE;
   }
 
   /** Counts one for `key` in the shared window of `windowMs`; undefined when the store keeps none or fails. */

@@ -19,6 +19,8 @@ import type { TokenSlot } from './token-slot.js';
 export class TieredTokenCache {
   /** Bearer keys of the tokens met lately, so a store hit costs no HMAC (in process only, like the tokens). */
   private readonly bearerKeys: BoundedTtlCache<string>;
+  /** The bearer key of the token last read from the store under each credentials key (a keyed hash, never a token). */
+  private readonly storedBearerKeys: BoundedTtlCache<string>;
 
   constructor(
     readonly local: LocalTokenCache,
@@ -30,6 +32,7 @@ export class TieredTokenCache {
     maxEntries: number,
   ) {
     this.bearerKeys = new BoundedTtlCache<string>({ maxEntries, now: () => clock.now() });
+    this.storedBearerKeys = new BoundedTtlCache<string>({ maxEntries, now: () => clock.now() });
   }
 
   /** The in-process slot of `key` if it is fresh and serves the secret behind `verifier`. */
@@ -39,12 +42,30 @@ export class TieredTokenCache {
     return SecretRotation.serves(slot.token, verifier) ? slot : undefined;
   }
 
-  /** The stored entry of `key` if it is fresh and serves the secret behind `verifier`. */
+  /**
+   * The stored entry of `key` if it is fresh, serves the secret behind `verifier` and was not evicted. The tombstone of
+   * the token read under `key` last time is read with the entry (one round trip); only an entry that holds another
+   * token has its own tombstone read after it.
+   */
   async freshStored(key: string, verifier: string): Promise<CachedToken | undefined> {
-    const stored = await this.store.get(key);
+    const guess = this.storedBearerKeys.get(key);
+    const { entry: stored, tombstoned } =
+      guess === undefined
+        ? { entry: await this.store.get(key), tombstoned: false }
+        : await this.store.getWithTombstone(key, guess);
     if (!stored || this.clock.now() >= this.lifetime.freshUntil(stored)) return undefined;
     if (!SecretRotation.serves(stored, verifier)) return undefined;
-    return (await this.isEvicted(key, stored)) ? undefined : stored;
+    const bearerKey = this.bearerKeyUnder(key, stored);
+    const evicted =
+      bearerKey === guess
+        ? tombstoned || this.tombstones.knows(bearerKey)
+        : await this.tombstones.isEvicted(bearerKey);
+    if (evicted) {
+      void this.store.delete(key, stored.accessToken);
+      return undefined;
+    }
+    this.storedBearerKeys.set(key, bearerKey, stored.expiresAt);
+    return stored;
   }
 
   /** The bearer entry of `accessToken` while it lives, from this process or the store. */
@@ -52,10 +73,10 @@ export class TieredTokenCache {
     const key = this.fingerprinter.bearerKey(accessToken);
     const local = this.local.slot(key);
     if (local && this.clock.now() < local.freshUntil && local.token.accessToken === accessToken) return local;
-    // The bearer key is the tombstone's key too: both are asked for at once, one round trip.
-    const [stored, evicted] = await Promise.all([this.store.get(key), this.tombstones.isEvicted(key)]);
+    // The bearer key is the tombstone's key too: both are read at once, one round trip.
+    const { entry: stored, tombstoned } = await this.store.getWithTombstone(key, key);
     if (stored && stored.accessToken === accessToken && this.clock.now() < stored.expiresAt) {
-      if (!evicted && !this.tombstones.knows(key)) return this.hold(key, stored, stored.expiresAt);
+      if (!tombstoned && !this.tombstones.knows(key)) return this.hold(key, stored, stored.expiresAt);
       void this.store.delete(key, stored.accessToken);
     }
     return undefined;
@@ -134,13 +155,5 @@ export class TieredTokenCache {
       this.bearerKeys.set(token.accessToken, bearerKey, token.expiresAt);
     }
     return bearerKey;
-  }
-
-  /** Whether `stored`, read under `key`, was evicted; an evicted entry is deleted from the store on the way. */
-  private async isEvicted(key: string, stored: CachedToken): Promise<boolean> {
-    const bearerKey = this.bearerKeyUnder(key, stored);
-    if (!(await this.tombstones.isEvicted(bearerKey))) return false;
-    void this.store.delete(key, stored.accessToken);
-    return true;
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryTokenStore } from '../store/memory/memory-token.store.js';
+import type { CachedToken } from '../store/token-store.interface.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 import { resolveV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
@@ -427,6 +428,64 @@ describe('V3TokenService', () => {
     return log;
   }
 
+  it('with the in-process layer off, asks for a stored token and its tombstone at once from the second hit on', async () => {
+    const { service, store } = setup({ memoryCache: false });
+    const log = recordReads(store);
+    const header = basic('alpha', 'alpha-secret');
+    const first = await service.authenticate(header);
+    log.length = 0;
+    await service.authenticate(header);
+    // The first store hit learns which token the entry holds; it reads that token's tombstone once the get answered.
+    expect(log).toEqual(['get', 'tombstone after the get']);
+    log.length = 0;
+    expect((await service.authenticate(header)).accessToken).toBe(first.accessToken);
+    expect(log).toEqual(['get', 'tombstone with the get']);
+    log.length = 0;
+    expect((await service.authenticate(`Bearer ${first.accessToken}`)).accessToken).toBe(first.accessToken);
+    expect(log).toEqual(['get', 'tombstone with the get']);
+  });
+
+  /** A second service on `store` that evicts `token` as if a downstream refused it; `service` did not hear of it. */
+  async function evictElsewhere(
+    { client, service, store }: ReturnType<typeof setup>,
+    token: string,
+    header: string,
+  ): Promise<void> {
+    const resolved = resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer.test/token', memoryCache: false });
+    const other = new V3TokenService(
+      resolved,
+      store,
+      client as unknown as V3TokenClient,
+      new TokenFingerprinter('unit-test-hmac-key-0123456789abcdef', resolved.tokenUrl),
+    );
+    await other.refused(token, header);
+    // Not the tombstone this instance learnt from the store's announcement: the one it reads with the entry.
+    (service as unknown as { tombstones: { knows(key: string): boolean } }).tombstones.knows = () => false;
+  }
+
+  it('with the in-process layer off, never serves a token another instance evicted, read at once with its tombstone', async () => {
+    const setUp = setup({ memoryCache: false });
+    const { client, service, store } = setUp;
+    const header = basic('alpha', 'alpha-secret');
+    let lastRead: [string, CachedToken] | undefined;
+    const get = store.get.bind(store);
+    store.get = async (key: string) => {
+      const entry = await get(key);
+      if (entry) lastRead = [key, entry];
+      return entry;
+    };
+    const first = await service.authenticate(header);
+    await service.authenticate(header);
+    await evictElsewhere(setUp, first.accessToken, header);
+    // The entry written back (as by a write in flight during the eviction): only its tombstone tells.
+    await store.set(lastRead![0], lastRead![1], 60_000);
+    const log = recordReads(store);
+    const next = await service.authenticate(header);
+    expect(next.accessToken).not.toBe(first.accessToken);
+    expect(log.slice(0, 2)).toEqual(['get', 'tombstone with the get']);
+    expect(client.grants).toHaveLength(2);
+  });
+
   it('with the in-process layer off, asks for a Bearer token and its tombstone at once', async () => {
     const { service, store } = setup({ memoryCache: false });
     const first = await service.authenticate(basic('alpha', 'alpha-secret'));
@@ -436,19 +495,11 @@ describe('V3TokenService', () => {
   });
 
   it('with the in-process layer off, never serves a Bearer token another instance evicted, read with its tombstone', async () => {
-    const { client, service, store } = setup({ memoryCache: false });
+    const setUp = setup({ memoryCache: false });
+    const { service, store } = setUp;
     const header = basic('alpha', 'alpha-secret');
     const first = await service.authenticate(header);
-    const resolved = resolveV3TokenAuthOptions({ tokenUrl: 'http://issuer.test/token', memoryCache: false });
-    const other = new V3TokenService(
-      resolved,
-      store,
-      client as unknown as V3TokenClient,
-      new TokenFingerprinter('unit-test-hmac-key-0123456789abcdef', resolved.tokenUrl),
-    );
-    await other.refused(first.accessToken, header);
-    // Not the tombstone this instance learnt from the store's announcement: the one it reads with the entry.
-    (service as unknown as { tombstones: { knows(key: string): boolean } }).tombstones.knows = () => false;
+    await evictElsewhere(setUp, first.accessToken, header);
     const log = recordReads(store);
     await expect(service.authenticate(`Bearer ${first.accessToken}`)).rejects.toMatchObject({ status: 401 });
     expect(log).toEqual(['get', 'tombstone with the get']);

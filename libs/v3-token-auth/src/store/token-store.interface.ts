@@ -135,10 +135,23 @@ export interface TokenStore {
   /** Whether the token with bearer key `key` has a live tombstone. Throws when the store cannot be asked. */
   isTombstoned?(key: string): Promise<boolean>;
   /**
+   * `get(key)` and `isTombstoned(bearerKey)` in one read, where the store can answer both at once. Optional: without it
+   * the two are asked side by side. Throws when the store cannot be asked.
+   */
+  getWithTombstone?(key: string, bearerKey: string): Promise<StoredWithTombstone>;
+  /**
    * Calls `listener` with the bearer key and remaining ms of every tombstone any instance writes, and with
    * `undefined` when notifications may have been missed (a reconnect): then every token held in process is dropped.
    */
   onTombstone?(listener: TombstoneListener): void;
+}
+
+/** An entry read with the tombstone of a bearer key (`TokenStore.getWithTombstone`). */
+export interface StoredWithTombstone {
+  /** The entry, or undefined when there is none (or it could not be read). */
+  entry: CachedToken | undefined;
+  /** Whether the bearer key has a live tombstone. */
+  tombstoned: boolean;
 }
 
 /** Told of tombstones written by any instance sharing a store; `undefined` when some may have been missed. */

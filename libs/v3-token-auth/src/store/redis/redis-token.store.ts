@@ -1,6 +1,6 @@
 import { createHash, hash, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { createRedisClient, type RedisClientHandle } from './redis-client.factory.js';
+import { createRedisClient, isClusterClient, type RedisClientHandle } from './redis-client.factory.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
 import {
   type CachedToken,
@@ -8,6 +8,7 @@ import {
   MAX_RECENT_VERIFIERS,
   type ReauthWindowState,
   type RecentVerifier,
+  type StoredWithTombstone,
   type ThrottleState,
   type TokenLock,
   type TokenStore,
@@ -246,13 +247,31 @@ export class RedisTokenStore implements TokenStore {
       this.report('get', error);
       return undefined;
     }
-    if (raw === null) return undefined;
-    const entry = this.decode(redisKey, raw);
-    if (entry === undefined) {
-      this.report('get', 'an unreadable entry was found and removed');
-      void this.script(DELETE_IF_EQUAL, redisKey, [raw]).catch(() => undefined);
+    return raw === null ? undefined : this.readEntry(redisKey, raw);
+  }
+
+  /**
+   * One `MGET` of the entry and the tombstone where Redis can answer it (not a Cluster, or both keys in one hash slot:
+   * a bearer entry and its own tombstone); on a Cluster otherwise, the `GET` and the `EXISTS` leave side by side.
+   */
+  async getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
+    this.assertReachable();
+    const redisKey = this.entryKey(key);
+    const tombstoneKey = this.tombstoneKey(bearerKey);
+    this.writes.beforeCommand();
+    let raw: string | null;
+    let tombstoned: boolean;
+    if (key === bearerKey || !isClusterClient(this.client)) {
+      const [entry, tombstone] = await this.client.mget(redisKey, tombstoneKey);
+      [raw, tombstoned] = [entry, tombstone !== null];
+    } else {
+      const [entry, exists] = await Promise.all([
+        this.client.get(redisKey),
+        this.client.exists(tombstoneKey),
+      ]);
+      [raw, tombstoned] = [entry, exists === 1];
     }
-    return entry;
+    return { entry: raw === null ? undefined : this.readEntry(redisKey, raw), tombstoned };
   }
 
   async set(key: string, entry: CachedToken, ttlMs: number): Promise<void> {
@@ -509,6 +528,16 @@ export class RedisTokenStore implements TokenStore {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  /** The entry stored as `raw` under `redisKey`; an unreadable one is reported and removed. */
+  private readEntry(redisKey: string, raw: string): CachedToken | undefined {
+    const entry = this.decode(redisKey, raw);
+    if (entry === undefined) {
+      this.report('get', 'an unreadable entry was found and removed');
+      void this.script(DELETE_IF_EQUAL, redisKey, [raw]).catch(() => undefined);
+    }
+    return entry;
   }
 
   private decode(redisKey: string, raw: string): CachedToken | undefined {
