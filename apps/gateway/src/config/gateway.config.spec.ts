@@ -192,6 +192,14 @@ describe('parseGatewayConfig', () => {
       'GATEWAY_ROUTES: "/revoke=http://p:1" — /revoke is served by the gateway itself',
     ],
     [
+      { GATEWAY_ROUTES: '/health/ready=http://p:1' },
+      'GATEWAY_ROUTES: "/health/ready=http://p:1" — /health/ready lies under /health, which the gateway serves itself',
+    ],
+    [
+      { GATEWAY_ROUTES: '/metrics/x=http://p:1' },
+      'GATEWAY_ROUTES: "/metrics/x=http://p:1" — /metrics/x lies under /metrics, which the gateway serves itself',
+    ],
+    [
       { GATEWAY_ROUTES: ROUTES, V3_REVOCATION_URL: 'ftp://issuer/revoke' },
       'V3_REVOCATION_URL: "ftp://issuer/revoke" — use the http(s) URL of the issuer\'s revocation endpoint',
     ],

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { TrustedProxies } from '../proxy/caller-address.js';
 import type { CookiePolicy } from '../proxy/proxy-headers.js';
 import type { GatewayRoute } from './gateway-route.js';
-import { loadRoutesFile, RoutesFileError } from './routes-file.js';
+import { loadRoutesFile, reservedPathOf, RoutesFileError } from './routes-file.js';
 
 export type { GatewayRoute } from './gateway-route.js';
 
@@ -232,10 +232,9 @@ function parseRoutes(value: string, ctx: z.RefinementCtx): GatewayRoute[] {
     const url = isHttpUrl(target) ? new URL(target) : undefined;
     let problem: string | undefined;
     if (!PREFIX.test(prefix) || !url || url.search !== '' || url.hash !== '') problem = ROUTES_FORMAT;
-    else if (RESERVED_PATHS.includes(prefix))
-      problem = `${prefix} is served by the gateway itself; pick another prefix`;
     else if (routes.some((route) => route.prefix === prefix))
       problem = `${prefix} is listed twice; list each prefix once`;
+    else problem = reservedPathOf(prefix, RESERVED_PATHS);
     if (problem) {
       ctx.addIssue({ code: 'custom', message: `"${entry}" — ${problem}`, params: BARE });
       return z.NEVER;

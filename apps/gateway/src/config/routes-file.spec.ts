@@ -102,6 +102,10 @@ describe('parseRoutesFile', () => {
       withRoutes({ ...ORDERS, prefix: '/token' }),
       'routes[0] (/token) prefix: /token is served by the gateway itself',
     ],
+    [
+      withRoutes({ ...ORDERS, prefix: '/health/live' }),
+      'routes[0] (/health/live) prefix: /health/live lies under /health, which the gateway serves itself',
+    ],
     [withRoutes(), 'routes is empty'],
     [JSON.stringify({ route: [] }), 'routes is required — a list of routes'],
     [JSON.stringify({ routes: [ORDERS], route: [] }), 'unknown field "route" — the fields are routes'],

@@ -168,11 +168,8 @@ export function parseRoutesFile(
   const routes = parsed.data.routes.map(toRoute);
   routes.forEach((route, index) => {
     const label = `routes[${index}] (${route.prefix})`;
-    if (reservedPaths.includes(route.prefix)) {
-      throw new RoutesFileError(
-        `${label} prefix: ${route.prefix} is served by the gateway itself; pick another prefix`,
-      );
-    }
+    const reserved = reservedPathOf(route.prefix, reservedPaths);
+    if (reserved !== undefined) throw new RoutesFileError(`${label} prefix: ${reserved}`);
     const first = routes.findIndex((other) => other.prefix === route.prefix);
     if (first !== index) {
       throw new RoutesFileError(
@@ -181,6 +178,18 @@ export function parseRoutesFile(
     }
   });
   return routes;
+}
+
+/**
+ * Why `prefix` may not be a route's: it is one of `reservedPaths` (served by the gateway itself) or lies under one
+ * (`/health/ready` would hide the readiness probe); undefined when it may.
+ */
+export function reservedPathOf(prefix: string, reservedPaths: readonly string[]): string | undefined {
+  const taken = reservedPaths.find((path) => prefix === path || prefix.startsWith(`${path}/`));
+  if (taken === undefined) return undefined;
+  return taken === prefix
+    ? `${prefix} is served by the gateway itself; pick another prefix`
+    : `${prefix} lies under ${taken}, which the gateway serves itself; pick another prefix`;
 }
 
 /** Reads and parses the routes file at `path` (`GATEWAY_ROUTES_FILE`); `RoutesFileError` on any problem. */

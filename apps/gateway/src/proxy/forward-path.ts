@@ -1,3 +1,5 @@
+import type { RoutePrefixes } from './route-prefixes.js';
+
 /** Why a request target was refused; the proxy answers it as a 400 with this message. */
 export interface RefusedTarget {
   refused: string;
@@ -11,6 +13,11 @@ const AUTHORITY_MISMATCH = 'The absolute-form request target names another host 
 const PARAMETER_DOT_SEGMENT =
   'The request path contains a dot segment with a ;parameter (..;), which some servers resolve; remove it';
 const NOT_ORIGIN_FORM = 'The request target is neither origin-form (/path) nor an http(s) absolute URI';
+const FRAGMENT = 'The request target contains a fragment (#), which is never sent to a server; remove it';
+const MALFORMED_ENCODING =
+  'The request path contains malformed percent-encoding (% not followed by two hex digits of valid UTF-8)';
+const AMBIGUOUS_ROUTE =
+  'The request path reads as another route once decoded, its empty segments merged or its ;parameters cut; send it normalized';
 
 /** `.`, `/` and `\` percent-encoded (`%2e`, `%2f`, `%5c`, either case): a second way to spell a separator. */
 function isEncodedSeparator(path: string, at: number): boolean {
@@ -38,64 +45,99 @@ export function removeDotSegments(path: string): string {
   return `/${output.join('/')}`;
 }
 
-/** Whether `path` is `prefix` itself or lies under it (`/v3`, `/v3/…`, `/v3?…` never `/v3x`). */
-function isUnder(path: string, prefix: string): boolean {
-  return (
-    path.startsWith(prefix) &&
-    (path.length === prefix.length || path.charCodeAt(prefix.length) === 0x2f) /* / */
-  );
+/**
+ * The path the most lenient downstream reads from `path` (no query): percent-decoded, `;parameters` cut from every
+ * segment, empty segments merged, dot segments resolved, in lower case. Undefined when its percent-encoding is
+ * malformed (`%zz`, IIS's `%u002e`, overlong UTF-8 such as `%c0%ae`).
+ */
+export function lenientPathOf(path: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return undefined;
+  }
+  const output: string[] = [];
+  for (const raw of decoded.split('/')) {
+    const parameters = raw.indexOf(';');
+    const segment = parameters === -1 ? raw : raw.slice(0, parameters);
+    if (segment === '..') output.pop();
+    else if (segment !== '' && segment !== '.') output.push(segment);
+  }
+  return `/${output.join('/')}`.toLowerCase();
 }
 
 /**
- * The origin-form path (and query) to send to a route's downstream for the request target `url`, or why it is
- * refused. The fast path — a plain path without `.`, `%` or `\` — costs one character scan. Otherwise:
+ * The path and query of an `http(s)` absolute-form target (`http://host/path?q` → `/path?q`, fragment dropped) and
+ * its authority; undefined when `target` is not one.
+ */
+export function absoluteFormOf(target: string): { authority: string; path: string } | undefined {
+  const scheme = /^https?:\/\//i.exec(target);
+  if (!scheme) return undefined;
+  const rest = target.slice(scheme[0].length);
+  const authorityEnd = rest.search(/[/?#]/);
+  if (authorityEnd === -1) return { authority: rest, path: '/' };
+  const hashAt = rest.indexOf('#', authorityEnd);
+  const pathAndQuery = rest.slice(authorityEnd, hashAt === -1 ? rest.length : hashAt);
+  return {
+    authority: rest.slice(0, authorityEnd),
+    path: pathAndQuery.charCodeAt(0) === 0x2f ? pathAndQuery : `/${pathAndQuery}`,
+  };
+}
+
+/**
+ * The origin-form path (and query) to send to the downstream of the route `prefix` (one of `prefixes`) for the
+ * request target `url`, or why it is refused. The fast path — a plain path without `.`, `%`, `;`, `\` or `//`, on a
+ * route with no other route under it — costs one character scan. Otherwise:
+ * - a fragment (`#…`) is refused;
  * - an absolute-form target (`http://host/path`) is reduced to its path and query, and refused when its authority is
  *   not the `Host` header;
  * - an encoded `.`, `/` or `\` (`%2e`, `%2f`, `%5c`) or a raw backslash is refused: downstreams disagree on how to
- *   decode them, so none is allowed to move a path out of its route;
+ *   decode them, so none is allowed to move a path out of its route; so is malformed percent-encoding;
  * - a dot segment with a `;parameter` (`..;`, `.;`), which servlet containers resolve as a dot segment, is refused;
- * - dot segments are removed (RFC 3986 §5.2.4); a path that then no longer lies under `prefix` is refused.
- * @example forwardPathOf('/v3/a/../b?x=1', '/v3', 'example') // '/v3/b?x=1'
+ * - dot segments are removed (RFC 3986 §5.2.4); a path that then belongs to another route, or to none, is refused;
+ * - so is one that a lenient downstream would read as another route's (`lenientPathOf`: `/orders//admin`,
+ *   `/orders/admin;x`, `/orders/%61dmin`, `/orders/ADMIN` when `/orders/admin` is a route of its own).
+ * @example forwardPathOf('/v3/a/../b?x=1', '/v3', 'example', new RoutePrefixes(['/v3'])) // '/v3/b?x=1'
  */
-export function forwardPathOf(url: string, prefix: string, host: string | undefined): string | RefusedTarget {
+export function forwardPathOf(
+  url: string,
+  prefix: string,
+  host: string | undefined,
+  prefixes: RoutePrefixes,
+): string | RefusedTarget {
+  // Never sent by a client (RFC 9110 §4.2.5); a downstream that cuts it off first would read `/route/..#` as `/`.
+  if (url.includes('#')) return { refused: FRAGMENT };
   let target = url;
-  let mustCheckContainment = false;
+  let mustCheck = prefixes.hasNested(prefix);
   if (target.charCodeAt(0) !== 0x2f) {
-    const reduced = originFormOf(target, host);
-    if (typeof reduced !== 'string') return reduced;
-    target = reduced;
-    mustCheckContainment = true;
+    const absolute = absoluteFormOf(target);
+    if (absolute === undefined) return { refused: NOT_ORIGIN_FORM };
+    if (host === undefined || absolute.authority.toLowerCase() !== host.toLowerCase())
+      return { refused: AUTHORITY_MISMATCH };
+    target = absolute.path;
+    mustCheck = true;
   }
   const queryAt = target.indexOf('?');
   const end = queryAt === -1 ? target.length : queryAt;
+  let previous = 0;
   for (let at = 0; at < end; at++) {
     const code = target.charCodeAt(at);
-    if (code === 0x2e /* . */) mustCheckContainment = true;
+    if (code === 0x2e /* . */ || code === 0x3b /* ; */) mustCheck = true;
     else if (code === 0x5c /* \ */) return { refused: ENCODED_SEPARATOR };
-    else if (code === 0x25 /* % */ && isEncodedSeparator(target, at)) return { refused: ENCODED_SEPARATOR };
+    else if (code === 0x25 /* % */) {
+      if (isEncodedSeparator(target, at)) return { refused: ENCODED_SEPARATOR };
+      mustCheck = true;
+    } else if (code === 0x2f /* / */ && previous === 0x2f) mustCheck = true;
+    previous = code;
   }
-  if (!mustCheckContainment) return target;
+  if (!mustCheck) return target;
   const raw = target.slice(0, end);
   if (raw.includes('..;') || raw.includes('/.;')) return { refused: PARAMETER_DOT_SEGMENT };
   const path = removeDotSegments(raw);
-  if (!isUnder(path, prefix)) return { refused: OUTSIDE_ROUTE };
+  if (prefixes.of(path) !== prefix) return { refused: OUTSIDE_ROUTE };
+  const lenient = lenientPathOf(path);
+  if (lenient === undefined) return { refused: MALFORMED_ENCODING };
+  if (prefixes.ofFolded(lenient) !== prefix) return { refused: AMBIGUOUS_ROUTE };
   return queryAt === -1 ? path : path + target.slice(queryAt);
-}
-
-/** Reduces an absolute-form target to origin-form, or refuses it. */
-function originFormOf(target: string, host: string | undefined): string | RefusedTarget {
-  const scheme = /^https?:\/\//i.exec(target);
-  if (!scheme) return { refused: NOT_ORIGIN_FORM };
-  const authorityEnd = target.slice(scheme[0].length).search(/[/?#]/);
-  const authority =
-    authorityEnd === -1
-      ? target.slice(scheme[0].length)
-      : target.slice(scheme[0].length, scheme[0].length + authorityEnd);
-  if (host === undefined || authority.toLowerCase() !== host.toLowerCase())
-    return { refused: AUTHORITY_MISMATCH };
-  if (authorityEnd === -1) return '/';
-  const rest = target.slice(scheme[0].length + authorityEnd);
-  const hashAt = rest.indexOf('#');
-  const withoutFragment = hashAt === -1 ? rest : rest.slice(0, hashAt);
-  return withoutFragment.charCodeAt(0) === 0x2f ? withoutFragment : `/${withoutFragment}`;
 }

@@ -28,8 +28,15 @@ function countingAuthenticator(): ProxyAuthenticator & { calls: number } {
 
 const silent = { warn: () => {}, error: () => {} };
 
-/** Sends `head` (a request line and headers) on a raw socket and resolves the answer's status and body. */
-function rawRequest(port: number, head: string): Promise<{ status: number; headers: string; body: string }> {
+/**
+ * Sends `head` (a request line and headers, then `connection`) on a raw socket and resolves the answer's status and
+ * body once the server ends the connection.
+ */
+function rawRequest(
+  port: number,
+  head: string,
+  connection = 'Connection: close\r\n',
+): Promise<{ status: number; headers: string; body: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
@@ -43,7 +50,7 @@ function rawRequest(port: number, head: string): Promise<{ status: number; heade
         body: data.slice(split + 4),
       });
     });
-    socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+    socket.write(`${head}\r\n${connection}\r\n`);
   });
 }
 
@@ -160,6 +167,48 @@ describe('ProxyDataPlane', () => {
     expect(seen.length).toBe(before);
   });
 
+  it.each([
+    '/v3/./deep/x',
+    '/v3/x/../deep/x',
+    '/v3//deep/x',
+    '/v3/deep;x/y',
+    '/v3/%64eep/x',
+    '/v3/DEEP/x',
+    '/v3/..#',
+    '/v3/x/..#/y',
+    '/v3/%zz',
+    '/v3/%c0%ae%c0%ae/x',
+  ])(
+    'refuses %s with a JSON 400 before authentication: it reads as another route or leaves its own',
+    async (target) => {
+      const calls = auth.calls;
+      const before = seen.length;
+      const answer = await get(target);
+      expect([target, answer.status]).toEqual([target, 400]);
+      expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 400, message: expect.any(String) });
+      expect(auth.calls).toBe(calls);
+      expect(seen.length).toBe(before);
+    },
+  );
+
+  it.each([
+    ['two Host lines', 'Host: 127.0.0.1\r\nHost: evil.example', /more than one Host/],
+    ['a Host with a space', 'Host: a b', /not a valid host/],
+    ['a Host with a path', 'Host: x/../y', /not a valid host/],
+  ])('refuses %s with a JSON 400 before authentication', async (_, hostLines, message) => {
+    const calls = auth.calls;
+    const before = seen.length;
+    const answer = await rawRequest(ports.gateway, `GET /v3/a HTTP/1.1\r\n${hostLines}`);
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(message),
+    });
+    expect(auth.calls).toBe(calls);
+    expect(seen.length).toBe(before);
+    expect((await rawRequest(ports.gateway, 'GET /v3/a HTTP/1.1\r\nHost: [::1]:8080')).status).toBe(200);
+  });
+
   it('relays the caller’s token as Bearer and drops its Authorization header', async () => {
     const before = seen.length;
     await rawRequest(
@@ -173,7 +222,8 @@ describe('ProxyDataPlane', () => {
     const calls = auth.calls;
     const before = seen.length;
     dataPlane.drain();
-    const answer = await get('/v3/a');
+    // A keep-alive request: the answer ends the connection (rawRequest resolves only once the server closes it).
+    const answer = await rawRequest(ports.gateway, `GET /v3/a HTTP/1.1\r\nHost: 127.0.0.1`, '');
     expect(answer.status).toBe(503);
     expect(answer.headers).toMatch(/^connection: close$/m);
     expect(JSON.parse(answer.body)).toMatchObject({

@@ -5,12 +5,15 @@ import { ProxyTracing } from '../tracing/proxy-tracing.js';
 import { CallCancellation } from './call-cancellation.js';
 import { TrustedProxies } from './caller-address.js';
 import type { EdgeRefusalReason } from './edge-refusal.js';
-import { forwardPathOf } from './forward-path.js';
+import { absoluteFormOf, forwardPathOf } from './forward-path.js';
+import { hostProblemOf } from './host-header.js';
 import { answerError, ProxiedRoute, type ProxyAuthenticator, type ProxyLogger } from './proxied-route.js';
 import { ProxyExchange } from './proxy-exchange.js';
 import type { CookiePolicy } from './proxy-headers.js';
+import { RoutePrefixes } from './route-prefixes.js';
 
-export interface GatewayProxyOptions {
+/** What the data plane serves, and how. */
+export interface ProxyDataPlaneOptions {
   routes: readonly GatewayRoute[];
   /** Headers (and idle body) timeout of one downstream call, ms, for routes without their own `timeoutMs`; 504 when it fires before the headers. */
   upstreamTimeoutMs: number;
@@ -62,37 +65,28 @@ function hasBody(request: IncomingMessage): boolean {
 
 /** The path (and query) of an origin-form or `http(s)` absolute-form target; undefined for anything else. */
 function pathOfTarget(url: string): string | undefined {
-  if (url.charCodeAt(0) === 0x2f /* / */) return url;
-  const scheme = /^https?:\/\//i.exec(url);
-  if (scheme === null) return undefined;
-  const slash = url.indexOf('/', scheme[0].length);
-  return slash < 0 ? '/' : url.slice(slash);
-}
-
-/** Whether `path` is `prefix` itself or lies under it (`/v3`, `/v3/…`, `/v3?…`, never `/v3x`). */
-function isUnder(path: string, prefix: string): boolean {
-  if (!path.startsWith(prefix)) return false;
-  const next = path.charCodeAt(prefix.length);
-  return Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f; /* ? */
+  return url.charCodeAt(0) === 0x2f /* / */ ? url : absoluteFormOf(url)?.path;
 }
 
 /**
  * The gateway's data plane: a `node:http` request listener in front of the app's router that serves every request
  * whose target lies under a route prefix itself (the longest prefix wins) and hands everything else — `/token`,
  * `/revoke`, the admin paths, unknown paths — to Fastify. Before authentication, its edge refuses `TRACE`/`CONNECT`
- * and other unproxied methods (405) and targets that leave their route or hide a separator (400, `forwardPathOf`),
- * so a refused request costs no grant; while the instance drains, it answers 503 and closes the connection. No
- * request on a route goes through Fastify's router, hooks or reply: on the warm path those were a fifth of the
- * proxy's CPU per request (see the README's benchmark).
+ * and other unproxied methods (405), targets that leave their route, read as another route's or hide a separator
+ * (400, `forwardPathOf`) and a missing, repeated or malformed `Host` (400), so a refused request costs no grant;
+ * while the instance drains, it answers 503 and closes the connection. No request on a route goes through
+ * Fastify's router, hooks or reply, which cost the warm path about 5 % of its CPU per request (the README's
+ * benchmark).
  */
 export class ProxyDataPlane {
-  private readonly routes: ProxiedRoute[];
+  private readonly prefixes: RoutePrefixes;
+  private readonly routes: Map<string, ProxiedRoute>;
   private readonly trustedProxies: TrustedProxies;
   private readonly logger: ProxyLogger;
-  private readonly refused: GatewayProxyOptions['refused'];
+  private readonly refused: ProxyDataPlaneOptions['refused'];
   private draining = false;
 
-  constructor(options: GatewayProxyOptions) {
+  constructor(options: ProxyDataPlaneOptions) {
     this.trustedProxies = options.trustedProxies ?? TrustedProxies.NONE;
     this.logger = options.logger;
     this.refused = options.refused;
@@ -109,9 +103,8 @@ export class ProxyDataPlane {
       observe: options.observe,
       refused: options.refused,
     };
-    this.routes = [...options.routes]
-      .sort((a, b) => b.prefix.length - a.prefix.length)
-      .map((route) => new ProxiedRoute(route, context));
+    this.prefixes = new RoutePrefixes(options.routes.map((route) => route.prefix));
+    this.routes = new Map(options.routes.map((route) => [route.prefix, new ProxiedRoute(route, context)]));
   }
 
   /** Serves `request` when its target lies under a route prefix, and says so; false leaves it to the router. */
@@ -141,17 +134,16 @@ export class ProxyDataPlane {
 
   /** Closes every downstream's connections once their calls end. */
   async close(): Promise<void> {
-    await Promise.all(this.routes.map((route) => route.close()));
+    await Promise.all([...this.routes.values()].map((route) => route.close()));
   }
 
   private routeOf(url: string): ProxiedRoute | undefined {
     const path = pathOfTarget(url);
-    if (path === undefined) return undefined;
-    for (const route of this.routes) if (isUnder(path, route.prefix)) return route;
-    return undefined;
+    const prefix = path === undefined ? undefined : this.prefixes.of(path);
+    return prefix === undefined ? undefined : this.routes.get(prefix);
   }
 
-  /** The edge: refuses bad methods and targets before authentication, then hands the request to its route. */
+  /** The edge: refuses bad methods, hosts and targets before authentication, then hands the request to its route. */
   private admit(exchange: ProxyExchange, route: ProxiedRoute, url: string): void {
     const { raw } = exchange;
     const peer = raw.socket.remoteAddress;
@@ -163,7 +155,13 @@ export class ProxyDataPlane {
       exchange.refuse(405, `${method} ${why} on proxied routes`, ALLOWED);
       return;
     }
-    const path = forwardPathOf(url, route.prefix, raw.headers.host);
+    const hostProblem = hostProblemOf(raw);
+    if (hostProblem !== undefined) {
+      this.refused?.('bad_host', callerAddress);
+      exchange.refuse(400, hostProblem);
+      return;
+    }
+    const path = forwardPathOf(url, route.prefix, raw.headers.host, this.prefixes);
     if (typeof path !== 'string') {
       this.refused?.('bad_path', callerAddress);
       exchange.refuse(400, path.refused);
