@@ -72,14 +72,19 @@ export interface ProxiedRouteContext {
  * answer was started, and logs what the caller cannot fix: a token the gateway could not get, an unexpected error.
  */
 export function answerError(exchange: ProxyExchange, error: unknown, logger: ProxyLogger): void {
-  const answer = toErrorReply(error);
-  if (answer.status >= 500) {
-    const reqId = requestIdOf(exchange.raw);
-    if (error instanceof V3TokenException)
-      logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
-    else logger.error({ reqId, err: error }, 'proxy request failed');
+  try {
+    const answer = toErrorReply(error);
+    if (answer.status >= 500) {
+      const reqId = requestIdOf(exchange.raw);
+      if (error instanceof V3TokenException)
+        logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
+      else logger.error({ reqId, err: error }, 'proxy request failed');
+    }
+    exchange.answer(answer.status, answer.body, answer.headers);
+  } catch {
+    // An answer that cannot even be written ends the connection: never an unhandled rejection (it ends the process).
+    exchange.response.destroy();
   }
-  exchange.answer(answer.status, answer.body, answer.headers);
 }
 
 /**
@@ -128,7 +133,7 @@ export class ProxiedRoute {
 
   /** Counts `exchange` as the route's from now on: its answer is observed (metrics) when sent, whoever sends it. */
   track(exchange: ProxyExchange): void {
-    exchange.response.once('close', () => this.closed(exchange));
+    exchange.onEnd(() => this.closed(exchange));
   }
 
   /** Serves `exchange`, whose `forwarding` the edge has set. */
@@ -153,10 +158,9 @@ export class ProxiedRoute {
     if (outcome === true) this.admit(exchange);
     else if (outcome === false) this.unauthenticated(exchange);
     else
-      outcome.then(
-        (allowed) => (allowed ? this.admit(exchange) : this.unauthenticated(exchange)),
-        (error: unknown) => answerError(exchange, error, this.context.logger),
-      );
+      outcome
+        .then((allowed) => (allowed ? this.admit(exchange) : this.unauthenticated(exchange)))
+        .catch((error: unknown) => answerError(exchange, error, this.context.logger));
   }
 
   /** Closes the downstream's connections once their calls end. */
@@ -194,7 +198,7 @@ export class ProxiedRoute {
       },
       (reason) => this.refuse(exchange, reason, callerAddress),
     );
-    response.once('close', end);
+    exchange.onEnd(end);
   }
 
   private refuse(exchange: ProxyExchange, reason: AdmissionRefusal, callerAddress: string): void {
@@ -330,9 +334,7 @@ export class ProxiedRoute {
     if (requestTrace === undefined) return undefined;
     exchange.trace = requestTrace;
     const response = exchange.response;
-    response.once('close', () =>
-      tracing.endRequest(requestTrace, response.statusCode, response.writableFinished),
-    );
+    exchange.onEnd(() => tracing.endRequest(requestTrace, response.statusCode, response.writableFinished));
     return requestTrace;
   }
 

@@ -235,3 +235,106 @@ describe('ProxyDataPlane', () => {
     expect((await get('/token')).body).toBe('router');
   });
 });
+
+describe('ProxyDataPlane with requests pipelined on one connection', () => {
+  const servers: Server[] = [];
+  let dataPlane: ProxyDataPlane;
+  let gateway: number;
+  let calls = 0;
+
+  beforeAll(async () => {
+    const listen = async (server: Server): Promise<number> => {
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return (server.address() as AddressInfo).port;
+    };
+    const slow = await listen(
+      createServer((request, response) => {
+        calls++;
+        request.resume();
+        setTimeout(() => response.end('slow'), 200).unref();
+      }),
+    );
+    dataPlane = new ProxyDataPlane({
+      routes: [{ prefix: '/slow', target: `http://127.0.0.1:${slow}`, scopes: [], public: true }],
+      upstreamTimeoutMs: 5_000,
+      auth: countingAuthenticator(),
+      logger: silent,
+      connections: 2,
+      queueTimeoutMs: 300,
+    });
+    gateway = await listen(
+      createServer((request, response) => {
+        if (!dataPlane.serve(request, response)) response.writeHead(404).end();
+      }),
+    );
+  });
+  afterAll(async () => {
+    for (const server of servers) server.closeAllConnections();
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await dataPlane.close();
+  });
+
+  it('gives back the downstream slots of requests whose caller left while their answers waited in line', async () => {
+    const socket = connect(gateway, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const request = 'GET /slow/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    socket.write(request.repeat(3));
+    const deadline = Date.now() + 2_000;
+    while (calls < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toBe(2);
+    socket.destroy();
+    // Past the downstream's answers and the queue timeout: every slot the three took is free again.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const answers = await Promise.all([
+      rawRequest(gateway, 'GET /slow/a HTTP/1.1\r\nHost: 127.0.0.1'),
+      rawRequest(gateway, 'GET /slow/b HTTP/1.1\r\nHost: 127.0.0.1'),
+    ]);
+    expect(answers.map((answer) => [answer.status, answer.body])).toEqual([
+      [200, 'slow'],
+      [200, 'slow'],
+    ]);
+  });
+});
+
+describe('ProxyDataPlane when the work after an asynchronous authentication throws', () => {
+  let server: Server;
+  let dataPlane: ProxyDataPlane;
+  const logged: string[] = [];
+
+  beforeAll(async () => {
+    dataPlane = new ProxyDataPlane({
+      routes: [{ prefix: '/v3', target: 'http://127.0.0.1:9', scopes: [], public: false }],
+      upstreamTimeoutMs: 5_000,
+      auth: {
+        // Resolves, but leaves the exchange in a state the route cannot serve: admitting it throws.
+        authenticate: (exchange) =>
+          Promise.resolve().then(() => {
+            exchange.forwarding = undefined;
+            return true;
+          }),
+        refused: () => Promise.resolve(),
+        reauthenticate: () => Promise.resolve(PRINCIPAL),
+      },
+      logger: { warn: () => {}, error: (_fields, message) => logged.push(message) },
+    });
+    server = createServer((request, response) => {
+      if (!dataPlane.serve(request, response)) response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await dataPlane.close();
+  });
+
+  it('answers a JSON 500 that names nothing, and logs it, instead of leaving an unhandled rejection', async () => {
+    const { port } = server.address() as AddressInfo;
+    const answer = await rawRequest(port, 'GET /v3/a HTTP/1.1\r\nHost: 127.0.0.1');
+    expect(answer.status).toBe(500);
+    expect(JSON.parse(answer.body)).toMatchObject({ statusCode: 500 });
+    expect(answer.body).not.toMatch(/forwarding|TypeError/);
+    expect(logged).toEqual(['proxy request failed']);
+  });
+});

@@ -9,6 +9,7 @@ import { absoluteFormOf, forwardPathOf } from './forward-path.js';
 import { hostProblemOf } from './host-header.js';
 import { answerError, ProxiedRoute, type ProxyAuthenticator, type ProxyLogger } from './proxied-route.js';
 import { ProxyExchange } from './proxy-exchange.js';
+import { QueuedExchanges } from './queued-exchanges.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { RoutePrefixes } from './route-prefixes.js';
 
@@ -84,6 +85,7 @@ export class ProxyDataPlane {
   private readonly trustedProxies: TrustedProxies;
   private readonly logger: ProxyLogger;
   private readonly refused: ProxyDataPlaneOptions['refused'];
+  private readonly queued = new QueuedExchanges();
   private draining = false;
 
   constructor(options: ProxyDataPlaneOptions) {
@@ -119,6 +121,7 @@ export class ProxyDataPlane {
       return true;
     }
     route.track(exchange);
+    this.queued.watch(exchange);
     try {
       this.admit(exchange, route, url);
     } catch (error) {

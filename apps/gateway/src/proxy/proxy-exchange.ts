@@ -28,6 +28,8 @@ export class ProxyExchange {
   /** The caller's connection (the request lets go of it once an answer sent before the body ended is done). */
   readonly socket: Socket;
   private readonly startedAt = performance.now();
+  /** Called once the exchange is over; undefined once it is. */
+  private endListeners: Array<() => void> | undefined = [];
 
   constructor(
     readonly raw: IncomingMessage,
@@ -36,7 +38,25 @@ export class ProxyExchange {
     readonly hasBody: boolean,
   ) {
     this.socket = raw.socket;
+    response.once('close', this.end);
   }
+
+  /**
+   * Calls `listener` once the exchange is over: its answer sent, or given up because the caller left (the
+   * response's `close`, or its connection's for an answer still queued behind another: `QueuedExchanges`).
+   */
+  onEnd(listener: () => void): void {
+    if (this.endListeners === undefined) listener();
+    else this.endListeners.push(listener);
+  }
+
+  /** Ends the exchange, once: see `onEnd`. */
+  readonly end = (): void => {
+    const listeners = this.endListeners;
+    if (listeners === undefined) return;
+    this.endListeners = undefined;
+    for (const listener of listeners) listener();
+  };
 
   get headers(): IncomingHttpHeaders {
     return this.raw.headers;
