@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
+import { CallerConnections } from './lifecycle/caller-connections.js';
 import { AccessLog } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -23,7 +24,7 @@ import { guardAuthenticator } from './proxy/guard-authenticator.js';
 /** One access line per caller address and 4xx status per this window, the repeats counted (see `AccessLog`), ms. */
 const ACCESS_REPEAT_WINDOW_MS = 60_000;
 
-/** While shutting down, how often connections that finished their last request are ended, ms. */
+/** While shutting down, how often connections with no answer in progress are ended, ms. */
 const DRAIN_POLL_MS = 50;
 
 /** How often Node checks connections for the headers and request timeouts: a tenth of the shorter one, 50–1000 ms. */
@@ -59,8 +60,12 @@ function mainServer(
     },
   );
   server.keepAliveTimeout = edge.keepAliveTimeoutMs;
+  CALLER_CONNECTIONS.set(server, new CallerConnections(server));
   return server;
 }
+
+/** The caller connections of each main listener, ended while the app shuts down. */
+const CALLER_CONNECTIONS = new WeakMap<Server, CallerConnections>();
 
 /**
  * Builds the gateway (not listening yet: `listenGateway` starts it). Without `config` the environment is validated
@@ -137,11 +142,15 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     done();
   });
   fastify.addHook('preClose', (done) => {
-    // Closing stops new connections and ends idle ones; a keep-alive connection whose request was in flight goes
-    // idle later and would hold shutdown open until its client leaves, so idle connections keep being ended.
+    // Closing stops new connections; a keep-alive connection whose request is in flight goes idle later, and one
+    // that has sent nothing or only part of a head would hold shutdown open until its deadline, so connections with
+    // no answer in progress keep being ended.
     front.dataPlane?.drain();
     const server = fastify.server;
-    const reaper = setInterval(() => server.closeIdleConnections(), DRAIN_POLL_MS).unref();
+    const connections = CALLER_CONNECTIONS.get(server);
+    const endQuiet = () => (connections ? connections.endQuiet() : server.closeIdleConnections());
+    endQuiet();
+    const reaper = setInterval(endQuiet, DRAIN_POLL_MS).unref();
     server.once('close', () => clearInterval(reaper));
     done();
   });
