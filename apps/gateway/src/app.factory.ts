@@ -9,12 +9,19 @@ import {
   parseGatewayConfig,
   type GatewayConfig,
 } from './config/gateway.config.js';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
 import { CallerConnections } from './lifecycle/caller-connections.js';
+import { answerClientError } from './errors/client-error.js';
 import { AccessLog } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
@@ -32,6 +39,12 @@ function connectionsCheckingInterval(config: GatewayConfig): number {
   const shortest = Math.min(config.edge.headersTimeoutMs, config.edge.requestTimeoutMs);
   return Math.max(50, Math.min(1000, Math.floor(shortest / 10)));
 }
+
+const EXPECTATION_FAILED = {
+  statusCode: 417,
+  error: 'Expectation Failed',
+  message: 'The only Expect the gateway meets is 100-continue',
+};
 
 const NOT_ON_THIS_LISTENER = {
   statusCode: 404,
@@ -60,6 +73,16 @@ function mainServer(
     },
   );
   server.keepAliveTimeout = edge.keepAliveTimeoutMs;
+  // Node answers an `Expect` other than 100-continue with a bare 417; the gateway's errors are JSON.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify(EXPECTATION_FAILED);
+    response.setHeader(REQUEST_ID_HEADER, requestIdOf(request));
+    response.writeHead(417, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
+    response.end(body);
+  });
   CALLER_CONNECTIONS.set(server, new CallerConnections(server));
   return server;
 }
@@ -83,6 +106,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   const front: { dataPlane?: ProxyDataPlane } = {};
   const adapter = new FastifyAdapter({
     genReqId: requestIdOf,
+    clientErrorHandler: answerClientError,
     return503OnClosing: true,
     skipMiddie: true,
     serverFactory: (router: RequestListener) => mainServer(gatewayConfig, router, () => front.dataPlane),
@@ -99,7 +123,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     metrics.edgeRefused('method', request.socket.remoteAddress ?? '');
     refuseConnect(request, socket);
   });
-  // Node reports a request head or whole request past its timeout here; Fastify's own listener answers the 408.
+  // Node reports a request head or whole request past its timeout here; `answerClientError` answers the 408.
   fastify.server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
       metrics.edgeRefused('request_timeout', socket.remoteAddress ?? '');

@@ -230,6 +230,34 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(await refusals(trusting.port, 'method')).toBe(before + 1);
     });
 
+    it.each([
+      [
+        'Content-Length and Transfer-Encoding both',
+        'Content-Length: 5\r\nTransfer-Encoding: chunked',
+        400,
+        /Transfer-Encoding beside Content-Length/,
+      ],
+      ['two Content-Lengths', 'Content-Length: 5\r\nContent-Length: 6', 400, /repeated Content-Length/],
+      ['a folded header line', 'X-Folded: a\r\n b', 400, /folded line/],
+      ['a header name with a space', 'Bad Name: x', 400, /character HTTP does not allow/],
+      ['a head larger than 16 KB', `X-Big: ${'a'.repeat(20_000)}`, 431, /larger than the gateway accepts/],
+      ['an Expect other than 100-continue', 'Expect: 200-ok', 417, /100-continue/],
+    ])(
+      'answers a request with %s with a JSON of its status naming the problem, and proxies nothing',
+      async (_, header, status, message) => {
+        const before = echo.seen.length;
+        const answer = await rawRequest(
+          trusting.port,
+          `POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTHORIZATION}\r\n${header}`,
+        );
+        expect(answer.status).toBe(status);
+        expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(jsonOf(answer)).toMatchObject({ statusCode: status, message: expect.stringMatching(message) });
+        expect(answer.body).not.toContain(AUTHORIZATION.slice(6));
+        expect(echo.seen.length).toBe(before);
+      },
+    );
+
     it('answers an unknown path with a plain JSON 404, not an OAuth error', async () => {
       for (const target of ['/nowhere', '/token/x', '/token', '/token?x=1']) {
         const answer = await rawRequest(trusting.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1`);
