@@ -273,7 +273,8 @@ describe('gateway edge (e2e, raw sockets)', () => {
     const forged =
       '\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: gopher' +
       '\r\nX-Forwarded-Port: 1\r\nX-Forwarded-Prefix: /admin\r\nForwarded: for=198.51.100.1\r\nX-Real-IP: 198.51.100.1' +
-      '\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nCookie: sid=caller';
+      '\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nCookie: sid=caller' +
+      '\r\nX-HTTP-Method-Override: TRACE\r\nX-HTTP-Method: PROPFIND\r\nX-Method-Override: CONNECT';
 
     it('replaces the forwarding headers of a caller that is not a trusted proxy (127.0.0.3)', async () => {
       const before = echo.seen.length;
@@ -284,8 +285,16 @@ describe('gateway edge (e2e, raw sockets)', () => {
       expect(headers['x-forwarded-host']).toBe(`127.0.0.1:${trusting.port}`);
       expect(headers['x-forwarded-proto']).toBe('http');
       expect(headers.forwarded).toBe(`for=127.0.0.3;proto=http;host="127.0.0.1:${trusting.port}"`);
-      for (const name of ['x-forwarded-port', 'x-forwarded-prefix', 'x-original-url', 'x-rewrite-url'])
-        expect(headers[name]).toBeUndefined();
+      for (const name of [
+        'x-forwarded-port',
+        'x-forwarded-prefix',
+        'x-original-url',
+        'x-rewrite-url',
+        'x-http-method-override',
+        'x-http-method',
+        'x-method-override',
+      ])
+        expect([name, headers[name]]).toEqual([name, undefined]);
       expect(headers.cookie).toBeUndefined();
     });
 

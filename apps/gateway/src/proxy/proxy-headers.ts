@@ -20,7 +20,8 @@ const HOP_BY_HOP = new Set([
 /**
  * Set by the gateway on every request to the downstream, or passed on only from a trusted proxy: a caller's own
  * values never reach the downstream as they are. `X-Original-URL` and `X-Rewrite-URL` (path overrides some
- * frameworks honour) are always dropped.
+ * frameworks honour) and the method overrides (`X-HTTP-Method-Override`, `X-HTTP-Method`, `X-Method-Override`, which
+ * would carry a method the edge refuses) are always dropped.
  */
 const SET_BY_GATEWAY = new Set([
   'authorization',
@@ -34,6 +35,9 @@ const SET_BY_GATEWAY = new Set([
   'x-real-ip',
   'x-original-url',
   'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
   'x-request-id',
 ]);
 
