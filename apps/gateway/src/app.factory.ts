@@ -93,7 +93,8 @@ const CALLER_CONNECTIONS = new WeakMap<Server, CallerConnections>();
 /**
  * Builds the gateway (not listening yet: `listenGateway` starts it). Without `config` the environment is validated
  * (`GatewayConfigError` on a bad value, before Nest starts); with one — tests, benchmarks — the environment is not
- * read at all.
+ * read at all. The route prefixes are served by the data plane on the listener itself, so `app.inject()` (which
+ * skips the listener) reaches only Fastify's routes: test proxied routes over a socket.
  * @example
  * const app = await createGatewayApp(parseGatewayConfig({ GATEWAY_ROUTES: '/v3=http://127.0.0.1:8080' }));
  * await app.listen(0, '127.0.0.1');

@@ -1,9 +1,9 @@
-import { V3TokenException, V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
+import { V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
 import type { GatewayRoute } from '../config/gateway.config.js';
-import { toErrorReply } from '../errors/error-reply.js';
 import { requestIdOf } from '../logging/request-id.js';
 import type { CallTrace, ProxyTracing } from '../tracing/proxy-tracing.js';
-import type { CallCancellation } from './call-cancellation.js';
+import { answerError, type ProxyLogger } from './answer-error.js';
+import { watchBodyIdle } from './body-idle-watch.js';
 import { Downstream, type ForwardOutcome } from './downstream.js';
 import type { EdgeRefusalReason } from './edge-refusal.js';
 import type { ProxyExchange } from './proxy-exchange.js';
@@ -41,12 +41,6 @@ export interface ProxyAuthenticator {
   ): Promise<V3Principal>;
 }
 
-/** Where the proxy reports failures: a pino-compatible logger. */
-export interface ProxyLogger {
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
-
 /** What every route of the data plane shares. */
 export interface ProxiedRouteContext {
   auth: ProxyAuthenticator;
@@ -65,26 +59,6 @@ export interface ProxiedRouteContext {
   cookies: CookiePolicy | undefined;
   observe?(route: string, method: string, status: number, seconds: number): void;
   refused?(reason: EdgeRefusalReason, callerAddress: string): void;
-}
-
-/**
- * Answers `error` (a `V3TokenException` as its OAuth status, anything else a 500 that names nothing) unless an
- * answer was started, and logs what the caller cannot fix: a token the gateway could not get, an unexpected error.
- */
-export function answerError(exchange: ProxyExchange, error: unknown, logger: ProxyLogger): void {
-  try {
-    const answer = toErrorReply(error);
-    if (answer.status >= 500) {
-      const reqId = requestIdOf(exchange.raw);
-      if (error instanceof V3TokenException)
-        logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
-      else logger.error({ reqId, err: error }, 'proxy request failed');
-    }
-    exchange.answer(answer.status, answer.body, answer.headers);
-  } catch {
-    // An answer that cannot even be written ends the connection: never an unhandled rejection (it ends the process).
-    exchange.response.destroy();
-  }
 }
 
 /**
@@ -193,7 +167,8 @@ export class ProxiedRoute {
       callerAddress,
       () => {
         if (response.destroyed) return;
-        if (exchange.hasBody) this.watchBody(exchange, cancel);
+        if (exchange.hasBody)
+          watchBodyIdle(exchange, cancel, this.context.bodyIdleTimeoutMs, this.context.refused);
         this.forward(exchange, true);
       },
       (reason) => this.refuse(exchange, reason, callerAddress),
@@ -211,45 +186,6 @@ export class ProxiedRoute {
       refused?.('queue_timeout', callerAddress);
       exchange.refuse(503, this.queueFull, { 'retry-after': '1' });
     }
-  }
-
-  /**
-   * Answers 408 (and cancels the downstream call) when the request body of an admitted request sends nothing for
-   * `bodyIdleTimeoutMs`. The watch ends with the body or with the answer, whichever comes first: an answer sent
-   * before the body ended (a downstream's early 413 …) leaves no timer behind and cancels the downstream call,
-   * which would otherwise wait for the rest of the body.
-   */
-  private watchBody(exchange: ProxyExchange, cancel: CallCancellation): void {
-    const { raw, response } = exchange;
-    const { bodyIdleTimeoutMs, refused } = this.context;
-    const onIdle = (): void => {
-      stop();
-      cancel.abort();
-      if (!exchange.answerable) {
-        raw.destroy();
-        return;
-      }
-      refused?.('body_idle_timeout', exchange.forwarding?.callerAddress ?? '');
-      exchange.refuse(408, `The request body sent nothing for ${bodyIdleTimeoutMs} ms`, {
-        connection: 'close',
-      });
-    };
-    const onBodyEnd = (): void => {
-      stop();
-      raw.setTimeout(0);
-    };
-    const onAnswered = (): void => {
-      stop();
-      if (!raw.complete) cancel.abort();
-    };
-    const stop = (): void => {
-      raw.off('timeout', onIdle);
-      raw.off('end', onBodyEnd);
-      response.off('finish', onAnswered);
-    };
-    raw.setTimeout(bodyIdleTimeoutMs, onIdle);
-    raw.once('end', onBodyEnd);
-    response.once('finish', onAnswered);
   }
 
   private forward(exchange: ProxyExchange, firstAttempt: boolean): void {
