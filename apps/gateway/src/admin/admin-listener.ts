@@ -1,18 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { rawJsonAnswer } from '../errors/raw-json-answer.js';
+import { isUnder } from '../proxy/route-prefixes.js';
 
 /** The paths of the admin surface: liveness, readiness, health and Prometheus metrics. */
 export const ADMIN_PATH_PREFIXES: readonly string[] = ['/health', '/metrics'];
 
 /** Whether `url` is `/health`, `/health/…`, `/metrics` … (a query included), never `/healthz`. */
 export function isAdminPath(url: string): boolean {
-  for (const prefix of ADMIN_PATH_PREFIXES) {
-    if (!url.startsWith(prefix)) continue;
-    const next = url.charCodeAt(prefix.length);
-    if (Number.isNaN(next) || next === 0x2f /* / */ || next === 0x3f /* ? */) return true;
-  }
-  return false;
+  return ADMIN_PATH_PREFIXES.some((prefix) => isUnder(url, prefix));
 }
 
 const CONNECT_REFUSED = JSON.stringify({
@@ -23,10 +20,7 @@ const CONNECT_REFUSED = JSON.stringify({
 
 /** Answers a `CONNECT` (which Node hands to `connect` listeners, never to the router) with a JSON 405. */
 export function refuseConnect(_request: unknown, socket: Duplex): void {
-  socket.end(
-    `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(CONNECT_REFUSED)}\r\nConnection: close\r\n\r\n${CONNECT_REFUSED}`,
-  );
+  socket.end(rawJsonAnswer(405, CONNECT_REFUSED));
 }
 
 /**

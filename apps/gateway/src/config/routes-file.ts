@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isUnder } from '../proxy/route-prefixes.js';
 import type { GatewayRoute } from './gateway-route.js';
 
 /** A routes file that cannot be used, as one line naming the route (index and prefix) and the field. */
@@ -185,7 +186,7 @@ export function parseRoutesFile(
  * (`/health/ready` would hide the readiness probe); undefined when it may.
  */
 export function reservedPathOf(prefix: string, reservedPaths: readonly string[]): string | undefined {
-  const taken = reservedPaths.find((path) => prefix === path || prefix.startsWith(`${path}/`));
+  const taken = reservedPaths.find((path) => isUnder(prefix, path));
   if (taken === undefined) return undefined;
   return taken === prefix
     ? `${prefix} is served by the gateway itself; pick another prefix`

@@ -1,5 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { rawJsonAnswer } from './raw-json-answer.js';
+
+const LINE_ENDINGS = 'The request ends its lines with something other than CRLF';
 
 /** What the parser found wrong, by Node's error code: the status and a message that names the problem. */
 const PROBLEMS: Record<string, [number, string]> = {
@@ -25,9 +28,9 @@ const PROBLEMS: Record<string, [number, string]> = {
   HPE_INVALID_METHOD: [400, 'The request method is not a valid HTTP method'],
   HPE_INVALID_URL: [400, 'The request target is not a valid URL'],
   HPE_INVALID_VERSION: [400, 'The request line does not name HTTP/1.0 or HTTP/1.1'],
-  HPE_LF_EXPECTED: [400, 'The request ends its lines with something other than CRLF'],
-  HPE_CR_EXPECTED: [400, 'The request ends its lines with something other than CRLF'],
-  HPE_STRICT: [400, 'The request ends its lines with something other than CRLF'],
+  HPE_LF_EXPECTED: [400, LINE_ENDINGS],
+  HPE_CR_EXPECTED: [400, LINE_ENDINGS],
+  HPE_STRICT: [400, LINE_ENDINGS],
   HPE_INVALID_EOF_STATE: [400, 'The connection ended in the middle of the request'],
 };
 
@@ -44,10 +47,8 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       400,
       `The request is not valid HTTP/1.1 (${String(error.code ?? 'unparsable')})`,
     ];
-    const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      rawJsonAnswer(status, JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message })),
     );
   }
   socket.destroy();
