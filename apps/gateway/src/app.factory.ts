@@ -83,12 +83,8 @@ function mainServer(
     });
     response.end(body);
   });
-  CALLER_CONNECTIONS.set(server, new CallerConnections(server));
   return server;
 }
-
-/** The caller connections of each main listener, ended while the app shuts down. */
-const CALLER_CONNECTIONS = new WeakMap<Server, CallerConnections>();
 
 /**
  * Builds the gateway (not listening yet: `listenGateway` starts it). Without `config` the environment is validated
@@ -103,14 +99,21 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
   const gatewayConfig = config ?? parseGatewayConfig(process.env);
   const configModule = await gatewayConfigModule(gatewayConfig);
   const { edge } = gatewayConfig;
-  /** The data plane, built once the app is (until then every request reaches the router). */
-  const front: { dataPlane?: ProxyDataPlane } = {};
+  /**
+   * The data plane, built once the app is (until then every request reaches the router), and the main listener's
+   * caller connections, ended while the app shuts down.
+   */
+  const front: { dataPlane?: ProxyDataPlane; connections?: CallerConnections } = {};
   const adapter = new FastifyAdapter({
     genReqId: requestIdOf,
     clientErrorHandler: answerClientError,
     return503OnClosing: true,
     skipMiddie: true,
-    serverFactory: (router: RequestListener) => mainServer(gatewayConfig, router, () => front.dataPlane),
+    serverFactory: (router: RequestListener) => {
+      const server = mainServer(gatewayConfig, router, () => front.dataPlane);
+      front.connections = new CallerConnections(server);
+      return server;
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(configModule), adapter, {
     bufferLogs: true,
@@ -172,10 +175,9 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     // no answer in progress keep being ended.
     front.dataPlane?.drain();
     const server = fastify.server;
-    const connections = CALLER_CONNECTIONS.get(server);
-    const endQuiet = () => (connections ? connections.endQuiet() : server.closeIdleConnections());
-    endQuiet();
-    const reaper = setInterval(endQuiet, DRAIN_POLL_MS).unref();
+    const connections = front.connections!;
+    connections.endQuiet();
+    const reaper = setInterval(() => connections.endQuiet(), DRAIN_POLL_MS).unref();
     server.once('close', () => clearInterval(reaper));
     done();
   });

@@ -11,16 +11,18 @@ export function isUnder(path: string, prefix: string): boolean {
  */
 export class RoutePrefixes {
   /** Longest first, so the first match is the longest. */
-  readonly all: readonly string[];
+  private readonly all: readonly string[];
+  /** `all` in lower case, index for index. */
   private readonly folded: readonly string[];
   private readonly nesting: ReadonlySet<string>;
 
   constructor(prefixes: readonly string[]) {
     this.all = [...prefixes].sort((a, b) => b.length - a.length);
     this.folded = this.all.map((prefix) => prefix.toLowerCase());
+    const { folded } = this;
     this.nesting = new Set(
-      this.all.filter((outer) =>
-        this.all.some((inner) => inner !== outer && isUnder(inner.toLowerCase(), outer.toLowerCase())),
+      this.all.filter((_, outer) =>
+        folded.some((inner, index) => index !== outer && isUnder(inner, folded[outer])),
       ),
     );
   }
