@@ -45,6 +45,16 @@ function runMain(env: Record<string, string>, whenUp?: (stop: () => void) => Pro
   });
 }
 
+/** The first answer of `GET /health` on `port`, polled every 100 ms for up to 40 s; undefined when none came. */
+async function firstHealthAnswer(port: number): Promise<Response | undefined> {
+  let health: Response | undefined;
+  for (let attempt = 0; attempt < 400 && !health; attempt++) {
+    health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+    if (!health) await sleep(100);
+  }
+  return health;
+}
+
 /** `GET /health` of the gateway on `port` once it answers and its token endpoint probe has a verdict. */
 async function healthOnceProbed(port: number): Promise<unknown> {
   for (let attempt = 0; attempt < 300; attempt++) {
@@ -277,11 +287,7 @@ describe('gateway boot', () => {
             GATEWAY_ROUTES: `/echo=${echo.url}`,
           },
           async (stop) => {
-            let health: Response | undefined;
-            for (let attempt = 0; attempt < 400 && !health; attempt++) {
-              health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-              if (!health) await sleep(100);
-            }
+            await firstHealthAnswer(port);
             expect(
               (await fetch(`http://127.0.0.1:${port}/echo/warm`, { headers: { authorization } })).status,
             ).toBe(200);
@@ -332,11 +338,7 @@ describe('gateway boot', () => {
             GATEWAY_HEADERS_TIMEOUT_MS: '20000',
           },
           async (stop) => {
-            let health: Response | undefined;
-            for (let attempt = 0; attempt < 400 && !health; attempt++) {
-              health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-              if (!health) await sleep(100);
-            }
+            await firstHealthAnswer(port);
             for (const sent of ['', 'GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n']) {
               const socket = await rawConnect(port, { localAddress: '127.0.0.2' });
               if (sent) socket.write(sent);
@@ -377,12 +379,7 @@ describe('gateway boot', () => {
             GATEWAY_ROUTES: `/echo=${echo.url}`,
           },
           async (stop) => {
-            let health: Response | undefined;
-            for (let attempt = 0; attempt < 400 && !health; attempt++) {
-              health = await fetch(`${base}/health`).catch(() => undefined);
-              if (!health) await new Promise((resolve) => setTimeout(resolve, 100));
-            }
-            expect(health?.status).toBe(200);
+            expect((await firstHealthAnswer(port))?.status).toBe(200);
             const authorization = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
             expect((await fetch(`${base}/echo/warm`, { headers: { authorization } })).status).toBe(200);
             inFlight = fetch(`${base}/echo/slow?ms=1000`, { headers: { authorization } });
