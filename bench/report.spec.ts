@@ -229,6 +229,33 @@ describe('pairedRatio (through cpuRatio and requestsRatio)', () => {
     expect(cpuRatio(baseline, baseline)).toBe(1);
   });
 
+  it('pairs each run with the geometric mean of the baseline runs beside it, where they were recorded', () => {
+    // The machine slows down over the run: the baseline's first and last runs straddle the gateway's.
+    const baseline = summarise('thin-node', 'thin', [
+      run(1000, 4, { serverCpuUsPerRequest: 100 }),
+      run(500, 8, { serverCpuUsPerRequest: 400 }),
+      run(250, 16, { serverCpuUsPerRequest: 100 }),
+    ]);
+    const gateway = summarise('gateway-basic', 'gw', [
+      run(630, 5, { serverCpuUsPerRequest: 220, baselineRuns: [0, 1] }),
+      run(318, 10, { serverCpuUsPerRequest: 220, baselineRuns: [1, 2] }),
+    ]);
+    // sqrt(1000 × 500) = 707, sqrt(500 × 250) = 354: 0.891 and 0.899; sqrt(100 × 400) = 200: 1.1 both times.
+    expect(requestsRatio(baseline, gateway)).toBeCloseTo(0.895, 3);
+    expect(cpuRatio(baseline, gateway)).toBeCloseTo(1.1);
+    const before = summarise('gateway-basic', 'gw', [run(630, 5, { baselineRuns: [2] })]);
+    expect(requestsRatio(baseline, before)).toBeCloseTo(2.52);
+  });
+
+  it('ignores a recorded neighbour the baseline does not have', () => {
+    const baseline = summarise('thin-node', 'thin', [run(1000, 4), run(1000, 4)]);
+    const gateway = summarise('gateway-basic', 'gw', [
+      run(500, 5, { baselineRuns: [0] }),
+      run(900, 5, { baselineRuns: [7] }),
+    ]);
+    expect(requestsRatio(baseline, gateway)).toBeCloseTo(0.5);
+  });
+
   it('falls back to the ratio of the medians when the rounds do not pair up', () => {
     const baseline = summarise('thin-node', 'thin', [
       run(1000, 4, { serverCpuUsPerRequest: 100 }),
@@ -253,7 +280,13 @@ describe('renderMarkdown and renderSvg', () => {
     const markdown = renderMarkdown(all, evaluateTargets(all));
     expect(markdown).toContain('Machine: Test CPU, 2 cores, 24 GiB, linux; Node v20;');
     expect(markdown).toContain('Load: wrk (1 thread), 32 keep-alive connections');
-    expect(markdown).toContain('3% of the CPU busy before the bench started');
+    expect(markdown).toContain('3% of the CPU busy before the bench started.');
+    const stolen = results(configs, {
+      machine: { ...results(configs).machine, stealDuringRounds: 0.124 },
+    });
+    expect(renderMarkdown(stolen, evaluateTargets(stolen))).toContain(
+      '3% of the CPU busy before the bench started, 12.4% of it stolen by the hypervisor during the measured rounds.',
+    );
     expect(markdown).toContain(
       '| configuration | requests/s | × thinnest Node proxy | server CPU µs/req | CPU × thinnest Node proxy |',
     );

@@ -15,6 +15,8 @@ export interface MachineInfo {
   loadGenerator: string;
   /** Share of CPU time other processes used in the second before the bench started anything (0–1). */
   busyBeforeStart: number;
+  /** Share of the CPU time the hypervisor stole during the measured rounds (0–1), where `/proc/stat` tells. */
+  stealDuringRounds?: number;
 }
 
 /** Settings of a run; every configuration is measured with the same ones. */
@@ -162,10 +164,18 @@ const WARM_PATHS = [
   ['gateway-bearer', 'Bearer path'],
 ] as const;
 
+/** The configurations the targets are about: the baseline runs beside each of them (`runOrder`). */
+export const HELD_TO_TARGETS: ReadonlySet<string> = new Set([
+  'gateway-basic',
+  'gateway-bearer',
+  'gateway-redis',
+]);
+
 /**
- * `of(config) / of(baseline)`, paired by round: with as many runs as the baseline (the interleaved rounds), the
- * median of the rounds' own ratios, so that a round the whole machine was slow in (another process, steal) moves
- * both sides of its ratio alike; otherwise, or when no round gives a finite ratio, the ratio of the medians.
+ * `of(config) / of(baseline)`, paired run by run: the median of each run's own ratio against the baseline runs on
+ * either side of it (their geometric mean; `RunSample.baselineRuns`), so that the machine's drift (another process,
+ * steal) moves both sides of a ratio alike. Runs without neighbours recorded are paired by round when both sides ran
+ * as many runs; otherwise, or when no run gives a finite ratio, it is the ratio of the medians.
  */
 export function pairedRatio(
   baseline: ConfigSummary,
@@ -174,9 +184,17 @@ export function pairedRatio(
     summary: Pick<ConfigSummary, 'requestsPerSecond' | 'serverCpuUsPerRequest' | 'redisCpuUsPerRequest'>,
   ) => number,
 ): number {
-  if (config.runs.length > 0 && config.runs.length === baseline.runs.length) {
+  const byNeighbours = config.runs.every((run) => (run.baselineRuns?.length ?? 0) > 0);
+  if (config.runs.length > 0 && (byNeighbours || config.runs.length === baseline.runs.length)) {
     const ratios = config.runs
-      .map((run, round) => of(run) / of(baseline.runs[round]))
+      .map((run, round) => {
+        const neighbours = byNeighbours
+          ? run.baselineRuns!.map((index) => baseline.runs[index])
+          : [baseline.runs[round]];
+        if (neighbours.some((neighbour) => neighbour === undefined)) return Number.NaN;
+        const product = neighbours.reduce((all, neighbour) => all * of(neighbour), 1);
+        return of(run) / product ** (1 / neighbours.length);
+      })
       .filter((ratio) => Number.isFinite(ratio));
     if (ratios.length > 0) return median(ratios);
   }
@@ -185,7 +203,7 @@ export function pairedRatio(
 
 /**
  * `config`'s CPU time per request (its own process, plus redis-server's when `withRedis`) divided by the baseline's,
- * paired by round ({@link pairedRatio}): 1.10× spends a tenth more CPU per request than the baseline; lower is better.
+ * paired run by run ({@link pairedRatio}): 1.10× spends a tenth more CPU per request than the baseline; lower is better.
  */
 export function cpuRatio(baseline: ConfigSummary, config: ConfigSummary, withRedis = false): number {
   const cpuOf = (summary: Pick<ConfigSummary, 'serverCpuUsPerRequest' | 'redisCpuUsPerRequest'>): number =>
@@ -193,7 +211,7 @@ export function cpuRatio(baseline: ConfigSummary, config: ConfigSummary, withRed
   return config === baseline ? 1 : pairedRatio(baseline, config, cpuOf);
 }
 
-/** `config`'s requests/s divided by the baseline's, paired by round ({@link pairedRatio}); higher is better. */
+/** `config`'s requests/s divided by the baseline's, paired run by run ({@link pairedRatio}); higher is better. */
 export function requestsRatio(baseline: ConfigSummary, config: ConfigSummary): number {
   return config === baseline ? 1 : pairedRatio(baseline, config, (summary) => summary.requestsPerSecond);
 }
@@ -327,7 +345,10 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     `### Benchmark, ${results.date}`,
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}; Node ${machine.node}; ` +
-      `Redis ${machine.redis}; ${fixed(machine.busyBeforeStart * 100, 0)}% of the CPU busy before the bench started.`,
+      `Redis ${machine.redis}; ${fixed(machine.busyBeforeStart * 100, 0)}% of the CPU busy before the bench started` +
+      (machine.stealDuringRounds === undefined
+        ? '.'
+        : `, ${fixed(machine.stealDuringRounds * 100, 1)}% of it stolen by the hypervisor during the measured rounds.`),
     `Load: ${machine.loadGenerator}${machine.loadGenerator === 'wrk' ? ' (1 thread)' : ''}, ${settings.connections} keep-alive connections, ${settings.warmupSeconds} s warm-up, then ` +
       `${settings.rounds} interleaved rounds of ${settings.durationSeconds} s per configuration; medians. ` +
       `Token endpoint latency ${settings.grantDelayMs} ms. Everything on loopback, on the same machine as the load generator.`,
@@ -348,8 +369,9 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     '',
     'Server CPU: user + system time of the process serving the configuration (all its threads, from /proc/<pid>/stat) ' +
       'per completed request, median of the rounds; steadier than requests/s on a shared machine. ' +
-      `Both ratios are medians of each round’s own ratio (the configuration’s run against the ${BASELINE_LABEL}’s run ` +
-      'of the same round), so a round the whole machine was slower in moves both sides alike. ' +
+      `Both ratios are medians of each run’s own ratio against the ${BASELINE_LABEL}’s runs right before and after it ` +
+      '(their geometric mean; the baseline runs beside every gateway configuration), so the machine’s drift moves ' +
+      'both sides alike. ' +
       `CPU × ${BASELINE_LABEL} is the configuration’s CPU per request divided by the ${BASELINE_LABEL}’s ` +
       '(node:http + undici Pool.stream(), no framework, no auth): lower is better. nginx’s is its one worker’s.',
   );

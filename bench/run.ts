@@ -19,6 +19,7 @@ import {
 import {
   BASELINE,
   cpuBusyFraction,
+  HELD_TO_TARGETS,
   evaluateTargets,
   machineInfo,
   renderMarkdown,
@@ -28,6 +29,8 @@ import {
   type ManyClientsResult,
   type StampedeResult,
 } from './report.js';
+import { stealMeter } from './cpu-steal.js';
+import { baselineNeighbours, runOrder } from './run-order.js';
 import { GATEWAY_NODE_OPTIONS, readSettings, serverNode } from './settings.js';
 import { perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 import { benchSecret, type GrantStats } from './token-endpoint.js';
@@ -122,7 +125,10 @@ async function bearerToken(gateway: ChildServer, clientId: string): Promise<stri
   return body.access_token;
 }
 
-/** Runs every target once per round, in the same order each round (A B C A B C …), and keeps each run. */
+/**
+ * Runs every target once per round, in the same order each round (A B C A B C …), with the baseline beside each
+ * target the issue holds to a ratio (`runOrder`), and keeps each run with the baseline runs next to it.
+ */
 async function interleavedRounds(
   generator: LoadGenerator,
   targets: readonly Target[],
@@ -131,29 +137,37 @@ async function interleavedRounds(
   counters: { grants: () => Promise<number>; hits: () => Promise<number> },
 ): Promise<ConfigSummary[]> {
   const runs = new Map<string, RunSample[]>(targets.map((target) => [target.name, []]));
-  for (let round = 1; round <= rounds; round++) {
-    for (const target of targets) {
-      const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
-      const serverCpu = cpuMeter(target.serverPid);
-      const redisCpu = target.redisPid === undefined ? undefined : cpuMeter(target.redisPid);
-      const result = await generator.run(target.origin, target.requests, load);
-      const serverCpuUsPerRequest = perRequestUs(serverCpu(), result.requests);
-      const redisCpuUsPerRequest = redisCpu && perRequestUs(redisCpu(), result.requests);
-      const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
-      runs.get(target.name)!.push({
-        ...result,
-        grants: grantsAfter - grantsBefore,
-        redisHits: hitsAfter - hitsBefore,
-        serverCpuUsPerRequest,
-        ...(redisCpuUsPerRequest === undefined ? {} : { redisCpuUsPerRequest }),
-      });
-      log(
-        `round ${round}/${rounds} ${target.label}: ${Math.round(result.requestsPerSecond)} req/s, ` +
-          `p99 ${result.p99Ms} ms, CPU ${serverCpuUsPerRequest.toFixed(1)} µs/req` +
-          `${redisCpuUsPerRequest === undefined ? '' : ` (+ Redis ${redisCpuUsPerRequest.toFixed(1)})`}, ` +
-          `non-2xx ${result.non2xx}, errors ${result.errors}`,
-      );
-    }
+  const byName = new Map(targets.map((target) => [target.name, target]));
+  const order = runOrder(
+    targets.map((target) => target.name),
+    rounds,
+    BASELINE,
+    HELD_TO_TARGETS,
+  );
+  const neighbours = baselineNeighbours(order, BASELINE);
+  for (const [position, { name, round }] of order.entries()) {
+    const target = byName.get(name)!;
+    const [grantsBefore, hitsBefore] = [await counters.grants(), await counters.hits()];
+    const serverCpu = cpuMeter(target.serverPid);
+    const redisCpu = target.redisPid === undefined ? undefined : cpuMeter(target.redisPid);
+    const result = await generator.run(target.origin, target.requests, load);
+    const serverCpuUsPerRequest = perRequestUs(serverCpu(), result.requests);
+    const redisCpuUsPerRequest = redisCpu && perRequestUs(redisCpu(), result.requests);
+    const [grantsAfter, hitsAfter] = [await counters.grants(), await counters.hits()];
+    runs.get(target.name)!.push({
+      ...result,
+      grants: grantsAfter - grantsBefore,
+      redisHits: hitsAfter - hitsBefore,
+      serverCpuUsPerRequest,
+      ...(redisCpuUsPerRequest === undefined ? {} : { redisCpuUsPerRequest }),
+      ...(neighbours[position].length > 0 ? { baselineRuns: neighbours[position] } : {}),
+    });
+    log(
+      `round ${round}/${rounds} ${target.label}: ${Math.round(result.requestsPerSecond)} req/s, ` +
+        `p99 ${result.p99Ms} ms, CPU ${serverCpuUsPerRequest.toFixed(1)} µs/req` +
+        `${redisCpuUsPerRequest === undefined ? '' : ` (+ Redis ${redisCpuUsPerRequest.toFixed(1)})`}, ` +
+        `non-2xx ${result.non2xx}, errors ${result.errors}`,
+    );
   }
   return targets.map((target) => summarise(target.name, target.label, runs.get(target.name)!));
 }
@@ -385,7 +399,9 @@ async function main(): Promise<void> {
       grants: async () => (await grantStats(tokenEndpoint)).total,
       hits: () => redisHits(redis),
     };
+    const steal = stealMeter();
     const configs = await interleavedRounds(generator, targets, settings.rounds, load, counters);
+    const stealDuringRounds = steal();
     const afterRunsMemory = memoryOf(gatewayA?.child.pid);
     const redisPath = configs.find((config) => config.name === 'gateway-redis');
     if (redisPath && redisPath.redisHitsPerRequest < 0.5) {
@@ -484,12 +500,15 @@ async function main(): Promise<void> {
     const finalMemory = memoryOf(gatewayA?.child.pid);
     results = {
       date: date.toISOString(),
-      machine: machineInfo(
-        await redisInfo(redis, 'server', 'redis_version'),
-        busyBeforeStart,
-        nodeUsed,
-        generator.name,
-      ),
+      machine: {
+        ...machineInfo(
+          await redisInfo(redis, 'server', 'redis_version'),
+          busyBeforeStart,
+          nodeUsed,
+          generator.name,
+        ),
+        ...(stealDuringRounds === undefined ? {} : { stealDuringRounds }),
+      },
       settings,
       gatewayMeasured,
       configs,

@@ -13,6 +13,8 @@ export interface RunSample extends LoadResult {
   serverCpuUsPerRequest: number;
   /** The private redis-server's CPU time per completed request, in µs; measured for the Redis-hit path only. */
   redisCpuUsPerRequest?: number;
+  /** Indices among the baseline's runs of the baseline runs right before and after this one (`baselineNeighbours`). */
+  baselineRuns?: number[];
 }
 
 /** A configuration's runs, and their medians. */
