@@ -152,6 +152,38 @@ describe('RedisTokenStore against a private redis-server', () => {
     expect((await sealed.get('origin'))?.accessToken).toBe('at-moved');
   });
 
+  it('decodes the same stored bytes once (one shared, frozen entry); a changed or tampered value afresh', async () => {
+    for (const [s, prefix] of [
+      [store, 'e2e:'],
+      [sealed, 'sealed:'],
+    ] as const) {
+      await s.set('memo', token('at-memo-1'), 60_000);
+      const first = await s.get('memo');
+      expect(first?.accessToken).toBe('at-memo-1');
+      expect(await s.get('memo')).toBe(first);
+      expect((await s.getWithTombstone('memo', 'b.memo')).entry).toBe(first);
+      expect(Object.isFrozen(first)).toBe(true);
+
+      await s.set('memo', token('at-memo-2'), 60_000);
+      const second = await s.get('memo');
+      expect(second?.accessToken).toBe('at-memo-2');
+      expect(second).not.toBe(first);
+
+      // A forged fingerprint, another token under the old fingerprint, a flipped seal: never the kept entry.
+      const value = (await raw.get(`${prefix}{memo}`))!;
+      await raw.set(`${prefix}{memo}`, flipChar(value, 0), 'KEEPTTL');
+      expect(await s.get('memo')).toBeUndefined();
+      await s.set('memo', token('at-memo-2'), 60_000);
+      expect((await s.get('memo'))?.accessToken).toBe('at-memo-2');
+      const again = (await raw.get(`${prefix}{memo}`))!;
+      const forged =
+        s === sealed ? flipChar(again, again.length - 3) : again.replace('at-memo-2', 'at-memo-3');
+      expect(forged).not.toBe(again);
+      await raw.set(`${prefix}{memo}`, forged, 'KEEPTTL');
+      expect(await s.get('memo')).toBeUndefined();
+    }
+  });
+
   it('treats corrupt or wrongly shaped entries as misses', async () => {
     const fp = '0'.repeat(64);
     await raw.set('e2e:{garbage}', 'not json at all', 'PX', 60_000);

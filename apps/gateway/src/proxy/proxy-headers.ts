@@ -154,8 +154,9 @@ function forwardedElement(peer: string | undefined, host: string | undefined, pr
   return host === undefined ? element : `${element};host=${quotedString(host)}`;
 }
 
-/** An RFC 9110 quoted-string: `"` and `\` escaped. */
+/** An RFC 9110 quoted-string: `"` and `\` escaped (a `Host` seldom holds either: no regex then). */
 function quotedString(value: string): string {
+  if (!value.includes('"') && !value.includes('\\')) return `"${value}"`;
   return `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 

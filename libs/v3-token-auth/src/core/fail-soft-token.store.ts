@@ -92,13 +92,15 @@ export class FailSoftTokenStore {
    * The entry under `key` and whether `bearerKey` has a tombstone, in one read where the store can (else side by side):
    * a failing store reads as no entry, and as a tombstone, like `get` and `isTombstoned`.
    */
-  async getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
-    const read = this.store.getWithTombstone?.bind(this.store);
-    if (read === undefined) {
-      const [entry, tombstoned] = await Promise.all([this.get(key), this.isTombstoned(bearerKey)]);
-      return { entry, tombstoned };
+  getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
+    const store = this.store;
+    if (store.getWithTombstone === undefined) {
+      return Promise.all([this.get(key), this.isTombstoned(bearerKey)]).then(([entry, tombstoned]) => ({
+        entry,
+        tombstoned,
+      }));
     }
-    return (await this.attempt('getWithTombstone', () => read(key, bearerKey))) ?? UNREADABLE;
+    return this.attempt('getWithTombstone', () => store.getWithTombstone!(key, bearerKey), UNREADABLE);
   }
 
   /** Counts one for `key` in the shared window of `windowMs`; undefined when the store keeps none or fails. */
@@ -136,13 +138,31 @@ export class FailSoftTokenStore {
     this.observer.storeError?.(operation, error instanceof Error ? error.message : String(error));
   }
 
-  private async attempt<T>(operation: string, action: () => Promise<T>): Promise<T | undefined> {
+  /**
+   * `action`'s result, or `fallback` when it throws or rejects (reported). No async frame of its own: it is on every
+   * store hit's path.
+   */
+  private attempt<T>(operation: string, action: () => Promise<T>): Promise<T | undefined>;
+  private attempt<T, F>(operation: string, action: () => Promise<T>, fallback: F): Promise<T | F>;
+  private attempt<T, F>(
+    operation: string,
+    action: () => Promise<T>,
+    fallback?: F,
+  ): Promise<T | F | undefined> {
+    let pending: Promise<T>;
     try {
-      if (!this.spans.enabled) return await action();
-      return await this.spans.run(`v3_token.store.${operation}`, attributesOf(operation), action);
+      pending = Promise.resolve(
+        this.spans.enabled
+          ? this.spans.run(`v3_token.store.${operation}`, attributesOf(operation), action)
+          : action(),
+      );
     } catch (error) {
       this.reportFailure(operation, error);
-      return undefined;
+      return Promise.resolve(fallback);
     }
+    return pending.then(undefined, (error: unknown) => {
+      this.reportFailure(operation, error);
+      return fallback;
+    });
   }
 }

@@ -14,6 +14,7 @@ import {
   type TokenStore,
   type TombstoneListener,
 } from '../token-store.interface.js';
+import { BoundedTtlCache } from '../memory/bounded-ttl.cache.js';
 import type { TokenSealer } from '../token-sealer.js';
 import type { V3TokenAuthObserver } from '../../module/v3-token-auth.observer.js';
 import type { V3RedisOptions } from '../../module/v3-token-auth.options.js';
@@ -28,6 +29,22 @@ export interface RedisTokenStoreOptions {
   sealer?: TokenSealer;
   /** Receives `storeError` for every Redis failure the store absorbs. */
   observer?: V3TokenAuthObserver;
+}
+
+/** Entries kept decoded, with the stored value each came from (`decode`), at most: the hot ones. */
+const DECODED_ENTRIES = 1024;
+
+/** An entry as decoded from the stored value `raw`. */
+interface DecodedEntry {
+  raw: string;
+  entry: CachedToken;
+}
+
+/** `entry`, frozen with its recent verifiers: every reader of a decoded value shares one object. */
+function frozen(entry: CachedToken): CachedToken {
+  for (const verifier of entry.recentVerifiers ?? []) Object.freeze(verifier);
+  if (entry.recentVerifiers) Object.freeze(entry.recentVerifiers);
+  return Object.freeze(entry);
 }
 
 /** Thrown by `acquireLock` when Redis cannot be asked: distinct from "another holder has the lock" (undefined). */
@@ -178,6 +195,8 @@ export class RedisTokenStore implements TokenStore {
   private readonly sealer: TokenSealer | undefined;
   private readonly observer: V3TokenAuthObserver | undefined;
   private readonly writes: RedisWriteCoalescer;
+  /** The entries decoded lately, by Redis key (`decode`). */
+  private readonly decoded: BoundedTtlCache<DecodedEntry>;
   private subscriber: Redis | Cluster | undefined;
   private readonly tombstoneListeners: TombstoneListener[] = [];
 
@@ -199,6 +218,7 @@ export class RedisTokenStore implements TokenStore {
     this.sealer = sealer;
     this.observer = observer;
     this.writes = new RedisWriteCoalescer(client);
+    this.decoded = new BoundedTtlCache<DecodedEntry>({ maxEntries: DECODED_ENTRIES });
   }
 
   /** The Redis key of an entry. */
@@ -254,24 +274,25 @@ export class RedisTokenStore implements TokenStore {
    * One `MGET` of the entry and the tombstone where Redis can answer it (not a Cluster, or both keys in one hash slot:
    * a bearer entry and its own tombstone); on a Cluster otherwise, the `GET` and the `EXISTS` leave side by side.
    */
-  async getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
-    this.assertReachable();
+  getWithTombstone(key: string, bearerKey: string): Promise<StoredWithTombstone> {
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) return Promise.reject(unavailable);
     const redisKey = this.entryKey(key);
     const tombstoneKey = this.tombstoneKey(bearerKey);
     this.writes.beforeCommand();
-    let raw: string | null;
-    let tombstoned: boolean;
+    const withTombstone = (raw: string | null, tombstoned: boolean): StoredWithTombstone => ({
+      entry: raw === null ? undefined : this.readEntry(redisKey, raw),
+      tombstoned,
+    });
+    // Not an async function: this is every store hit's read, and each async frame costs it a turn of the microtasks.
     if (key === bearerKey || !isClusterClient(this.client)) {
-      const [entry, tombstone] = await this.client.mget(redisKey, tombstoneKey);
-      [raw, tombstoned] = [entry, tombstone !== null];
-    } else {
-      const [entry, exists] = await Promise.all([
-        this.client.get(redisKey),
-        this.client.exists(tombstoneKey),
-      ]);
-      [raw, tombstoned] = [entry, exists === 1];
+      return this.client
+        .mget(redisKey, tombstoneKey)
+        .then(([entry, tombstone]) => withTombstone(entry, tombstone !== null));
     }
-    return { entry: raw === null ? undefined : this.readEntry(redisKey, raw), tombstoned };
+    return Promise.all([this.client.get(redisKey), this.client.exists(tombstoneKey)]).then(
+      ([entry, exists]) => withTombstone(entry, exists === 1),
+    );
   }
 
   async set(key: string, entry: CachedToken, ttlMs: number): Promise<void> {
@@ -540,7 +561,21 @@ export class RedisTokenStore implements TokenStore {
     return entry;
   }
 
+  /**
+   * The entry a stored value holds. Decoding is a pure function of the key and the bytes (open the seal, parse, check
+   * the shape and the fingerprint), so the entries decoded lately are kept with the value they came from: the same
+   * bytes read again under the same key (every store hit of a hot client with `memoryCache` off) are not decoded
+   * again. Redis is still read every time; an entry that changed, or tampered bytes, are decoded afresh.
+   */
   private decode(redisKey: string, raw: string): CachedToken | undefined {
+    const known = this.decoded.get(redisKey);
+    if (known !== undefined && known.raw === raw) return known.entry;
+    const entry = this.decodeAfresh(redisKey, raw);
+    if (entry !== undefined) this.decoded.set(redisKey, { raw, entry: frozen(entry) }, entry.expiresAt);
+    return entry;
+  }
+
+  private decodeAfresh(redisKey: string, raw: string): CachedToken | undefined {
     if (raw.length <= FINGERPRINT_LENGTH + 1 || raw[FINGERPRINT_LENGTH] !== SEPARATOR) return undefined;
     let payload: string | undefined = raw.slice(FINGERPRINT_LENGTH + 1);
     if (this.sealer) payload = this.sealer.open(payload, redisKey);
@@ -584,10 +619,16 @@ export class RedisTokenStore implements TokenStore {
 
   /** Throws `TokenStoreUnavailableError` while the client cannot take commands. */
   private assertReachable(): void {
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) throw unavailable;
+  }
+
+  /** Why Redis cannot be asked now, or undefined when it can. */
+  private unavailable(): TokenStoreUnavailableError | undefined {
     const status = this.client.status;
-    if (status !== 'ready' && status !== 'wait') {
-      throw new TokenStoreUnavailableError(`Redis is not connected (${status})`);
-    }
+    return status === 'ready' || status === 'wait'
+      ? undefined
+      : new TokenStoreUnavailableError(`Redis is not connected (${status})`);
   }
 
   private announce(tombstone: { key: string; ttlMs: number } | undefined): void {
