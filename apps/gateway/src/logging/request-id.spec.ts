@@ -1,5 +1,5 @@
 import { describe, it, expect } from '@jest/globals';
-import { requestIdOf } from './request-id.js';
+import { newRequestId, requestIdOf } from './request-id.js';
 
 describe('requestIdOf', () => {
   it('uses a sane incoming x-request-id, else a random one, the same for the whole request', () => {
@@ -10,5 +10,18 @@ describe('requestIdOf', () => {
     expect(requestIdOf(hostile)).toBe(id);
     expect(requestIdOf({ headers: { 'x-request-id': 'a'.repeat(200) } })).toMatch(/^[0-9a-f-]{36}$/);
     expect(requestIdOf({ headers: { 'x-request-id': ['a', 'b'] } })).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('newRequestId', () => {
+  it('chooses as requestIdOf does, and leaves nothing on the headers or the request', () => {
+    const headers = { 'x-request-id': 'abc-123' };
+    expect(newRequestId(headers)).toBe('abc-123');
+    expect(Object.getOwnPropertySymbols(headers)).toEqual([]);
+    const hostile = { 'x-request-id': 'x\n{"level":60}' };
+    const first = newRequestId(hostile);
+    expect(first).toMatch(/^[0-9a-f-]{36}$/);
+    expect(newRequestId(hostile)).not.toBe(first);
+    expect(newRequestId({ 'x-request-id': ['a', 'b'] })).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -20,9 +20,17 @@ export interface RawRequest {
 export function requestIdOf(request: RawRequest): string {
   let id = request[REQUEST_ID];
   if (id === undefined) {
-    const incoming = request.headers[REQUEST_ID_HEADER];
-    id = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    id = newRequestId(request.headers);
     request[REQUEST_ID] = id;
   }
   return id;
+}
+
+/**
+ * A request id for `headers` as `requestIdOf` chooses it, not remembered on the request: for the data plane, which
+ * keeps it on its own exchange (a property added to Node's `IncomingMessage` would give every request a second shape).
+ */
+export function newRequestId(headers: IncomingHttpHeaders): string {
+  const incoming = headers[REQUEST_ID_HEADER];
+  return typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }

@@ -1,6 +1,5 @@
 import { V3TokenException } from 'nestjs-v3-token-auth';
 import { toErrorReply } from '../errors/error-reply.js';
-import { requestIdOf } from '../logging/request-id.js';
 import type { ProxyExchange } from './proxy-exchange.js';
 
 /** Where the proxy reports failures: a pino-compatible logger. */
@@ -17,7 +16,7 @@ export function answerError(exchange: ProxyExchange, error: unknown, logger: Pro
   try {
     const answer = toErrorReply(error);
     if (answer.status >= 500) {
-      const reqId = requestIdOf(exchange.raw);
+      const reqId = exchange.requestId;
       if (error instanceof V3TokenException)
         logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
       else logger.error({ reqId, err: error }, 'proxy request failed');

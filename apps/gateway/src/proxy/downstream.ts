@@ -2,7 +2,6 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { requestIdOf } from '../logging/request-id.js';
 import type { CallCancellation } from './call-cancellation.js';
 import { DownstreamRelay, type RelayTarget } from './downstream-relay.js';
 import type { ProxyExchange } from './proxy-exchange.js';
@@ -160,7 +159,7 @@ export class Downstream {
         callerAddress: forwarding.callerAddress,
         protocol: (raw.socket as TLSSocket).encrypted ? 'https' : 'http',
         host: raw.headers.host,
-        requestId: requestIdOf(raw),
+        requestId: exchange.requestId,
       },
       this.cookies,
     );

@@ -1,6 +1,5 @@
 import { V3UnauthorizedException, type V3Principal } from 'nestjs-v3-token-auth';
 import type { GatewayRoute } from '../config/gateway.config.js';
-import { requestIdOf } from '../logging/request-id.js';
 import type { CallTrace, ProxyTracing } from '../tracing/proxy-tracing.js';
 import { answerError, type ProxyLogger } from './answer-error.js';
 import { watchBodyIdle } from './body-idle-watch.js';
@@ -219,14 +218,14 @@ export class ProxiedRoute {
         return;
       case 'broken':
         logger.warn(
-          { reqId: requestIdOf(exchange.raw), route: this.prefix, code: outcome.code },
+          { reqId: exchange.requestId, route: this.prefix, code: outcome.code },
           'downstream answer broken off',
         );
         return;
       case 'failed':
         logger.warn(
           {
-            reqId: requestIdOf(exchange.raw),
+            reqId: exchange.requestId,
             route: this.prefix,
             code: outcome.code,
             status: outcome.status,
@@ -244,7 +243,7 @@ export class ProxiedRoute {
       .refused(user.accessToken, exchange.headers.authorization, this.policy)
       .catch((error: unknown) => {
         this.context.logger.warn(
-          { reqId: requestIdOf(exchange.raw), err: error },
+          { reqId: exchange.requestId, err: error },
           'could not evict a refused token',
         );
       });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayRoute } from '../config/gateway.config.js';
-import { REQUEST_ID_HEADER, requestIdOf } from '../logging/request-id.js';
+import { REQUEST_ID_HEADER } from '../logging/request-id.js';
 import { ProxyTracing } from '../tracing/proxy-tracing.js';
 import { CallCancellation } from './call-cancellation.js';
 import { TrustedProxies } from './caller-address.js';
@@ -115,8 +115,8 @@ export class ProxyDataPlane {
     const url = request.url!;
     const route = this.routeOf(url);
     if (route === undefined) return false;
-    response.setHeader(REQUEST_ID_HEADER, requestIdOf(request));
     const exchange = new ProxyExchange(request, response, hasBody(request));
+    response.setHeader(REQUEST_ID_HEADER, exchange.requestId);
     if (this.draining) {
       exchange.answer(503, DRAINING, { connection: 'close' });
       return true;

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { V3Principal } from 'nestjs-v3-token-auth';
-import { REQUEST_ID_HEADER } from '../logging/request-id.js';
+import { newRequestId, REQUEST_ID_HEADER } from '../logging/request-id.js';
 import type { RequestTrace } from '../tracing/proxy-tracing.js';
 import type { Forwarding } from './downstream.js';
 
@@ -27,6 +27,8 @@ export class ProxyExchange {
   trace: RequestTrace | undefined = undefined;
   /** The caller's connection (the request lets go of it once an answer sent before the body ended is done). */
   readonly socket: Socket;
+  /** The request's id: its sane `X-Request-Id`, else a new UUID (`newRequestId`); sent back and to the downstream. */
+  readonly requestId: string;
   private readonly startedAt = performance.now();
   /** Called once the exchange is over; undefined once it is. */
   private endListeners: Array<() => void> | undefined = [];
@@ -38,7 +40,9 @@ export class ProxyExchange {
     readonly hasBody: boolean,
   ) {
     this.socket = raw.socket;
-    response.once('close', this.end);
+    this.requestId = newRequestId(raw.headers);
+    // `on`, not `once`: `end` runs its listeners once anyway, and `once` would wrap it in a closure per request.
+    response.on('close', this.end);
   }
 
   /**
