@@ -45,6 +45,24 @@ function runMain(env: Record<string, string>, whenUp?: (stop: () => void) => Pro
   });
 }
 
+/** The environment of a production start on `port` with one route, warnings only, and `extra` on top. */
+function productionEnv(
+  port: number,
+  tokenUrl: string,
+  routes: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    V3_TOKEN_URL: tokenUrl,
+    GATEWAY_ROUTES: routes,
+    ...extra,
+  };
+}
+
 /** The first answer of `GET /health` on `port`, polled every 100 ms for up to 40 s; undefined when none came. */
 async function firstHealthAnswer(port: number): Promise<Response | undefined> {
   let health: Response | undefined;
@@ -277,30 +295,20 @@ describe('gateway boot', () => {
           `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\n\r\n`;
         let received = '';
         let closed: Promise<void> | undefined;
-        const run = await runMain(
-          {
-            NODE_ENV: 'production',
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            LOG_LEVEL: 'warn',
-            V3_TOKEN_URL: issuer.tokenUrl,
-            GATEWAY_ROUTES: `/echo=${echo.url}`,
-          },
-          async (stop) => {
-            await firstHealthAnswer(port);
-            expect(
-              (await fetch(`http://127.0.0.1:${port}/echo/warm`, { headers: { authorization } })).status,
-            ).toBe(200);
-            const socket = await rawConnect(port);
-            socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-            closed = new Promise((resolve) => socket.once('close', () => resolve()));
-            socket.write(request('/echo/slow?ms=800'));
-            while (!echo.seen.some((seen) => seen.url.startsWith('/echo/slow'))) await sleep(20);
-            stop();
-            await sleep(200);
-            socket.write(request('/echo/after-stop'));
-          },
-        );
+        const run = await runMain(productionEnv(port, issuer.tokenUrl, `/echo=${echo.url}`), async (stop) => {
+          await firstHealthAnswer(port);
+          expect(
+            (await fetch(`http://127.0.0.1:${port}/echo/warm`, { headers: { authorization } })).status,
+          ).toBe(200);
+          const socket = await rawConnect(port);
+          socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+          closed = new Promise((resolve) => socket.once('close', () => resolve()));
+          socket.write(request('/echo/slow?ms=800'));
+          while (!echo.seen.some((seen) => seen.url.startsWith('/echo/slow'))) await sleep(20);
+          stop();
+          await sleep(200);
+          socket.write(request('/echo/after-stop'));
+        });
         expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
         await closed;
         expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 503']);
@@ -326,17 +334,11 @@ describe('gateway boot', () => {
         const ended: Array<Promise<number>> = [];
         let stoppedAt = 0;
         const run = await runMain(
-          {
-            NODE_ENV: 'production',
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            LOG_LEVEL: 'warn',
-            V3_TOKEN_URL: issuer.tokenUrl,
-            GATEWAY_ROUTES: `/echo=http://127.0.0.1:9`,
+          productionEnv(port, issuer.tokenUrl, `/echo=http://127.0.0.1:9`, {
             // Neither timeout ends these connections during the test: only the drain can.
             GATEWAY_SHUTDOWN_TIMEOUT_MS: '20000',
             GATEWAY_HEADERS_TIMEOUT_MS: '20000',
-          },
+          }),
           async (stop) => {
             await firstHealthAnswer(port);
             for (const sent of ['', 'GET /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\n']) {
@@ -369,26 +371,16 @@ describe('gateway boot', () => {
       try {
         const base = `http://127.0.0.1:${port}`;
         let inFlight: Promise<Response> | undefined;
-        const run = await runMain(
-          {
-            NODE_ENV: 'production',
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            LOG_LEVEL: 'warn',
-            V3_TOKEN_URL: issuer.tokenUrl,
-            GATEWAY_ROUTES: `/echo=${echo.url}`,
-          },
-          async (stop) => {
-            expect((await firstHealthAnswer(port))?.status).toBe(200);
-            const authorization = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
-            expect((await fetch(`${base}/echo/warm`, { headers: { authorization } })).status).toBe(200);
-            inFlight = fetch(`${base}/echo/slow?ms=1000`, { headers: { authorization } });
-            while (!echo.seen.some((seen) => seen.url.startsWith('/echo/slow'))) {
-              await new Promise((resolve) => setTimeout(resolve, 20));
-            }
-            stop();
-          },
-        );
+        const run = await runMain(productionEnv(port, issuer.tokenUrl, `/echo=${echo.url}`), async (stop) => {
+          expect((await firstHealthAnswer(port))?.status).toBe(200);
+          const authorization = `Basic ${Buffer.from('demo-client:demo-secret').toString('base64')}`;
+          expect((await fetch(`${base}/echo/warm`, { headers: { authorization } })).status).toBe(200);
+          inFlight = fetch(`${base}/echo/slow?ms=1000`, { headers: { authorization } });
+          while (!echo.seen.some((seen) => seen.url.startsWith('/echo/slow'))) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          stop();
+        });
         expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
         const drained = await inFlight;
         expect(drained?.status).toBe(200);
@@ -415,18 +407,12 @@ describe('gateway boot', () => {
       let signalledAt = 0;
       try {
         const run = await runMain(
-          {
-            NODE_ENV: 'production',
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            LOG_LEVEL: 'warn',
-            V3_TOKEN_URL: issuer.tokenUrl,
-            GATEWAY_ROUTES: `/echo=${echo.url}`,
+          productionEnv(port, issuer.tokenUrl, `/echo=${echo.url}`, {
             GATEWAY_ADMIN_PORT: String(adminPort),
             GATEWAY_SHUTDOWN_TIMEOUT_MS: '1500',
             GATEWAY_BODY_IDLE_TIMEOUT_MS: '60000',
             GATEWAY_REQUEST_TIMEOUT_MS: '600000',
-          },
+          }),
           async (stop) => {
             let ready: Response | undefined;
             for (let attempt = 0; attempt < 400 && !ready; attempt++) {
