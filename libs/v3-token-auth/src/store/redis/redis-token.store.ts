@@ -196,7 +196,7 @@ export class RedisTokenStore implements TokenStore {
   private readonly observer: V3TokenAuthObserver | undefined;
   private readonly writes: RedisWriteCoalescer;
   /** The entries decoded lately, by Redis key (`decode`). */
-  private readonly decoded: BoundedTtlCache<DecodedEntry>;
+  private readonly decoded = new BoundedTtlCache<DecodedEntry>({ maxEntries: DECODED_ENTRIES });
   private subscriber: Redis | Cluster | undefined;
   private readonly tombstoneListeners: TombstoneListener[] = [];
 
@@ -218,7 +218,6 @@ export class RedisTokenStore implements TokenStore {
     this.sealer = sealer;
     this.observer = observer;
     this.writes = new RedisWriteCoalescer(client);
-    this.decoded = new BoundedTtlCache<DecodedEntry>({ maxEntries: DECODED_ENTRIES });
   }
 
   /** The Redis key of an entry. */
