@@ -1,4 +1,3 @@
-import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import {
   V3UnauthorizedException,
   type V3Principal,
@@ -7,12 +6,8 @@ import {
 } from 'nestjs-v3-token-auth';
 import type { ProxyAuthenticator } from './proxied-route.js';
 import type { ProxyExchange } from './proxy-exchange.js';
+import { ProxyExecutionContext } from './proxy-execution-context.js';
 import type { RoutePolicy } from './route-policy.js';
-
-/** Stands for the proxy handler in the guard's execution context (its metadata lookups, e.g. `@Public()`). */
-export class GatewayProxyRoute {
-  forward(): void {}
-}
 
 const refused = () => new V3UnauthorizedException('Authentication failed', 'invalid_client');
 
@@ -32,16 +27,13 @@ function admit(exchange: ProxyExchange, principal: V3Principal, policy: RoutePol
  * edge derived (`GATEWAY_TRUSTED_PROXIES`), which the wrong-secret throttle counts.
  */
 export function guardAuthenticator(guard: V3TokenAuthGuard, tokens: V3TokenService): ProxyAuthenticator {
-  const handler = GatewayProxyRoute.prototype.forward;
   const byGuard = (
     exchange: ProxyExchange,
     callerAddress: string,
     policy: RoutePolicy,
   ): boolean | Promise<boolean> => {
     exchange.v3CallerAddress = callerAddress;
-    const allowed = guard.canActivate(
-      new ExecutionContextHost([exchange, exchange.response], GatewayProxyRoute, handler),
-    );
+    const allowed = guard.canActivate(new ProxyExecutionContext(exchange));
     if (allowed === false) throw refused();
     if (allowed === true) return admit(exchange, exchange.user!, policy);
     return allowed.then((ok) => {
