@@ -28,14 +28,18 @@ export interface RouteAdmissionOptions {
  * The admission of one route's requests to its downstream pool: at most `capacity` in flight, the rest wait in
  * arrival order for at most `queueTimeoutMs` (then `queue-timeout`), and no caller address holds more than
  * `maxPerClient` of them, waiting ones included (else `client-cap`). Without contention `admit` calls `admitted`
- * synchronously and allocates nothing but the per-client count.
+ * synchronously and allocates nothing but the per-client count (none without a cap) and its release handle.
  */
 export class RouteAdmission {
   private inFlight = 0;
   private readonly queue: Waiter[] = [];
+  /** Requests in flight or waiting per caller address; not kept without a cap (`maxPerClient` 0). */
   private readonly perClient = new Map<string, number>();
+  private readonly counting: boolean;
 
-  constructor(private readonly options: RouteAdmissionOptions) {}
+  constructor(private readonly options: RouteAdmissionOptions) {
+    this.counting = options.maxPerClient > 0;
+  }
 
   /**
    * Lets the request of `client` through now (`admitted`), later, or never (`refused`). Returns a handle to call
@@ -43,12 +47,14 @@ export class RouteAdmission {
    */
   admit(client: string, admitted: () => void, refused: (reason: AdmissionRefusal) => void): () => void {
     const { maxPerClient, capacity, queueTimeoutMs } = this.options;
-    const held = this.perClient.get(client) ?? 0;
-    if (maxPerClient > 0 && held >= maxPerClient) {
-      refused('client-cap');
-      return noop;
+    if (this.counting) {
+      const held = this.perClient.get(client) ?? 0;
+      if (held >= maxPerClient) {
+        refused('client-cap');
+        return noop;
+      }
+      this.perClient.set(client, held + 1);
     }
-    this.perClient.set(client, held + 1);
     if (this.inFlight < capacity && this.queue.length === 0) {
       this.inFlight++;
       admitted();
@@ -109,6 +115,7 @@ export class RouteAdmission {
   }
 
   private forget(client: string): void {
+    if (!this.counting) return;
     const held = this.perClient.get(client) ?? 1;
     if (held <= 1) this.perClient.delete(client);
     else this.perClient.set(client, held - 1);
