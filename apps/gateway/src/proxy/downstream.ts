@@ -5,7 +5,7 @@ import { Pool } from 'undici';
 import type { CallCancellation } from './call-cancellation.js';
 import { DownstreamRelay, type RelayTarget } from './downstream-relay.js';
 import type { ProxyExchange } from './proxy-exchange.js';
-import { toCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
+import { setCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
 
 /** How one downstream is reached. */
 export interface DownstreamOptions {
@@ -80,8 +80,7 @@ class Call implements RelayTarget {
     }
     const response: ServerResponse = this.exchange.response;
     response.statusCode = statusCode;
-    const relayed = toCallerHeaders(headers, this.downstream.cookies);
-    for (const name in relayed) response.setHeader(name, relayed[name]!);
+    setCallerHeaders(response, headers, this.downstream.cookies);
     return response;
   }
 

@@ -1,5 +1,15 @@
 import { describe, it, expect } from '@jest/globals';
-import { toCallerHeaders, toDownstreamHeaders } from './proxy-headers.js';
+import { setCallerHeaders, toDownstreamHeaders, type CookiePolicy } from './proxy-headers.js';
+
+/** The headers `setCallerHeaders` sets, in the order it sets them. */
+function callerHeaders(
+  downstream: Parameters<typeof setCallerHeaders>[1],
+  cookies?: CookiePolicy,
+): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  setCallerHeaders({ setHeader: (name, value) => (set[name] = value) }, downstream, cookies);
+  return set;
+}
 
 describe('toDownstreamHeaders', () => {
   const from = {
@@ -85,7 +95,7 @@ describe('toDownstreamHeaders', () => {
   it('strips cookies in both directions under the strip policy and passes them under forward', () => {
     expect(toDownstreamHeaders({ cookie: 'sid=1' }, 't', from, 'strip').cookie).toBeUndefined();
     expect(toDownstreamHeaders({ cookie: 'sid=1' }, 't', from, 'forward').cookie).toBe('sid=1');
-    expect(toCallerHeaders({ 'set-cookie': ['a=1'], etag: '"1"' }, 'strip')).toEqual({ etag: '"1"' });
+    expect(callerHeaders({ 'set-cookie': ['a=1'], etag: '"1"' }, 'strip')).toEqual({ etag: '"1"' });
   });
 
   it('drops the headers a Connection header names (RFC 9110 §7.6.1)', () => {
@@ -99,10 +109,11 @@ describe('toDownstreamHeaders', () => {
   });
 });
 
-describe('toCallerHeaders', () => {
-  it('keeps end-to-end response headers, repeated ones included, and drops hop-by-hop ones', () => {
+describe('setCallerHeaders', () => {
+  it('sets end-to-end response headers, repeated ones included, and drops hop-by-hop and absent ones', () => {
     expect(
-      toCallerHeaders({
+      callerHeaders({
+        'x-absent': undefined,
         connection: 'keep-alive, x-internal',
         'keep-alive': 'timeout=5',
         'transfer-encoding': 'chunked',

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * Hop-by-hop headers (RFC 9110 §7.6.1), proxy credentials and `expect` (the gateway answers `100-continue`
@@ -80,9 +80,17 @@ function copyEndToEnd(
   const named = namedByConnection(headers.connection);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || skip?.has(name) || named?.has(name)) continue;
-    target[name] = value;
+    if (value !== undefined && isEndToEnd(name, skip, named)) target[name] = value;
   }
+}
+
+/** Whether header `name` is relayed: not hop-by-hop, not named by `Connection` (`named`), not in `skip`. */
+function isEndToEnd(
+  name: string,
+  skip: ReadonlySet<string> | undefined,
+  named: Set<string> | undefined,
+): boolean {
+  return !HOP_BY_HOP.has(name) && !skip?.has(name) && !named?.has(name);
 }
 
 /** What the downstream learns about the original request. */
@@ -166,12 +174,24 @@ function forwardedNode(address: string | undefined): string {
   return address.includes(':') ? `"[${address}]"` : address;
 }
 
-/** Response headers for the caller, as a new object: the downstream's end-to-end headers (`Set-Cookie` per `cookies`). */
-export function toCallerHeaders(
+/** What the caller's answer is set on: a `ServerResponse` before its head is written. */
+export interface CallerAnswer {
+  setHeader(name: string, value: number | string | readonly string[]): unknown;
+}
+
+/**
+ * Sets the downstream's end-to-end headers (`Set-Cookie` per `cookies`) on the caller's answer, one `setHeader` each
+ * with no object in between.
+ */
+export function setCallerHeaders(
+  answer: CallerAnswer,
   downstream: Record<string, HeaderValue>,
   cookies: CookiePolicy = 'forward',
-): OutgoingHttpHeaders {
-  const headers: Record<string, HeaderValue> = {};
-  copyEndToEnd(downstream, headers, cookies === 'strip' ? SET_COOKIE : undefined);
-  return headers;
+): void {
+  const skip = cookies === 'strip' ? SET_COOKIE : undefined;
+  const named = namedByConnection(downstream.connection);
+  for (const name in downstream) {
+    const value = downstream[name];
+    if (value !== undefined && isEndToEnd(name, skip, named)) answer.setHeader(name, value);
+  }
 }
