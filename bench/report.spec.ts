@@ -327,6 +327,30 @@ describe('renderMarkdown and renderSvg', () => {
     );
   });
 
+  it('prints the side-by-side readings, when there are any, with their median and range', () => {
+    expect(renderMarkdown(results(configs), [])).not.toContain('Side by side on one core');
+    const withReadings = results(configs, {
+      sideBySide: [
+        {
+          name: 'gateway-basic',
+          label: 'gateway, Basic (warm)',
+          rounds: 5,
+          configurationUs: 96.9,
+          baselineUs: 71.3,
+          cpuRatio: 1.363,
+          lowestRatio: 1.29,
+          highestRatio: 1.403,
+          failures: 0,
+        },
+      ],
+    });
+    const markdown = renderMarkdown(withReadings, []);
+    expect(markdown).toContain(
+      'Side by side on one core (a steadier reading of the CPU ratio; not a target)',
+    );
+    expect(markdown).toContain('| gateway, Basic (warm) | 96.9 | 71.3 | 1.36× | 1.29×–1.40× | 0 |');
+  });
+
   it('says how far nginx stands from the warm path when nginx was measured', () => {
     expect(renderMarkdown(results(configs), [])).not.toContain('nginx (one worker)');
     const all = results([...configs, config('nginx', 2000, 2, { serverCpuUsPerRequest: 50 })]);

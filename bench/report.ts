@@ -1,5 +1,6 @@
 import { cpus, release, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SideBySideSummary } from './side-by-side.js';
 import { median, type ConfigSummary } from './stats.js';
 
 /** The machine a run was measured on. */
@@ -83,6 +84,8 @@ export interface BenchResults {
   memory: { bootRssMb: number; afterRunsRssMb: number; peakRssMb: number };
   stampede?: StampedeResult;
   manyClients?: ManyClientsResult;
+  /** The configurations held to targets, each side by side with the baseline on one core (`side-by-side.ts`). */
+  sideBySide?: SideBySideSummary[];
   notes: string[];
 }
 
@@ -337,6 +340,31 @@ function nginxLine(results: BenchResults): string | undefined {
   );
 }
 
+/** The side-by-side readings as Markdown lines: what was pinned where, then one row per configuration. */
+function sideBySideLines(results: BenchResults): string[] {
+  const readings = results.sideBySide;
+  if (readings === undefined || readings.length === 0) return [];
+  const { settings } = results;
+  const lines = [
+    '',
+    `Side by side on one core (a steadier reading of the CPU ratio; not a target): each configuration and the ${BASELINE_LABEL} ` +
+      `served their loads at the same time, both pinned to the machine’s last CPU, the load generators, downstream, token ` +
+      `endpoint and Redis on the others; ${settings.rounds} round${settings.rounds === 1 ? '' : 's'} of ${settings.durationSeconds} s, the baseline’s load ` +
+      'started first in every other round. Both servers go through the same seconds of the same core, so the VM’s drift ' +
+      'moves them alike.',
+    '',
+    `| configuration | server CPU µs/req | ${BASELINE_LABEL} CPU µs/req | CPU × ${BASELINE_LABEL} | lowest–highest round | non-2xx + errors |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const reading of readings) {
+    lines.push(
+      `| ${reading.label} | ${fixed(reading.configurationUs, 1)} | ${fixed(reading.baselineUs, 1)} | ` +
+        `${times(reading.cpuRatio)} | ${times(reading.lowestRatio)}–${times(reading.highestRatio)} | ${reading.failures} |`,
+    );
+  }
+  return lines;
+}
+
 /** The results as Markdown: machine, settings, one row per configuration, the targets and the rest. */
 export function renderMarkdown(results: BenchResults, verdicts: readonly TargetVerdict[]): string {
   const { machine, settings } = results;
@@ -391,6 +419,7 @@ export function renderMarkdown(results: BenchResults, verdicts: readonly TargetV
     }
   }
   for (const line of [redisCpuLine(results), nginxLine(results)]) if (line) lines.push('', line);
+  lines.push(...sideBySideLines(results));
   lines.push('');
   if (results.gatewayMeasured) {
     lines.push(

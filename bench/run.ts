@@ -1,6 +1,7 @@
 import type { AutocannonRequest } from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -31,6 +32,13 @@ import {
 } from './report.js';
 import { stealMeter } from './cpu-steal.js';
 import { baselineNeighbours, runOrder } from './run-order.js';
+import {
+  corePlan,
+  pinProcess,
+  sideBySideRounds,
+  summariseSideBySide,
+  type SideBySideSummary,
+} from './side-by-side.js';
 import { GATEWAY_NODE_OPTIONS, readSettings, serverNode } from './settings.js';
 import { perRequestUs, summarise, type ConfigSummary, type RunSample } from './stats.js';
 import { benchSecret, type GrantStats } from './token-endpoint.js';
@@ -170,6 +178,65 @@ async function interleavedRounds(
     );
   }
   return targets.map((target) => summarise(target.name, target.label, runs.get(target.name)!));
+}
+
+/**
+ * Measures each configuration held to a target side by side with the baseline on one core (`side-by-side.ts`): the
+ * two servers pinned to the last CPU, this process (so its load generators) and the `helpers` to the others, every
+ * pin undone afterwards. Without a second CPU or taskset it notes why and measures nothing.
+ */
+async function sideBySideReadings(
+  generator: LoadGenerator,
+  targets: readonly Target[],
+  helpers: ReadonlyArray<number | undefined>,
+  rounds: number,
+  load: LoadSettings,
+  notes: string[],
+): Promise<SideBySideSummary[] | undefined> {
+  const plan = corePlan(cpus().length);
+  const baseline = targets.find((target) => target.name === BASELINE);
+  const measured = targets.filter((target) => HELD_TO_TARGETS.has(target.name));
+  if (plan === undefined || baseline === undefined || measured.length === 0) return undefined;
+  const servers = [...new Set([baseline, ...measured].map((target) => target.serverPid))];
+  const rest = [process.pid, ...helpers];
+  const pinned: number[] = [];
+  const pin = (pid: number | undefined, cpuList: string): boolean => {
+    if (pid === undefined) return true;
+    if (!pinProcess(pid, cpuList)) return false;
+    pinned.push(pid);
+    return true;
+  };
+  try {
+    if (!rest.every((pid) => pin(pid, plan.rest)) || !servers.every((pid) => pin(pid, plan.servers))) {
+      notes.push('taskset (util-linux) is missing or refused to pin a process: no side-by-side reading.');
+      log(notes[notes.length - 1]);
+      return undefined;
+    }
+    const readings: SideBySideSummary[] = [];
+    for (const target of measured) {
+      const runs = await sideBySideRounds(rounds, async (side) => {
+        const server = side === 'baseline' ? baseline : target;
+        const serverCpu = cpuMeter(server.serverPid);
+        const result = await generator.run(server.origin, server.requests, load);
+        return {
+          requests: result.requests,
+          cpuMs: serverCpu(),
+          non2xx: result.non2xx,
+          errors: result.errors,
+        };
+      });
+      const reading = summariseSideBySide(target.name, target.label, runs);
+      log(
+        `side by side on CPU ${plan.servers}: ${target.label} ${reading.configurationUs.toFixed(1)} µs/req, ` +
+          `baseline ${reading.baselineUs.toFixed(1)} µs/req: ${reading.cpuRatio.toFixed(3)}× ` +
+          `(rounds ${reading.lowestRatio.toFixed(3)}–${reading.highestRatio.toFixed(3)})`,
+      );
+      readings.push(reading);
+    }
+    return readings;
+  } finally {
+    for (const pid of pinned) pinProcess(pid, plan.all);
+  }
 }
 
 async function warmUp(
@@ -402,6 +469,19 @@ async function main(): Promise<void> {
     const steal = stealMeter();
     const configs = await interleavedRounds(generator, targets, settings.rounds, load, counters);
     const stealDuringRounds = steal();
+    log('side by side with the baseline on one core');
+    const sideBySide = await sideBySideReadings(
+      generator,
+      targets,
+      [
+        downstream.child.pid,
+        tokenEndpoint.child.pid,
+        Number(await redisInfo(redis, 'server', 'process_id')) || undefined,
+      ],
+      settings.rounds,
+      load,
+      notes,
+    );
     const afterRunsMemory = memoryOf(gatewayA?.child.pid);
     const redisPath = configs.find((config) => config.name === 'gateway-redis');
     if (redisPath && redisPath.redisHitsPerRequest < 0.5) {
@@ -524,6 +604,7 @@ async function main(): Promise<void> {
       },
       stampede,
       manyClients,
+      ...(sideBySide === undefined ? {} : { sideBySide }),
       notes,
     };
   } finally {
