@@ -1,11 +1,31 @@
-import { afterEach, beforeEach, describe, it, expect } from '@jest/globals';
+import { afterEach, beforeEach, describe, it, expect, jest } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
-import { Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { GatewayMetrics } from './gateway-metrics.js';
 
 describe('GatewayMetrics', () => {
   // The events below log warnings by design; the fault-log tests capture them, the others keep them off the output.
   beforeEach(() => Logger.overrideLogger(false));
+
+  it('counts cache hits without prom-client on the request path, and exposes each hit once, however often it is read', async () => {
+    const inc = jest.spyOn(Counter.prototype, 'incWithoutExemplar' as never);
+    try {
+      const metrics = new GatewayMetrics();
+      const before = inc.mock.calls.length;
+      for (let i = 0; i < 1000; i++) metrics.cacheHit('memory');
+      metrics.cacheHit('bearer');
+      expect(inc.mock.calls.length).toBe(before);
+      expect(await metrics.metrics()).toContain('v3_token_cache_hits_total{tier="memory"} 1000');
+      const again = await metrics.metrics();
+      expect(again).toContain('v3_token_cache_hits_total{tier="memory"} 1000');
+      expect(again).toContain('v3_token_cache_hits_total{tier="bearer"} 1');
+      metrics.cacheHit('memory');
+      expect(await metrics.metrics()).toContain('v3_token_cache_hits_total{tier="memory"} 1001');
+      metrics.onModuleDestroy();
+    } finally {
+      inc.mockRestore();
+    }
+  });
 
   it('turns observer events and proxy timings into Prometheus text', async () => {
     const metrics = new GatewayMetrics();
