@@ -17,6 +17,7 @@ describe('ProxyExecutionContext', () => {
     expect(ours.getClass()).toBe(nest.getClass());
     expect(ours.getHandler()).toBe(nest.getHandler());
     expect(ours.getArgs()).toEqual(nest.getArgs());
+    expect(ours.getArgs()).toBe(ours.getArgs());
     for (const index of [0, 1, 2]) expect(ours.getArgByIndex(index)).toBe(nest.getArgByIndex(index));
     const [http, nestHttp] = [ours.switchToHttp(), nest.switchToHttp()];
     expect(http.getRequest()).toBe(nestHttp.getRequest());

@@ -16,9 +16,13 @@ const HANDLER = GatewayProxyRoute.prototype.forward;
  * What the authentication guard sees of one proxied request: an HTTP `ExecutionContext` whose request is the
  * exchange and whose response is the caller's, for the `GatewayProxyRoute` handler. It is its own HTTP host: Nest's
  * `ExecutionContextHost.switchToHttp()` allocates an object and three closures and copies them onto the context on
- * every call, once per request on the warm path.
+ * every call, once per request on the warm path. Its HTTP getters are methods, not closures: call them on the host
+ * (`context.switchToHttp().getRequest()`, as Nest's and this library's guards do); taken off it, they lose `this`.
  */
 export class ProxyExecutionContext implements ExecutionContext, HttpArgumentsHost {
+  /** The handler's arguments, made on first use (the guard's warm path never asks for them). */
+  private args: [ProxyExchange, ProxyExchange['response']] | undefined = undefined;
+
   constructor(private readonly exchange: ProxyExchange) {}
 
   getType<TContext extends string = ContextType>(): TContext {
@@ -34,7 +38,7 @@ export class ProxyExecutionContext implements ExecutionContext, HttpArgumentsHos
   }
 
   getArgs<T extends unknown[] = unknown[]>(): T {
-    return [this.exchange, this.exchange.response] as T;
+    return (this.args ??= [this.exchange, this.exchange.response]) as unknown as T;
   }
 
   getArgByIndex<T = unknown>(index: number): T {
