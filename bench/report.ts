@@ -348,7 +348,7 @@ function sideBySideLines(results: BenchResults): string[] {
   const lines = [
     '',
     `Side by side on one core (a steadier reading of the CPU ratio; not a target): each configuration and the ${BASELINE_LABEL} ` +
-      `served their loads at the same time, both pinned to the machine’s last CPU, the load generators, downstream, token ` +
+      `served their loads at the same time, both pinned to one CPU, the load generators, downstream, token ` +
       `endpoint and Redis on the others; ${settings.rounds} round${settings.rounds === 1 ? '' : 's'} of ${settings.durationSeconds} s, the baseline’s load ` +
       'started first in every other round. Both servers go through the same seconds of the same core, so the VM’s drift ' +
       'moves them alike.',

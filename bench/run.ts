@@ -1,7 +1,6 @@
 import type { AutocannonRequest } from 'autocannon';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -33,7 +32,9 @@ import {
 import { stealMeter } from './cpu-steal.js';
 import { baselineNeighbours, runOrder } from './run-order.js';
 import {
+  allowedCpus,
   corePlan,
+  parseCpuList,
   pinProcess,
   sideBySideRounds,
   summariseSideBySide,
@@ -182,8 +183,9 @@ async function interleavedRounds(
 
 /**
  * Measures each configuration held to a target side by side with the baseline on one core (`side-by-side.ts`): the
- * two servers pinned to the last CPU, this process (so its load generators) and the `helpers` to the others, every
- * pin undone afterwards. Without a second CPU or taskset it notes why and measures nothing.
+ * two servers pinned to the last CPU the bench may use, this process (so its load generators) and the `helpers` to
+ * the others, and every process given back the CPUs it had, however the phase ends. Without a second CPU or
+ * taskset, or when a run fails, it notes why and the bench goes on without the reading.
  */
 async function sideBySideReadings(
   generator: LoadGenerator,
@@ -193,24 +195,29 @@ async function sideBySideReadings(
   load: LoadSettings,
   notes: string[],
 ): Promise<SideBySideSummary[] | undefined> {
-  const plan = corePlan(cpus().length);
+  const skip = (why: string): undefined => {
+    notes.push(`no side-by-side reading: ${why}.`);
+    log(notes[notes.length - 1]);
+    return undefined;
+  };
   const baseline = targets.find((target) => target.name === BASELINE);
   const measured = targets.filter((target) => HELD_TO_TARGETS.has(target.name));
-  if (plan === undefined || baseline === undefined || measured.length === 0) return undefined;
+  if (baseline === undefined || measured.length === 0) return undefined;
+  const plan = corePlan(parseCpuList(allowedCpus(process.pid) ?? ''));
+  if (plan === undefined) return skip('the bench may use only one CPU');
   const servers = [...new Set([baseline, ...measured].map((target) => target.serverPid))];
   const rest = [process.pid, ...helpers];
-  const pinned: number[] = [];
+  const before: Array<{ pid: number; cpus: string }> = [];
   const pin = (pid: number | undefined, cpuList: string): boolean => {
     if (pid === undefined) return true;
-    if (!pinProcess(pid, cpuList)) return false;
-    pinned.push(pid);
-    return true;
+    const cpus = allowedCpus(pid);
+    if (cpus === undefined) return false;
+    before.push({ pid, cpus });
+    return pinProcess(pid, cpuList);
   };
   try {
     if (!rest.every((pid) => pin(pid, plan.rest)) || !servers.every((pid) => pin(pid, plan.servers))) {
-      notes.push('taskset (util-linux) is missing or refused to pin a process: no side-by-side reading.');
-      log(notes[notes.length - 1]);
-      return undefined;
+      return skip('taskset (util-linux) is missing or refused to pin a process');
     }
     const readings: SideBySideSummary[] = [];
     for (const target of measured) {
@@ -234,8 +241,10 @@ async function sideBySideReadings(
       readings.push(reading);
     }
     return readings;
+  } catch (error) {
+    return skip(`a run failed (${String(error).slice(0, 300)})`);
   } finally {
-    for (const pid of pinned) pinProcess(pid, plan.all);
+    for (const { pid, cpus } of before.reverse()) pinProcess(pid, cpus);
   }
 }
 

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
+  allowedCpus,
   corePlan,
+  parseCpuList,
   pinProcess,
   sideBySideRounds,
   summariseSideBySide,
@@ -16,15 +18,22 @@ const run = (requests: number, cpuMs: number, failures = 0): SideRun => ({
   errors: 0,
 });
 
-describe('corePlan', () => {
-  it('gives the servers the last CPU and everything else the others', () => {
-    expect(corePlan(2)).toEqual({ servers: '1', rest: '0', all: '0-1' });
-    expect(corePlan(8)).toEqual({ servers: '7', rest: '0-6', all: '0-7' });
+describe('parseCpuList and corePlan', () => {
+  it('reads a Cpus_allowed_list, ranges and single CPUs, and nothing from anything else', () => {
+    expect(parseCpuList('0-3,6\n')).toEqual([0, 1, 2, 3, 6]);
+    expect(parseCpuList('1')).toEqual([1]);
+    expect(parseCpuList('')).toEqual([]);
+    expect(parseCpuList('0-1,x')).toEqual([]);
   });
 
-  it('has no plan on one CPU', () => {
-    expect(corePlan(1)).toBeUndefined();
-    expect(corePlan(0)).toBeUndefined();
+  it('gives the servers the last CPU the bench may use and everything else the others', () => {
+    expect(corePlan([0, 1])).toEqual({ servers: '1', rest: '0' });
+    expect(corePlan([0, 1, 2, 3, 6])).toEqual({ servers: '6', rest: '0,1,2,3' });
+  });
+
+  it('has no plan with one CPU or none', () => {
+    expect(corePlan([1])).toBeUndefined();
+    expect(corePlan([])).toBeUndefined();
   });
 });
 
@@ -80,12 +89,18 @@ describe('pinProcess', () => {
     const child = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       await new Promise((resolve) => child.once('spawn', resolve));
+      const original = allowedCpus(child.pid!);
+      expect(original).toBe(allowedCpus(process.pid));
       expect(pinProcess(child.pid!, '0')).toBe(true);
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1]).toBe('0');
+      expect(allowedCpus(child.pid!)).toBe('0');
+      expect(pinProcess(child.pid!, original!)).toBe(true);
+      expect(allowedCpus(child.pid!)).toBe(original);
     } finally {
       child.kill();
     }
     expect(pinProcess(2 ** 22 + 12345, '0')).toBe(false);
+    expect(allowedCpus(2 ** 22 + 12345)).toBeUndefined();
   });
 });

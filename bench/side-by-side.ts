@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { median } from './stats.js';
 
 /**
@@ -15,15 +15,33 @@ import { median } from './stats.js';
 export interface CorePlan {
   servers: string;
   rest: string;
-  /** Every CPU: what a pinned process is given back afterwards. */
-  all: string;
 }
 
-/** The servers on the last CPU, everything else on the rest; none on a machine with one CPU. */
-export function corePlan(cpus: number): CorePlan | undefined {
-  if (!Number.isInteger(cpus) || cpus < 2) return undefined;
-  const last = cpus - 1;
-  return { servers: String(last), rest: last === 1 ? '0' : `0-${last - 1}`, all: `0-${last}` };
+/** The CPUs of a `Cpus_allowed_list` (`0-3,6`), in order; empty for anything else. */
+export function parseCpuList(text: string): number[] {
+  const cpus: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!match) return [];
+    const [first, last] = [Number(match[1]), Number(match[2] ?? match[1])];
+    for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu);
+  }
+  return cpus;
+}
+
+/** The CPUs `pid` may run on (its main thread's `Cpus_allowed_list`), or undefined where that cannot be read. */
+export function allowedCpus(pid: number): string | undefined {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Of the CPUs the bench may use, the servers get the last and everything else the others; none with one CPU. */
+export function corePlan(cpus: readonly number[]): CorePlan | undefined {
+  if (cpus.length < 2) return undefined;
+  return { servers: String(cpus[cpus.length - 1]), rest: cpus.slice(0, -1).join(',') };
 }
 
 /**
