@@ -388,6 +388,8 @@ async function main(): Promise<void> {
     const hotClients = Array.from({ length: settings.hotClients }, (_, i) => `bench-hot-${i + 1}`);
     const bearerClient = 'bench-bearer';
     const gatewayMeasured = existsSync(gatewayMain);
+    /** redis-server's pid: its CPU is measured on the Redis-hit path, and it keeps the load's CPUs side by side. */
+    const redisPid = Number(await redisInfo(redis, 'server', 'process_id')) || undefined;
     let gatewayA: ChildServer | undefined;
     let gatewayB: ChildServer | undefined;
 
@@ -435,7 +437,6 @@ async function main(): Promise<void> {
       );
       cleanups.push(() => gatewayB!.stop());
       const token = await bearerToken(gatewayA, bearerClient);
-      const redisPid = Number(await redisInfo(redis, 'server', 'process_id')) || undefined;
       targets.push(
         {
           name: 'gateway-basic',
@@ -482,11 +483,7 @@ async function main(): Promise<void> {
     const sideBySide = await sideBySideReadings(
       generator,
       targets,
-      [
-        downstream.child.pid,
-        tokenEndpoint.child.pid,
-        Number(await redisInfo(redis, 'server', 'process_id')) || undefined,
-      ],
+      [downstream.child.pid, tokenEndpoint.child.pid, redisPid],
       settings.rounds,
       load,
       notes,
