@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { clockTicksPerSecond, cpuMsFromStat, cpuTimeMs } from './processes.js';
+import { clockTicksPerSecond, cpuMsFromStat, cpuTimeMs, memoryOf, procStatus } from './processes.js';
 
 /** A real `/proc/<pid>/stat` line, with 250 ticks of utime and 30 of stime (fields 14 and 15). */
 const stat = (comm: string): string =>
@@ -43,5 +43,23 @@ describe('cpuTimeMs', () => {
   it('is NaN without a process to read', () => {
     expect(cpuTimeMs(undefined)).toBeNaN();
     expect(cpuTimeMs(2 ** 30)).toBeNaN();
+  });
+});
+
+describe('procStatus and memoryOf', () => {
+  it('reads the fields of a process’s status, and its resident set now and at its peak, in MB', () => {
+    const status = procStatus(process.pid);
+    expect(status?.get('Pid')).toBe(String(process.pid));
+    expect(status?.get('VmRSS')).toMatch(/^\d+ kB$/);
+    const { rssMb, peakRssMb } = memoryOf(process.pid);
+    expect(rssMb).toBeGreaterThan(10);
+    expect(peakRssMb).toBeGreaterThanOrEqual(rssMb);
+    expect(rssMb).toBeCloseTo(Number(/^(\d+)/.exec(status!.get('VmRSS')!)![1]) / 1024, -1);
+  });
+
+  it('has nothing for a process that does not exist, or none given', () => {
+    expect(procStatus(2 ** 22 + 12345)).toBeUndefined();
+    expect(memoryOf(2 ** 22 + 12345)).toEqual({ rssMb: 0, peakRssMb: 0 });
+    expect(memoryOf(undefined)).toEqual({ rssMb: 0, peakRssMb: 0 });
   });
 });

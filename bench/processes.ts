@@ -127,17 +127,27 @@ export function nodeVersion(node: string): string {
   return execFileSync(node, ['-p', 'process.version'], { encoding: 'utf8' }).trim();
 }
 
+/** The fields of `/proc/<pid>/status` (`VmRSS` → `123 kB`), or undefined where it cannot be read (not Linux, no such process). */
+export function procStatus(pid: number): Map<string, string> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
 /** Resident set size of a process: now and its peak (high-water mark), in MB. Linux only; 0 elsewhere. */
 export function memoryOf(pid: number | undefined): { rssMb: number; peakRssMb: number } {
-  if (pid === undefined) return { rssMb: 0, peakRssMb: 0 };
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string): number =>
-      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
-  } catch {
-    return { rssMb: 0, peakRssMb: 0 };
-  }
+  const status = pid === undefined ? undefined : procStatus(pid);
+  const mb = (field: string): number => Number(/^(\d+) kB$/.exec(status?.get(field) ?? '')?.[1] ?? 0) / 1024;
+  return { rssMb: mb('VmRSS'), peakRssMb: mb('VmHWM') };
 }
 
 /** `/proc/<pid>/stat` numbers its fields from 1; the first one after the `)` that ends the command name is field 3. */

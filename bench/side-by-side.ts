@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { procStatus } from './processes.js';
 import { median } from './stats.js';
 
 /**
@@ -31,11 +32,7 @@ export function parseCpuList(text: string): number[] {
 
 /** The CPUs `pid` may run on (its main thread's `Cpus_allowed_list`), or undefined where that cannot be read. */
 export function allowedCpus(pid: number): string | undefined {
-  try {
-    return /^Cpus_allowed_list:\s*(\S+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  } catch {
-    return undefined;
-  }
+  return procStatus(pid)?.get('Cpus_allowed_list');
 }
 
 /** Of the CPUs the bench may use, the servers get the last and everything else the others; none with one CPU. */
