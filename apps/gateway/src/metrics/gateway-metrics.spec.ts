@@ -8,7 +8,9 @@ describe('GatewayMetrics', () => {
   beforeEach(() => Logger.overrideLogger(false));
 
   it('counts cache hits without prom-client on the request path, and exposes each hit once, however often it is read', async () => {
-    const inc = jest.spyOn(Counter.prototype, 'incWithoutExemplar' as never);
+    // prom-client's labelled `inc` ends in this method, which its typings do not declare.
+    const counter = Counter.prototype as unknown as { incWithoutExemplar(): void };
+    const inc = jest.spyOn(counter, 'incWithoutExemplar');
     try {
       const metrics = new GatewayMetrics();
       const before = inc.mock.calls.length;
