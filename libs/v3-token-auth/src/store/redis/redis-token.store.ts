@@ -1,13 +1,23 @@
-import { createHash, hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisClient, isClusterClient, type RedisClientHandle } from './redis-client.factory.js';
+import {
+  COUNT_AND_WINDOW,
+  COUNT_IN_WINDOW,
+  DELETE_IF_EQUAL,
+  DELETE_IF_PREFIX,
+  type LuaScript,
+  PEXPIRE_IF_EQUAL,
+  REFUND_REAUTH_WINDOW,
+  SPEND_REAUTH_WINDOW,
+  THROTTLE_STATE,
+} from './redis-scripts.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
+import { entryOf, frozen, payloadOf, storedValue, storedValuePrefix, toCachedToken } from './stored-entry.js';
 import {
   type CachedToken,
   type CountWindow,
-  MAX_RECENT_VERIFIERS,
   type ReauthWindowState,
-  type RecentVerifier,
   type StoredWithTombstone,
   type ThrottleState,
   type TokenLock,
@@ -40,69 +50,12 @@ interface DecodedEntry {
   entry: CachedToken;
 }
 
-/** `entry`, frozen with its recent verifiers: every reader of a decoded value shares one object. */
-function frozen(entry: CachedToken): CachedToken {
-  for (const verifier of entry.recentVerifiers ?? []) Object.freeze(verifier);
-  if (entry.recentVerifiers) Object.freeze(entry.recentVerifiers);
-  return Object.freeze(entry);
-}
-
 /** Thrown by `acquireLock` when Redis cannot be asked: distinct from "another holder has the lock" (undefined). */
 export class TokenStoreUnavailableError extends Error {
   constructor(message: string) {
     super(`The token store is unavailable: ${message}`);
     this.name = 'TokenStoreUnavailableError';
   }
-}
-
-interface LuaScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function luaScript(lua: string): LuaScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
-const DELETE_IF_PREFIX = luaScript(`local value = redis.call('GET', KEYS[1])
-if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
-
-const DELETE_IF_EQUAL =
-  luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
-
-const PEXPIRE_IF_EQUAL =
-  luaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`);
-
-const COUNT_IN_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count`);
-
-const THROTTLE_STATE = luaScript(
-  `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]) }`,
-);
-
-/** Counts one in a window the first count opens: `{ count, ms left }`. */
-const COUNT_AND_WINDOW = luaScript(`local count = redis.call('INCR', KEYS[1])
-if count == 1 or redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return { count, redis.call('PTTL', KEYS[1]) }`);
-
-/** Spends the re-grant of an open window: `{}` when none is open, else `{ re-grants left (negative: none), ms left }`. */
-const SPEND_REAUTH_WINDOW = luaScript(`if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
-return { redis.call('DECR', KEYS[1]), redis.call('PTTL', KEYS[1]) }`);
-
-/** Gives an open window its re-grant back, keeping its end. */
-const REFUND_REAUTH_WINDOW = luaScript(`local ttl = redis.call('PTTL', KEYS[1])
-if ttl > 0 then redis.call('SET', KEYS[1], '1', 'PX', ttl) end
-return ttl`);
-
-const FINGERPRINT_LENGTH = 64;
-const SEPARATOR = '|';
-
-function fingerprint(accessToken: string): string {
-  return hash('sha256', accessToken, 'hex');
 }
 
 function errorMessage(error: unknown): string {
@@ -113,64 +66,6 @@ function assertKeyPrefix(keyPrefix: string | undefined): void {
   if (keyPrefix?.includes('{') || keyPrefix?.includes('}')) {
     throw new Error(`keyPrefix "${keyPrefix}" must not contain '{' or '}': the store adds its own hash tag`);
   }
-}
-
-function isOptional(value: unknown, type: 'string' | 'number'): boolean {
-  return value === undefined || typeof value === type;
-}
-
-/** The `recentVerifiers` of a stored entry, or null when the field is there but not of that shape. */
-function toRecentVerifiers(value: unknown): RecentVerifier[] | undefined | null {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length > MAX_RECENT_VERIFIERS) return null;
-  const verifiers: RecentVerifier[] = [];
-  for (const item of value as unknown[]) {
-    if (typeof item !== 'object' || item === null) return null;
-    const { verifier, grantedAt } = item as Record<string, unknown>;
-    if (typeof verifier !== 'string' || verifier === '' || typeof grantedAt !== 'number') return null;
-    verifiers.push({ verifier, grantedAt });
-  }
-  return verifiers;
-}
-
-function toCachedToken(value: unknown): CachedToken | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as Record<string, unknown>;
-  if (
-    typeof v.accessToken !== 'string' ||
-    v.accessToken === '' ||
-    v.tokenType !== 'Bearer' ||
-    typeof v.issuedAt !== 'number' ||
-    typeof v.expiresAt !== 'number' ||
-    typeof v.clientId !== 'string' ||
-    typeof v.verifier !== 'string' ||
-    !isOptional(v.refreshToken, 'string') ||
-    !isOptional(v.refreshExpiresAt, 'number') ||
-    !isOptional(v.scope, 'string') ||
-    !isOptional(v.resource, 'string') ||
-    !isOptional(v.username, 'string') ||
-    !isOptional(v.grantTag, 'string')
-  ) {
-    return undefined;
-  }
-  const recentVerifiers = toRecentVerifiers(v.recentVerifiers);
-  if (recentVerifiers === null) return undefined;
-  const entry: CachedToken = {
-    accessToken: v.accessToken,
-    tokenType: 'Bearer',
-    issuedAt: v.issuedAt,
-    expiresAt: v.expiresAt,
-    clientId: v.clientId,
-    verifier: v.verifier,
-  };
-  if (v.refreshToken !== undefined) entry.refreshToken = v.refreshToken as string;
-  if (v.refreshExpiresAt !== undefined) entry.refreshExpiresAt = v.refreshExpiresAt as number;
-  if (v.scope !== undefined) entry.scope = v.scope as string;
-  if (v.resource !== undefined) entry.resource = v.resource as string;
-  if (v.grantTag !== undefined) entry.grantTag = v.grantTag as string;
-  if (v.username !== undefined) entry.username = v.username as string;
-  if (recentVerifiers !== undefined && recentVerifiers.length > 0) entry.recentVerifiers = recentVerifiers;
-  return entry;
 }
 
 /**
@@ -306,12 +201,7 @@ export class RedisTokenStore implements TokenStore {
     const payload = this.sealer ? this.sealer.seal(json, redisKey) : json;
     try {
       this.writes.beforeCommand();
-      await this.client.set(
-        redisKey,
-        `${fingerprint(entry.accessToken)}${SEPARATOR}${payload}`,
-        'PX',
-        Math.ceil(ttlMs),
-      );
+      await this.client.set(redisKey, storedValue(entry.accessToken, payload), 'PX', Math.ceil(ttlMs));
     } catch (error) {
       this.report('set', error);
     }
@@ -325,8 +215,7 @@ export class RedisTokenStore implements TokenStore {
         this.writes.beforeCommand();
         return (await this.client.del(redisKey)) > 0;
       }
-      const expected = `${fingerprint(ifAccessToken)}${SEPARATOR}`;
-      return (await this.script(DELETE_IF_PREFIX, redisKey, [expected])) === 1;
+      return (await this.script(DELETE_IF_PREFIX, redisKey, [storedValuePrefix(ifAccessToken)])) === 1;
     } catch (error) {
       this.report('delete', error);
       return false;
@@ -575,20 +464,9 @@ export class RedisTokenStore implements TokenStore {
   }
 
   private decodeAfresh(redisKey: string, raw: string): CachedToken | undefined {
-    if (raw.length <= FINGERPRINT_LENGTH + 1 || raw[FINGERPRINT_LENGTH] !== SEPARATOR) return undefined;
-    let payload: string | undefined = raw.slice(FINGERPRINT_LENGTH + 1);
-    if (this.sealer) payload = this.sealer.open(payload, redisKey);
-    if (payload === undefined) return undefined;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(payload);
-    } catch {
-      return undefined;
-    }
-    const entry = toCachedToken(parsed);
-    if (entry === undefined || fingerprint(entry.accessToken) !== raw.slice(0, FINGERPRINT_LENGTH))
-      return undefined;
-    return entry;
+    const payload = payloadOf(raw);
+    const json = payload !== undefined && this.sealer ? this.sealer.open(payload, redisKey) : payload;
+    return json === undefined ? undefined : entryOf(json, raw);
   }
 
   /** Runs a Lua script by its SHA, loading it (EVAL) when this Redis node does not have it yet. */
