@@ -9,24 +9,20 @@ import {
   parseGatewayConfig,
   type GatewayConfig,
 } from './config/gateway.config.js';
-import {
-  createServer,
-  type IncomingMessage,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { adminListener, isAdminPath, listenOn, refuseConnect } from './admin/admin-listener.js';
+import { adminListener, isAdminRoute, listenOn, refuseConnect } from './admin/admin-listener.js';
 import { GatewayModule } from './gateway.module.js';
 import { CallerConnections } from './lifecycle/caller-connections.js';
 import { answerClientError } from './errors/client-error.js';
+import { answerExpectationFailed, answerHeadProblem } from './errors/listener-answers.js';
 import { AccessLog } from './logging/access-log.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './logging/request-id.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 import { ProxyDataPlane } from './proxy/proxy-data-plane.js';
 import { guardAuthenticator } from './proxy/guard-authenticator.js';
+import { headProblemOf } from './proxy/request-head.js';
 
 /** One access line per caller address and 4xx status per this window, the repeats counted (see `AccessLog`), ms. */
 const ACCESS_REPEAT_WINDOW_MS = 60_000;
@@ -40,12 +36,6 @@ function connectionsCheckingInterval(config: GatewayConfig): number {
   return Math.max(50, Math.min(1000, Math.floor(shortest / 10)));
 }
 
-const EXPECTATION_FAILED = {
-  statusCode: 417,
-  error: 'Expectation Failed',
-  message: 'The only Expect the gateway meets is 100-continue',
-};
-
 const NOT_ON_THIS_LISTENER = {
   statusCode: 404,
   error: 'Not Found',
@@ -53,8 +43,9 @@ const NOT_ON_THIS_LISTENER = {
 };
 
 /**
- * The main listener: the data plane serves the route prefixes, the app's router (Fastify) everything else. It is
- * built before the app, the data plane after it, so requests reach the router until `dataPlane` is set.
+ * The main listener: the data plane serves the route prefixes, the app's router (Fastify) everything else whose head
+ * is sound (`headProblemOf`). It is built before the app, the data plane after it, so requests reach the router until
+ * `dataPlane` is set.
  */
 function mainServer(
   config: GatewayConfig,
@@ -67,22 +58,18 @@ function mainServer(
       headersTimeout: edge.headersTimeoutMs,
       requestTimeout: edge.requestTimeoutMs,
       connectionsCheckingInterval: connectionsCheckingInterval(config),
+      requireHostHeader: false,
     },
     (request, response) => {
-      if (dataPlane()?.serve(request, response) !== true) router(request, response);
+      if (dataPlane()?.serve(request, response) === true) return;
+      const problem = headProblemOf(request);
+      if (problem === undefined) router(request, response);
+      else answerHeadProblem(request, response, problem);
     },
   );
   server.keepAliveTimeout = edge.keepAliveTimeoutMs;
   // Node answers an `Expect` other than 100-continue with a bare 417; the gateway's errors are JSON.
-  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const body = JSON.stringify(EXPECTATION_FAILED);
-    response.setHeader(REQUEST_ID_HEADER, requestIdOf(request));
-    response.writeHead(417, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    });
-    response.end(body);
-  });
+  server.on('checkExpectation', answerExpectationFailed);
   return server;
 }
 
@@ -146,7 +133,7 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     reply.header(REQUEST_ID_HEADER, request.id);
     if (
       adminPort !== undefined &&
-      isAdminPath(request.url) !== (request.raw.socket.localPort === adminPort)
+      isAdminRoute(request.routeOptions.url) !== (request.raw.socket.localPort === adminPort)
     ) {
       void reply.code(404).type('application/json; charset=utf-8').send(NOT_ON_THIS_LISTENER);
       return;

@@ -352,10 +352,11 @@ describe('gateway edge (e2e, raw sockets)', () => {
       },
     );
 
-    it('takes a malformed element as the caller’s own text (as an unparsable X-Forwarded-For hop), and a proxy’s element after it still counts', async () => {
+    it('lets no malformed element a caller sent hide the element a proxy appended after it', async () => {
+      // A quote left open would swallow the proxy's element, and the caller's text would read as a new address per
+      // request (a fresh wrong-secret budget each time): the element the proxy appended counts.
       const seen = await callerSeen('\r\nForwarded: for="198.51.100.1, for=203.0.113.4', '127.0.0.2');
-      // The unbalanced quote swallows the rest: one malformed element, taken as the caller's own text.
-      expect(seen.caller).toBe('for="198.51.100.1, for=203.0.113.4');
+      expect(seen.caller).toBe('203.0.113.4');
       const appended = await callerSeen('\r\nForwarded: for=bogus:x:y, for=203.0.113.4', '127.0.0.2');
       expect(appended.caller).toBe('203.0.113.4');
     });
@@ -597,5 +598,50 @@ describe('gateway edge (e2e, raw sockets)', () => {
       }
       expect((await get(adminPort, '/echo/x')).status).toBe(404);
     });
+
+    it.each(['/%6detrics', '/%68ealth', '/%68ealth/ready', '/metrics%3F', 'http://127.0.0.1/metrics'])(
+      'keeps %s (the router reads it as an admin path) off the main port',
+      async (target) => {
+        const main = await rawRequest(tight.port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1`);
+        expect(main.status).toBe(404);
+        expect(main.body).not.toContain('v3_token');
+        expect(main.body).not.toContain('"redis"');
+      },
+    );
+
+    it('answers a head node:http would answer with an empty body with JSON, on both listeners', async () => {
+      for (const port of [tight.port, adminPort]) {
+        const noHost = await rawRequest(port, 'GET /health HTTP/1.1');
+        expect(noHost.status).toBe(400);
+        expect(jsonOf(noHost)).toMatchObject({ statusCode: 400, message: expect.stringContaining('Host') });
+        const http2 = await rawRequest(port, 'GET /echo/x HTTP/2.0\r\nHost: 127.0.0.1');
+        expect(http2.status).toBe(505);
+        expect(jsonOf(http2)).toMatchObject({
+          statusCode: 505,
+          message: expect.stringContaining('HTTP/1.1'),
+        });
+        const expectation = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: foo');
+        expect(expectation.status).toBe(417);
+        expect(jsonOf(expectation)).toMatchObject({ statusCode: 417 });
+      }
+      const smuggled = await rawRequest(
+        adminPort,
+        'POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked',
+        { body: '0\r\n\r\n' },
+      );
+      expect(smuggled.status).toBe(400);
+      expect(jsonOf(smuggled)).toMatchObject({ statusCode: 400 });
+    });
+
+    it.each(['evil.example,127.0.0.1', '127.0.0.1;for=6.6.6.6', '127.0.0.1:99999', ''])(
+      'refuses the Host %p on the data plane and on the router alike',
+      async (host) => {
+        for (const target of ['/echo/x', '/token']) {
+          const answer = await rawRequest(tight.port, `GET ${target} HTTP/1.1\r\nHost: ${host}`);
+          expect(answer.status).toBe(400);
+          expect(jsonOf(answer)).toMatchObject({ statusCode: 400, message: expect.stringContaining('Host') });
+        }
+      },
+    );
   });
 });

@@ -1,15 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { answerClientError } from '../errors/client-error.js';
+import { answerExpectationFailed, answerHeadProblem } from '../errors/listener-answers.js';
 import { rawJsonAnswer } from '../errors/raw-json-answer.js';
+import { headProblemOf } from '../proxy/request-head.js';
 import { isUnder } from '../proxy/route-prefixes.js';
 
 /** The paths of the admin surface: liveness, readiness, health and Prometheus metrics. */
 export const ADMIN_PATH_PREFIXES: readonly string[] = ['/health', '/metrics'];
 
-/** Whether `url` is `/health`, `/health/…`, `/metrics` … (a query included), never `/healthz`. */
-export function isAdminPath(url: string): boolean {
-  return ADMIN_PATH_PREFIXES.some((prefix) => isUnder(url, prefix));
+/**
+ * Whether the route Fastify matched (`request.routeOptions.url`: its pattern, undefined when none matched) is one of
+ * the admin surface: `/health`, `/health/…`, `/metrics`, never `/healthz`. The matched route, not the request's URL:
+ * the router decodes `%6detrics` and reduces `http://host/metrics` to `/metrics` before it matches.
+ */
+export function isAdminRoute(route: string | undefined): boolean {
+  return route !== undefined && ADMIN_PATH_PREFIXES.some((prefix) => isUnder(route, prefix));
 }
 
 const CONNECT_REFUSED = JSON.stringify({
@@ -25,12 +32,18 @@ export function refuseConnect(_request: unknown, socket: Duplex): void {
 
 /**
  * A second listener (`GATEWAY_ADMIN_PORT`), not listening yet, served by the same Fastify router, so `/health*` and
- * `/metrics` keep their hooks and error handling; the gateway's `onRequest` hook keeps admin paths on it and
- * everything else off it.
+ * `/metrics` keep their hooks and error handling; the gateway's `onRequest` hook keeps admin routes on it and
+ * everything else off it. Its refusals are the main listener's JSON: a bad head, an unparsable request, an `Expect`.
  */
 export function adminListener(fastify: FastifyInstance): Server {
-  const server = createServer((request, response) => fastify.routing(request, response));
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
+    const problem = headProblemOf(request);
+    if (problem === undefined) fastify.routing(request, response);
+    else answerHeadProblem(request, response, problem);
+  });
   server.on('connect', refuseConnect);
+  server.on('clientError', answerClientError);
+  server.on('checkExpectation', answerExpectationFailed);
   return server;
 }
 

@@ -13,6 +13,10 @@ describe('TrustedProxies', () => {
   it('takes the rightmost untrusted hop behind trusted proxies (IPv4, IPv6, IPv4-mapped)', () => {
     expect(proxies.callerAddress('10.1.2.3', '198.51.100.1, 203.0.113.9, 10.9.9.9')).toBe('203.0.113.9');
     expect(proxies.callerAddress('::ffff:127.0.0.2', '203.0.113.7')).toBe('203.0.113.7');
+    // Some proxies add the source port: every port of one caller is one caller address.
+    expect(proxies.callerAddress('10.1.2.3', '203.0.113.5:1111')).toBe('203.0.113.5');
+    expect(proxies.callerAddress('10.1.2.3', '[2001:db8::5]:443')).toBe('2001:db8::5');
+    expect(proxies.callerAddress('10.1.2.3', '203.0.113.5:1111, 10.9.9.9:80')).toBe('203.0.113.5');
     expect(proxies.callerAddress('fd00::1', ['2001:db8::5', 'fd00::2'])).toBe('2001:db8::5');
   });
 

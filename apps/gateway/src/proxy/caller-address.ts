@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import { forwardedHops, HIDDEN_NODE, type ForwardedHop } from './forwarded-header.js';
+import { forwardedHops, HIDDEN_NODE, nodeAddress, type ForwardedHop } from './forwarded-header.js';
 
 const IPV4_MAPPED = '::ffff:';
 
@@ -9,6 +9,17 @@ function plainAddress(address: string): string {
   return address.startsWith(IPV4_MAPPED) && isIP(address.slice(IPV4_MAPPED.length)) === 4
     ? address.slice(IPV4_MAPPED.length)
     : address;
+}
+
+/**
+ * The address of an `X-Forwarded-For` entry: the entry itself, or without the port that some proxies add
+ * (`203.0.113.5:1111`, `[2001:db8::1]:443`), so that every source port of one caller is one address; an entry that
+ * is no address is kept as it is.
+ */
+function forwardedForAddress(hop: string): string {
+  if (isIP(hop) !== 0) return hop;
+  const address = nodeAddress(hop);
+  return typeof address === 'string' ? address : hop;
 }
 
 /**
@@ -71,8 +82,8 @@ export class TrustedProxies {
 
   /**
    * The caller address: `remoteAddress` unless it is a trusted proxy; then the rightmost `X-Forwarded-For` entry
-   * that is not trusted (the leftmost one when all are). An unparsable entry ends the walk: it is taken as the
-   * caller, since no trusted proxy would have written it.
+   * that is not trusted (the leftmost one when all are), read without a port. An unparsable entry ends the walk: it
+   * is taken as the caller, since no trusted proxy would have written it.
    */
   callerAddress(remoteAddress: string | undefined, forwardedFor: string | string[] | undefined): string {
     const peer = plainAddress(remoteAddress ?? '');
@@ -80,7 +91,8 @@ export class TrustedProxies {
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
       .split(',')
       .map((hop) => hop.trim())
-      .filter((hop) => hop !== '');
+      .filter((hop) => hop !== '')
+      .map(forwardedForAddress);
     return this.walk(peer, hops);
   }
 

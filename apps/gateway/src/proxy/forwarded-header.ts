@@ -7,7 +7,11 @@ export const HIDDEN_NODE = Symbol('hidden');
 /** One hop of a `Forwarded` header: an IP address, {@link HIDDEN_NODE}, or the raw text of an element that does not parse. */
 export type ForwardedHop = string | typeof HIDDEN_NODE;
 
-/** Splits a `Forwarded` value into its elements at the commas that are not inside a quoted string. */
+/**
+ * Splits a `Forwarded` value into its elements at the commas that are not inside a quoted string. A quote left open
+ * splits at every comma instead: otherwise a caller's `for="x` would swallow the elements that the proxies after it
+ * appended, and its own text would read as the nearest hop.
+ */
 function elementsOf(value: string): string[] {
   const elements: string[] = [];
   let start = 0;
@@ -21,6 +25,11 @@ function elementsOf(value: string): string[] {
       start = at + 1;
     }
   }
+  if (quoted)
+    return value
+      .split(',')
+      .map((element) => element.trim())
+      .filter((element) => element !== '');
   elements.push(value.slice(start));
   return elements.map((element) => element.trim()).filter((element) => element !== '');
 }

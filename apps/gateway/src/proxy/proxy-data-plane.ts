@@ -6,10 +6,10 @@ import { CallCancellation } from './call-cancellation.js';
 import { TrustedProxies } from './caller-address.js';
 import type { EdgeRefusalReason } from './edge-refusal.js';
 import { absoluteFormOf, forwardPathOf } from './forward-path.js';
-import { hostProblemOf } from './host-header.js';
 import { answerError, type ProxyLogger } from './answer-error.js';
 import { ProxiedRoute, type ProxyAuthenticator } from './proxied-route.js';
 import { ProxyExchange } from './proxy-exchange.js';
+import { headProblemOf } from './request-head.js';
 import { QueuedExchanges } from './queued-exchanges.js';
 import type { CookiePolicy } from './proxy-headers.js';
 import { RoutePrefixes } from './route-prefixes.js';
@@ -50,6 +50,7 @@ const REFUSED_METHODS = new Set(['TRACE', 'CONNECT']);
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 /** Every method a route relays. */
 const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'QUERY']);
+const CLOSE = { connection: 'close' };
 const ALLOWED = { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY' };
 const DRAINING = {
   statusCode: 503,
@@ -75,7 +76,8 @@ function pathOfTarget(url: string): string | undefined {
  * whose target lies under a route prefix itself (the longest prefix wins) and hands everything else — `/token`,
  * `/revoke`, the admin paths, unknown paths — to Fastify. Before authentication, its edge refuses `TRACE`/`CONNECT`
  * and other unproxied methods (405), targets that leave their route, read as another route's or hide a separator
- * (400, `forwardPathOf`) and a missing, repeated or malformed `Host` (400), so a refused request costs no grant;
+ * (400, `forwardPathOf`) a missing, repeated or malformed `Host` (400, closing the connection) and HTTP versions other than 1.0 and 1.1
+ * (505), so a refused request costs no grant;
  * while the instance drains, it answers 503 and closes the connection. No request on a route goes through
  * Fastify's router, hooks or reply, which cost the warm path about 5 % of its CPU per request (the README's
  * benchmark).
@@ -159,10 +161,10 @@ export class ProxyDataPlane {
       exchange.refuse(405, `${method} ${why} on proxied routes`, ALLOWED);
       return;
     }
-    const hostProblem = hostProblemOf(raw);
-    if (hostProblem !== undefined) {
-      this.refused?.('bad_host', callerAddress);
-      exchange.refuse(400, hostProblem);
+    const headProblem = headProblemOf(raw);
+    if (headProblem !== undefined) {
+      this.refused?.(headProblem.reason, callerAddress);
+      exchange.refuse(headProblem.status, headProblem.message, CLOSE);
       return;
     }
     const path = forwardPathOf(url, route.prefix, raw.headers.host, this.prefixes);
