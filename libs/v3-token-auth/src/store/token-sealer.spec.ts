@@ -99,7 +99,7 @@ describe('TokenSealer', () => {
   it('rejects keys of the wrong size, duplicate ids and ids with a dot, without echoing the key', () => {
     const short = Buffer.from('not-32-bytes');
     expect(() => new TokenSealer([{ id: 'k1', key: short }])).toThrow(/exactly 32 bytes, got 12 bytes/);
-    expect(() => new TokenSealer([k1, { id: 'k1', key: k2.key }])).toThrow(/used twice/);
+    expect(() => new TokenSealer([k1, { id: 'k1', key: k2.key }])).toThrow(/#1 and #2 have the same id/);
     expect(() => new TokenSealer([{ id: 'k.1', key: k1.key }])).toThrow(/invalid id/);
     expect(() => new TokenSealer([])).toThrow(/at least one/);
     try {
@@ -137,11 +137,26 @@ describe('parseEncryptionKeys', () => {
     expect(() => parseEncryptionKeys(`:${k1.key.toString('base64')}`)).toThrow(/id:base64/);
     expect(() =>
       parseEncryptionKeys(`k1:${k1.key.toString('base64')},k1:${k2.key.toString('base64')}`),
-    ).toThrow(/used twice/);
+    ).toThrow(/#1 and #2 have the same id/);
     try {
       parseEncryptionKeys(sixteen);
     } catch (error) {
       expect((error as Error).message).not.toContain(sixteen);
+    }
+  });
+
+  it('never echoes a key written before its id, which reads as the id', () => {
+    const key = k1.key.toString('base64');
+    for (const written of [`${key}:k1`, `k2:${k2.key.toString('base64')},${key}:`, `${key}:${key}`]) {
+      let message = '';
+      try {
+        parseEncryptionKeys(written);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/Encryption key #\d/);
+      expect(message).not.toContain(key);
+      expect(message).not.toContain(key.slice(0, 12));
     }
   });
 });

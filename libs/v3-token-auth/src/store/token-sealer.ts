@@ -14,19 +14,24 @@ function assertValidKeys(keys: V3EncryptionKey[]): void {
       'TokenSealer needs at least one encryption key (32 bytes, e.g. `openssl rand -base64 32`)',
     );
   }
-  const seen = new Set<string>();
+  // Keys are named by position, never by id: an id and a key written the wrong way round would echo the key.
+  const seen = new Map<string, number>();
   keys.forEach(({ id, key }, index) => {
     if (typeof id !== 'string' || !KEY_ID.test(id)) {
       throw new Error(
         `Encryption key #${index + 1} has an invalid id: use 1-32 letters, digits, '_' or '-' (no '.')`,
       );
     }
-    if (seen.has(id)) throw new Error(`Encryption key id "${id}" is used twice: give every key its own id`);
-    seen.add(id);
+    const first = seen.get(id);
+    if (first !== undefined)
+      throw new Error(
+        `Encryption keys #${first} and #${index + 1} have the same id: give every key its own id`,
+      );
+    seen.set(id, index + 1);
     if (!Buffer.isBuffer(key) || key.length !== KEY_BYTES) {
       const got = Buffer.isBuffer(key) ? `${key.length} bytes` : typeof key;
       throw new Error(
-        `Encryption key "${id}" must be exactly ${KEY_BYTES} bytes, got ${got}: generate one with \`openssl rand -base64 32\``,
+        `Encryption key #${index + 1} must be exactly ${KEY_BYTES} bytes, got ${got}: generate one with \`openssl rand -base64 32\``,
       );
     }
   });
@@ -91,17 +96,18 @@ export class TokenSealer {
   }
 }
 
-function decodeKey(id: string, text: string): V3EncryptionKey {
+/** Key `text` under `id`; errors name it by its `position` in the list (from 1), never by its id. */
+function decodeKey(id: string, text: string, position: number): V3EncryptionKey {
   const value = text.trim();
   if (!BASE64.test(value)) {
     throw new Error(
-      `Encryption key "${id}" is not base64: give base64 of 32 random bytes, e.g. \`openssl rand -base64 32\``,
+      `Encryption key #${position} is not base64: give base64 of 32 random bytes, e.g. \`openssl rand -base64 32\``,
     );
   }
   const key = Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
   if (key.length !== KEY_BYTES) {
     throw new Error(
-      `Encryption key "${id}" must decode to exactly ${KEY_BYTES} bytes, got ${key.length}: generate one with \`openssl rand -base64 32\``,
+      `Encryption key #${position} must decode to exactly ${KEY_BYTES} bytes, got ${key.length}: generate one with \`openssl rand -base64 32\``,
     );
   }
   return { id, key };
@@ -128,9 +134,9 @@ export function parseEncryptionKeys(value: string): V3EncryptionKey[] {
               `Encryption key #${index + 1} is not "id:base64": write keys as comma-separated id:base64 pairs, newest first`,
             );
           }
-          return decodeKey(pair.slice(0, separator).trim(), pair.slice(separator + 1));
+          return decodeKey(pair.slice(0, separator).trim(), pair.slice(separator + 1), index + 1);
         })
-      : [decodeKey('k1', text)];
+      : [decodeKey('k1', text, 1)];
   assertValidKeys(keys);
   return keys;
 }
