@@ -22,10 +22,12 @@ const attempt = (addressKey: string, secretTag: string, clientKey = 'victim'): C
   clientKey,
   addressKey,
   secretTag,
+  knownGoodTag: secretTag,
 });
 
 async function fail(throttle: CredentialThrottle, times: number, from: CredentialAttempt) {
-  for (let i = 0; i < times; i++) await throttle.recordFailure({ ...from, secretTag: `guess-${i}` });
+  for (let i = 0; i < times; i++)
+    await throttle.recordFailure({ ...from, secretTag: `guess-${i}`, knownGoodTag: `guess-${i}` });
 }
 
 describe('CredentialThrottle', () => {

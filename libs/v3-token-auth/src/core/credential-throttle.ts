@@ -31,12 +31,15 @@ export interface CredentialThrottleOptions {
  * One attempt to authenticate: keyed hashes only, never a secret.
  * @property clientKey keyed hash of the client identity (e.g. the token fingerprint of token URL + client id).
  * @property addressKey keyed hash of the caller address the edge derived (`GATEWAY_TRUSTED_PROXIES`).
- * @property secretTag digest of the secret's verifier (e.g. `TokenFingerprinter.exemptionTag(verifier)`).
+ * @property secretTag digest of the secret's verifier for this grant's identity (`TokenFingerprinter.exemptionTag`).
+ * @property knownGoodTag digest of the secret's verifier for the client alone, the same whatever scope or resource
+ *   the grant asks for (`TokenFingerprinter.secretsVerifier`): what the known-good exemption counts by.
  */
 export interface CredentialAttempt {
   clientKey: string;
   addressKey: string;
   secretTag: string;
+  knownGoodTag: string;
 }
 
 /** Why an attempt may or may not go to the issuer. */
@@ -91,7 +94,7 @@ export class CredentialThrottle {
 
   /** Whether `attempt` may go to the issuer now, and why. */
   async decide(attempt: CredentialAttempt): Promise<ThrottleDecision> {
-    if (await this.store.isKnownGood(attempt.clientKey, attempt.secretTag)) {
+    if (await this.store.isKnownGood(attempt.clientKey, attempt.knownGoodTag)) {
       return { allowed: true, reason: 'known_good' };
     }
     const address = await this.store.read('address', attempt.addressKey);
@@ -110,7 +113,7 @@ export class CredentialThrottle {
   /** The caller's standing, for `RefusedClientMemory.recall`. */
   async standing(attempt: CredentialAttempt): Promise<CallerStanding> {
     const [knownGood, address] = await Promise.all([
-      this.store.isKnownGood(attempt.clientKey, attempt.secretTag),
+      this.store.isKnownGood(attempt.clientKey, attempt.knownGoodTag),
       this.store.read('address', attempt.addressKey),
     ]);
     return { knownGood, addressFailures: address?.count ?? 0 };
@@ -128,8 +131,8 @@ export class CredentialThrottle {
    * The secret obtained a token: it passes for `knownGoodTtlMs`. Counts are left alone, so that a caller cannot
    * wipe its address's count with a client of its own.
    */
-  async recordSuccess(attempt: Pick<CredentialAttempt, 'clientKey' | 'secretTag'>): Promise<void> {
-    await this.store.rememberKnownGood(attempt.clientKey, attempt.secretTag, this.knownGoodTtlMs);
+  async recordSuccess(attempt: Pick<CredentialAttempt, 'clientKey' | 'knownGoodTag'>): Promise<void> {
+    await this.store.rememberKnownGood(attempt.clientKey, attempt.knownGoodTag, this.knownGoodTtlMs);
   }
 
   private remaining(resetAt: number): number {

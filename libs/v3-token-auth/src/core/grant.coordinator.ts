@@ -62,6 +62,8 @@ export class GrantCoordinator {
       clientId: credentials.clientId,
       username: credentials.username,
       verifier,
+      clientSecret: credentials.clientSecret,
+      password: credentials.password,
       callerAddress,
     });
     const flight = this.grantAcrossInstances(key, verifier, credentials, attempt).finally(() =>

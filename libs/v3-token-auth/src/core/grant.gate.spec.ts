@@ -47,24 +47,40 @@ describe('GrantGate', () => {
   it('stops the guessing address after maxFailedAttempts and lets the same client through from another', async () => {
     const { gate, throttled, refuse, grant } = setup();
     const guess = (i: number) =>
-      gate.attemptOf({ clientId: 'svc', verifier: `wrong-${i}`, callerAddress: '10.0.0.2' });
+      gate.attemptOf({
+        clientId: 'svc',
+        verifier: `wrong-${i}`,
+        clientSecret: `wrong-${i}`,
+        callerAddress: '10.0.0.2',
+      });
     for (let i = 0; i < 3; i++)
       await expect(gate.pass(guess(i), 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     await expect(gate.pass(guess(3), 'svc', grant)).rejects.toThrow(V3TooManyAttemptsException);
     expect(throttled).toEqual(['svc']);
 
-    const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.3' });
+    const owner = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.3',
+    });
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
   });
 
   it('never throttles a known-good secret until knownGoodTtlMs ends', async () => {
     const { clock, gate, refuse, grant } = setup();
-    const right = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const right = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     const guessAll = async (round: number) => {
       for (let i = 0; i < 3; i++) {
         const wrong = gate.attemptOf({
           clientId: 'svc',
           verifier: `w${round}-${i}`,
+          clientSecret: `w${round}-${i}`,
           callerAddress: '10.0.0.2',
         });
         await expect(gate.pass(wrong, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
@@ -81,7 +97,7 @@ describe('GrantGate', () => {
 
   it('without a caller address counts per client, and never counts an issuer failure that is not a refusal', async () => {
     const { gate, grant } = setup();
-    const attempt = gate.attemptOf({ clientId: 'svc', verifier: 'any' });
+    const attempt = gate.attemptOf({ clientId: 'svc', verifier: 'any', clientSecret: 'any' });
     for (let i = 0; i < 5; i++) {
       await expect(gate.pass(attempt, 'svc', () => Promise.reject(new Error('timeout')))).rejects.toThrow(
         'timeout',
@@ -92,7 +108,12 @@ describe('GrantGate', () => {
 
   it('passes a refused request on as 400 with the issuer error, never remembering or counting it', async () => {
     const { gate, grant } = setup({ invalidCredentialsTtlMs: 60_000 });
-    const attempt = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const attempt = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     const invalidScope = () =>
       Promise.reject(new TokenEndpointError({ kind: 'request', status: 400, error: 'invalid_scope' }));
     for (let i = 0; i < 10; i++) {
@@ -112,14 +133,29 @@ describe('GrantGate', () => {
       return refuse();
     };
     for (let i = 0; i < 20; i++) {
-      const junk = gate.attemptOf({ clientId: 'junk', verifier: `guess-${i}`, callerAddress: '10.0.0.2' });
+      const junk = gate.attemptOf({
+        clientId: 'junk',
+        verifier: `guess-${i}`,
+        clientSecret: `guess-${i}`,
+        callerAddress: '10.0.0.2',
+      });
       await expect(gate.pass(junk, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
     }
     expect(calls).toBe(1);
-    const elsewhere = gate.attemptOf({ clientId: 'junk', verifier: 'other', callerAddress: '10.0.0.3' });
+    const elsewhere = gate.attemptOf({
+      clientId: 'junk',
+      verifier: 'other',
+      clientSecret: 'other',
+      callerAddress: '10.0.0.3',
+    });
     await expect(gate.pass(elsewhere, 'junk', grant)).resolves.toBe('token');
     clock.ms += 10_001;
-    const later = gate.attemptOf({ clientId: 'junk', verifier: 'later', callerAddress: '10.0.0.2' });
+    const later = gate.attemptOf({
+      clientId: 'junk',
+      verifier: 'later',
+      clientSecret: 'later',
+      callerAddress: '10.0.0.2',
+    });
     await expect(gate.pass(later, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
     expect(calls).toBe(2);
   });
@@ -135,7 +171,12 @@ describe('GrantGate', () => {
           retryAfterSeconds: 30,
         }),
       );
-    const svc = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const svc = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     const first = await gate.pass(svc, 'svc', slowDown).catch((error: unknown) => error);
     expect(first).toBeInstanceOf(V3IssuerThrottledException);
     expect((first as V3IssuerThrottledException).headers['Retry-After']).toBe('30');
@@ -148,7 +189,12 @@ describe('GrantGate', () => {
     expect((second as V3IssuerThrottledException).headers['Retry-After']).toBe('20');
     expect(called).toBe(false);
     expect(refused).toEqual(['issuer_throttled:svc']);
-    const other = gate.attemptOf({ clientId: 'other', verifier: 'right', callerAddress: '10.0.0.2' });
+    const other = gate.attemptOf({
+      clientId: 'other',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     await expect(gate.pass(other, 'other', grant)).resolves.toBe('token');
     clock.ms += 20_000;
     await expect(gate.pass(svc, 'svc', grant)).resolves.toBe('token');
@@ -157,7 +203,12 @@ describe('GrantGate', () => {
   it('caps cold grants per caller address per minute, but never for a known-good secret', async () => {
     const { clock, gate, refused, grant } = setup({ coldGrantsPerAddressPerMinute: 3 });
     const cold = (i: number, address = '10.0.0.2') =>
-      gate.attemptOf({ clientId: `client-${i}`, verifier: `secret-${i}`, callerAddress: address });
+      gate.attemptOf({
+        clientId: `client-${i}`,
+        verifier: `secret-${i}`,
+        clientSecret: `secret-${i}`,
+        callerAddress: address,
+      });
     for (let i = 0; i < 3; i++) await expect(gate.pass(cold(i), `client-${i}`, grant)).resolves.toBe('token');
     const limited = await gate.pass(cold(3), 'client-3', grant).catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(V3ColdGrantLimitException);
@@ -172,7 +223,12 @@ describe('GrantGate', () => {
 
   it('after a downstream refusal allows the credentials one re-grant per reauthCooldownMs, and no one else is stopped', async () => {
     const { clock, gate, refused, grant } = setup({ reauthCooldownMs: 30_000 });
-    const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const owner = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     await gate.pass(owner, 'svc', grant);
     await gate.refusedDownstream(owner.secretTag);
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
@@ -187,7 +243,12 @@ describe('GrantGate', () => {
     // The throttle's own checks (admit) never stop these credentials: only the issuer call is held back.
     await expect(gate.admit(owner, 'svc')).resolves.toBeUndefined();
 
-    const otherSecret = gate.attemptOf({ clientId: 'svc', verifier: 'rotated', callerAddress: '10.0.0.2' });
+    const otherSecret = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'rotated',
+      clientSecret: 'rotated',
+      callerAddress: '10.0.0.2',
+    });
     await expect(gate.pass(otherSecret, 'svc', grant)).resolves.toBe('token');
     clock.ms += 30_000;
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
@@ -199,16 +260,125 @@ describe('GrantGate', () => {
       Promise.reject(
         new TokenEndpointError({ kind: 'issuer', status: 503, error: 'temporarily_unavailable' }),
       );
-    const owner = gate.attemptOf({ clientId: 'svc', verifier: 'right', callerAddress: '10.0.0.2' });
+    const owner = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
     await gate.refusedDownstream(owner.secretTag);
     await expect(gate.pass(owner, 'svc', unavailable)).rejects.toMatchObject({ status: 503 });
     // The issuer's outage did not use up the window: the next grant is the re-grant.
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
     await expect(gate.pass(owner, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
 
-    const guessed = gate.attemptOf({ clientId: 'svc', verifier: 'guessed', callerAddress: '10.0.0.2' });
+    const guessed = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'guessed',
+      clientSecret: 'guessed',
+      callerAddress: '10.0.0.2',
+    });
     await gate.refusedDownstream(guessed.secretTag);
     await expect(gate.pass(guessed, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     await expect(gate.pass(guessed, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
+  });
+  it("never answers the owner from an attacker's invalid_client: the refusal is remembered for the guessing address only", async () => {
+    const { gate, refuse, grant } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
+    // The owner's address (a shared NAT) had one typo of its own, for another client.
+    const typo = gate.attemptOf({
+      clientId: 'other',
+      verifier: 'typo',
+      clientSecret: 'typo',
+      callerAddress: '10.0.0.9',
+    });
+    await expect(gate.pass(typo, 'other', refuse)).rejects.toThrow(V3InvalidCredentialsException);
+    // One guess for the owner's client id, from the attacker's address.
+    const guess = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'guess',
+      clientSecret: 'guess',
+      callerAddress: '10.0.0.66',
+    });
+    await expect(gate.pass(guess, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
+    // The owner's right secret, never seen before, goes to the issuer.
+    let asked = 0;
+    const owner = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.9',
+    });
+    await expect(
+      gate.pass(owner, 'svc', () => {
+        asked += 1;
+        return grant();
+      }),
+    ).resolves.toBe('token');
+    expect(asked).toBe(1);
+  });
+
+  it("lets a known-good secret past an issuer 429 that an attacker's wrong secrets drew for the client", async () => {
+    const { gate, grant } = setup();
+    const owner = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
+    await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
+    const slowDown = () =>
+      Promise.reject(
+        new TokenEndpointError({
+          kind: 'throttled-by-issuer',
+          status: 429,
+          error: 'slow_down',
+          retryAfterSeconds: 600,
+        }),
+      );
+    const guess = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'guess',
+      clientSecret: 'guess',
+      callerAddress: '10.0.0.66',
+    });
+    await expect(gate.pass(guess, 'svc', slowDown)).rejects.toThrow(V3IssuerThrottledException);
+    // The attacker's next guess is held back without asking the issuer; the owner's known-good secret is not.
+    await expect(gate.pass(guess, 'svc', grant)).rejects.toThrow(V3IssuerThrottledException);
+    await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
+  });
+
+  it('gives one secret one known-good tag whatever it asks for, so known-good on one route is known-good on all', () => {
+    const { gate } = setup();
+    const a = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.2',
+    });
+    const b = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'right',
+      clientSecret: 'right',
+      callerAddress: '10.0.0.3',
+    });
+    const other = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'rotated',
+      clientSecret: 'rotated',
+      callerAddress: '10.0.0.2',
+    });
+    const user = gate.attemptOf({
+      clientId: 'svc',
+      username: 'u',
+      verifier: 'right',
+      clientSecret: 'right',
+      password: 'p',
+    });
+    const forOtherScope = gate.attemptOf({ clientId: 'svc', verifier: 'per-scope', clientSecret: 'right' });
+    expect(a.knownGoodTag).toBe(b.knownGoodTag);
+    expect(forOtherScope.knownGoodTag).toBe(a.knownGoodTag);
+    expect(forOtherScope.secretTag).not.toBe(a.secretTag);
+    expect(new Set([a.knownGoodTag, other.knownGoodTag, user.knownGoodTag]).size).toBe(3);
+    expect(a.knownGoodTag).not.toContain('right');
   });
 });

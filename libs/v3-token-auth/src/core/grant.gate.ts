@@ -19,17 +19,33 @@ import { ReauthWindows } from './reauth-windows.js';
 import { RefusedClientMemory } from './refused-client.memory.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 
+/**
+ * What the issuer's `invalid_client` is remembered by: the client at one caller address. A flood of guesses from
+ * one address costs the issuer one call per `invalidCredentialsTtlMs`; the owner at another address is never
+ * answered from the attacker's refusal.
+ */
+function refusedClientKey(attempt: CredentialAttempt): string {
+  return `${attempt.clientKey}\u0000${attempt.addressKey}`;
+}
+
 /** Backoff after an issuer 429 that named no `Retry-After`, ms. */
 const DEFAULT_ISSUER_BACKOFF_MS = 5000;
 
-/** Who asks for a grant: the client (and user) named, the secret's verifier, and where the request came from. */
+/** Who asks for a grant: the client (and user) named, the secrets presented, and where the request came from. */
 export interface GrantCaller {
   /** Client id named by the request. */
   clientId: string;
   /** Username of a `password` grant; counted together with the client id. */
   username?: string;
-  /** Keyed hash of the secret(s) presented (`TokenFingerprinter.verifier`). */
+  /**
+   * Keyed hash of the secret(s) presented for this grant's identity (`TokenFingerprinter.verifier`): what the
+   * refused-secret memory and the re-grant windows of these credentials count by.
+   */
   verifier: string;
+  /** The client secret presented; only its keyed hash is kept (`TokenFingerprinter.secretsVerifier`). */
+  clientSecret?: string;
+  /** The user's password of a `password` grant; only its keyed hash is kept. */
+  password?: string;
   /** Caller address as the edge derived it; without one the client's own key stands in for it. */
   callerAddress?: string;
 }
@@ -86,9 +102,13 @@ export class GrantGate {
     );
   }
 
-  /** The throttle's view of `caller`: keyed hashes only. */
+  /**
+   * The throttle's view of `caller`: keyed hashes only. Its known-good tag is the same for every scope and resource
+   * the caller asks for, so a secret that obtained a token for one route is known-good on every other.
+   */
   attemptOf(caller: GrantCaller): CredentialAttempt {
     const clientKey = this.fingerprinter.clientKey(caller.clientId, caller.username);
+    const secrets = this.fingerprinter.secretsVerifier(clientKey, caller.clientSecret, caller.password);
     return {
       clientKey,
       addressKey:
@@ -96,6 +116,7 @@ export class GrantGate {
           ? clientKey
           : this.fingerprinter.addressKey(caller.callerAddress),
       secretTag: TokenFingerprinter.exemptionTag(caller.verifier),
+      knownGoodTag: TokenFingerprinter.exemptionTag(secrets),
     };
   }
 
@@ -105,15 +126,17 @@ export class GrantGate {
    * the caller address spent its cold grants of the minute.
    */
   async admit(attempt: CredentialAttempt, clientId: string): Promise<void> {
-    const backoffMs = this.issuerBackoff.remainingMs(attempt.clientKey);
+    const standing = await this.throttle.standing(attempt);
+    // A known-good secret is not held back by a 429 that someone else's wrong secrets may have drawn from the issuer:
+    // if the issuer throttles the client itself, it says so again, for this secret.
+    const backoffMs = standing.knownGood ? 0 : this.issuerBackoff.remainingMs(attempt.clientKey);
     if (backoffMs > 0) {
       this.observer.grantRefused?.('issuer_throttled', clientId);
       throw new V3IssuerThrottledException(backoffMs / 1000);
     }
-    const standing = await this.throttle.standing(attempt);
     const refusal =
       this.refusedSecrets.recall(attempt.secretTag, standing) ??
-      this.refusedClients.recall(attempt.clientKey, standing);
+      this.refusedClients.recall(refusedClientKey(attempt), standing);
     if (refusal) throw toV3Exception(refusal);
     const decision = await this.throttle.decide(attempt);
     if (!decision.allowed) {
@@ -175,7 +198,7 @@ export class GrantGate {
     if (error instanceof TokenEndpointError) {
       if (error.kind === 'credential') {
         this.refusedSecrets.remember(attempt.secretTag, error);
-        if (error.error === 'invalid_client') this.refusedClients.remember(attempt.clientKey, error);
+        if (error.error === 'invalid_client') this.refusedClients.remember(refusedClientKey(attempt), error);
         await this.throttle.recordFailure(attempt);
       } else if (error.kind === 'throttled-by-issuer') {
         const delayMs =
@@ -189,7 +212,7 @@ export class GrantGate {
   /** The secret behind `attempt` obtained a token (here or, read from the shared store, elsewhere). */
   async granted(attempt: CredentialAttempt): Promise<void> {
     this.refusedSecrets.forget(attempt.secretTag);
-    this.refusedClients.forget(attempt.clientKey);
+    this.refusedClients.forget(refusedClientKey(attempt));
     await this.throttle.recordSuccess(attempt);
   }
 }

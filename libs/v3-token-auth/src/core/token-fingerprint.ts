@@ -47,6 +47,15 @@ export class TokenFingerprinter {
     return this.mac('verifier', cacheKey, credentials.clientSecret ?? '', credentials.password ?? '');
   }
 
+  /**
+   * Verifier of a client's secret (and, under `password`, its user's password) at this token URL, bound to its
+   * `clientKey` and so the same whatever scope or resource a grant asks for: what the throttle's known-good exemption,
+   * the refused-secret memory and the re-grant windows count by.
+   */
+  secretsVerifier(clientKey: string, clientSecret = '', password = ''): string {
+    return this.mac('verifier', clientKey, clientSecret, password);
+  }
+
   /** Throttle key of a client (and, under `password`, of its user) at this token URL; scope-independent. */
   clientKey(clientId: string, username = ''): string {
     return `t.${this.mac('client', this.tokenUrl, clientId, username)}`;

@@ -201,7 +201,12 @@ export class V3TokenService {
         clientId: grant.clientId,
         clientSecret: grant.clientSecret,
       });
-      const attempt = this.gate.attemptOf({ clientId: grant.clientId, verifier, callerAddress });
+      const attempt = this.gate.attemptOf({
+        clientId: grant.clientId,
+        verifier,
+        clientSecret: grant.clientSecret,
+        callerAddress,
+      });
       const response = await this.gate.pass(attempt, grant.clientId, () => this.client.requestToken(grant));
       const token = toCachedToken(response, parsed.grant, '');
       await this.cache.saveBearer(token, attempt.secretTag);
