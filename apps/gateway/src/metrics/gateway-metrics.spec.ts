@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, it, expect, jest } from '@jest/globals';
 import { Logger, type LoggerService } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { GatewayMetrics } from './gateway-metrics.js';
 
@@ -192,5 +193,16 @@ describe('GatewayMetrics', () => {
         'warn Token store set failed: Connection is closed',
       ]);
     });
+  });
+
+  it("names every gateway and token metric it exposes in the README's metrics list", async () => {
+    const metrics = new GatewayMetrics();
+    const names = [...(await metrics.metrics()).matchAll(/^# HELP ((?:v3_token|gateway)_\w+)/gm)].map(
+      (m) => m[1],
+    );
+    metrics.onModuleDestroy();
+    expect(names.length).toBeGreaterThan(10);
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+    expect(names.filter((name) => !readme.includes(`\`${name}`))).toEqual([]);
   });
 });
