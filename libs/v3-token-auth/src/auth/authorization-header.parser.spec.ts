@@ -37,6 +37,11 @@ describe('parseAuthorization', () => {
       scheme: 'bearer',
       token: 'eyJhbGciOi.J9-_x~+/=',
     });
+    // Whatever visible ASCII the issuer's token parser accepts, so every token POST /token hands out opens a route.
+    expect(parseAuthorization('Bearer tok:with!chars*')).toEqual({
+      scheme: 'bearer',
+      token: 'tok:with!chars*',
+    });
   });
 
   it.each([
@@ -51,6 +56,8 @@ describe('parseAuthorization', () => {
     ['control characters', basic('id\u0000:secret'), 400, /control characters/],
     ['invalid UTF-8', `Basic ${Buffer.from([0x69, 0x3a, 0xff, 0xfe]).toString('base64')}`, 401, /UTF-8/],
     ['a malformed bearer', 'Bearer a b', 401, /Bearer token is missing or malformed/],
+    ['a bearer with a control character', 'Bearer a\u0001b', 401, /Bearer token is missing or malformed/],
+    ['a bearer with a non-ASCII character', 'Bearer a\u00e9b', 401, /Bearer token is missing or malformed/],
     ['an oversized header', `Basic ${'A'.repeat(5000)}`, 400, /larger than 4096 bytes/],
   ])('refuses %s with a clear message', (_name, header, status, message) => {
     const result = failure(() => parseAuthorization(header));

@@ -1,3 +1,4 @@
+import { TOKEN_CHARACTERS } from '../issuer/v3-token-response.parser.js';
 import { V3BadRequestException, V3UnauthorizedException } from '../v3-token.exceptions.js';
 
 /** A parsed `Authorization` header. */
@@ -8,7 +9,6 @@ export type ParsedAuthorization =
 export const DEFAULT_MAX_HEADER_BYTES = 4096;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const MAX_ID_LENGTH = 256;
@@ -60,7 +60,9 @@ export function parseAuthorization(
   const value = space < 0 ? '' : header.slice(space + 1).trim();
 
   if (scheme === 'bearer') {
-    if (!B64TOKEN.test(value)) {
+    // Any token the issuer may answer (visible ASCII), not only RFC 6750's b64token: `POST /token` hands such tokens
+    // out, and they must open the routes too.
+    if (!TOKEN_CHARACTERS.test(value)) {
       throw new V3UnauthorizedException('Bearer token is missing or malformed', 'invalid_token');
     }
     return { scheme: 'bearer', token: value };

@@ -8,8 +8,11 @@ export const MAX_SCOPE_LENGTH = 4 * 1024;
 /** Longest lifetime accepted for `expires_in` / `refresh_expires_in`: ten years, in seconds. */
 export const MAX_LIFETIME_SECONDS = 10 * 365 * 24 * 60 * 60;
 
-/** Visible ASCII, no spaces: a token that is safe to place in an `Authorization` header. */
-const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
+/**
+ * Visible ASCII, no spaces: a token that is safe to place in an `Authorization` header. The Bearer parser accepts
+ * the same, so every token the gateway hands out can be sent back to it.
+ */
+export const TOKEN_CHARACTERS = /^[\x21-\x7e]+$/;
 const INTEGER_STRING = /^\d{1,10}$/;
 
 type JsonObject = Record<string, unknown>;
