@@ -135,7 +135,8 @@ describe('V3TokenAuthModule tokens: refresh, Bearer, client authentication (real
 
     const unknown = await app.me('Bearer eyJub3Qtb3Vycy.aGFuZGVkLW91dA.c2lnbmF0dXJl');
     expect(unknown.status).toBe(401);
-    expect(unknown.headers.get('www-authenticate')).toMatch(/Bearer realm=/);
+    // RFC 6750 §3: a token that was sent and is not valid is named in the Bearer challenge.
+    expect(unknown.headers.get('www-authenticate')).toMatch(/Bearer realm="[^"]+", error="invalid_token"/);
     expect(unknown.body).toMatchObject({ statusCode: 401 });
 
     const stranger = await start();

@@ -50,16 +50,20 @@ export abstract class V3TokenException extends HttpException {
 
 /**
  * 401: the caller's credentials are missing, malformed or were refused by the issuer.
- * Carries `WWW-Authenticate`.
+ * Carries `WWW-Authenticate`; for an `invalid_token` its Bearer challenge names the error (RFC 6750 §3).
  */
 export class V3UnauthorizedException extends V3TokenException {
   constructor(message: string, oauthError: string = 'invalid_client', realm = 'v3-token') {
+    const bearer =
+      oauthError === 'invalid_token'
+        ? `Bearer realm="${realm}", error="invalid_token"`
+        : `Bearer realm="${realm}"`;
     super(
       HttpStatus.UNAUTHORIZED,
       'Unauthorized',
       message,
       {
-        'WWW-Authenticate': `Basic realm="${realm}", Bearer realm="${realm}"`,
+        'WWW-Authenticate': `Basic realm="${realm}", ${bearer}`,
       },
       oauthError,
     );
