@@ -42,6 +42,14 @@ export interface CredentialAttempt {
   knownGoodTag: string;
 }
 
+/** How soon to retry when only attempts still waiting for the issuer's answer stand in the way, ms. */
+const UNANSWERED_RETRY_MS = 1000;
+
+/** The key of a client at one caller address, for the holds of unanswered attempts. */
+function pairKey(attempt: CredentialAttempt): string {
+  return `${attempt.clientKey}\u0000${attempt.addressKey}`;
+}
+
 /** Why an attempt may or may not go to the issuer. */
 export type ThrottleDecision =
   | { allowed: true; reason: 'known_good' | 'under_limits' | 'clean_address' }
@@ -66,12 +74,14 @@ export interface CallerStanding {
  *    unknown secrets to `cleanAddressAllowance` attempts per address per window.
  *
  * Ask `decide` before a grant (never on a cache hit), then report the issuer's answer with `recordFailure` or
- * `recordSuccess`.
+ * `recordSuccess`, and `settle` the attempt.
  * @example
  * const decision = await throttle.decide({ clientKey, addressKey, secretTag });
  * if (!decision.allowed) throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
  */
 export class CredentialThrottle {
+  /** Attempts let through whose answer has not been recorded, per client and per client at one address. */
+  private readonly unanswered = new Map<string, number>();
   private readonly store: CredentialThrottleStore;
   private readonly maxPerAddress: number;
   private readonly addressWindowMs: number;
@@ -92,22 +102,38 @@ export class CredentialThrottle {
     this.knownGoodTtlMs = options.knownGoodTtlMs ?? 7 * 24 * 3_600_000;
   }
 
-  /** Whether `attempt` may go to the issuer now, and why. */
+  /**
+   * Whether `attempt` may go to the issuer now, and why. An attempt let through on the counts (not `known_good`) is
+   * held until `settle`: it counts as a failure of its client, and of its client at its address, until its answer is
+   * recorded, so that concurrent guesses cannot all pass before the first failure is counted. Distinct clients at one
+   * address (a NAT, a proxy) hold nothing of each other's.
+   */
   async decide(attempt: CredentialAttempt): Promise<ThrottleDecision> {
     if (await this.store.isKnownGood(attempt.clientKey, attempt.knownGoodTag)) {
       return { allowed: true, reason: 'known_good' };
     }
     const address = await this.store.read('address', attempt.addressKey);
-    if (address !== undefined && address.count >= this.maxPerAddress) {
-      return { allowed: false, reason: 'address', retryAfterMs: this.remaining(address.resetAt) };
-    }
     const client = await this.store.read('client', attempt.clientKey);
-    if (client === undefined || client.count < this.maxPerClient) {
-      return { allowed: true, reason: 'under_limits' };
+    // From here to the hold nothing awaits: no other decision runs in between.
+    const atAddress = pairKey(attempt);
+    const addressCount = (address?.count ?? 0) + this.held(atAddress);
+    if (addressCount >= this.maxPerAddress) {
+      return { allowed: false, reason: 'address', retryAfterMs: this.retryAfter(address) };
     }
-    if ((address?.count ?? 0) < this.cleanAllowance) return { allowed: true, reason: 'clean_address' };
-    const resetAt = Math.min(client.resetAt, address?.resetAt ?? Infinity);
-    return { allowed: false, reason: 'client', retryAfterMs: this.remaining(resetAt) };
+    const clientCount = (client?.count ?? 0) + this.held(attempt.clientKey);
+    if (clientCount < this.maxPerClient || addressCount < this.cleanAllowance) {
+      this.hold(atAddress, 1);
+      this.hold(attempt.clientKey, 1);
+      return { allowed: true, reason: clientCount < this.maxPerClient ? 'under_limits' : 'clean_address' };
+    }
+    const resetAt = Math.min(client?.resetAt ?? Infinity, address?.resetAt ?? Infinity);
+    return { allowed: false, reason: 'client', retryAfterMs: this.retryAfter({ resetAt }) };
+  }
+
+  /** Ends the hold of an attempt `decide` let through on the counts, once its answer is recorded (or it never went). */
+  settle(attempt: CredentialAttempt): void {
+    this.hold(pairKey(attempt), -1);
+    this.hold(attempt.clientKey, -1);
   }
 
   /** The caller's standing, for `RefusedClientMemory.recall`. */
@@ -133,6 +159,23 @@ export class CredentialThrottle {
    */
   async recordSuccess(attempt: Pick<CredentialAttempt, 'clientKey' | 'knownGoodTag'>): Promise<void> {
     await this.store.rememberKnownGood(attempt.clientKey, attempt.knownGoodTag, this.knownGoodTtlMs);
+  }
+
+  private held(key: string): number {
+    return this.unanswered.get(key) ?? 0;
+  }
+
+  private hold(key: string, change: number): void {
+    const count = this.held(key) + change;
+    if (count > 0) this.unanswered.set(key, count);
+    else this.unanswered.delete(key);
+  }
+
+  /** Until the window of `count` ends; a second while only unanswered attempts stand in the way. */
+  private retryAfter(count: { resetAt: number } | undefined): number {
+    return count === undefined || count.resetAt === Infinity
+      ? UNANSWERED_RETRY_MS
+      : this.remaining(count.resetAt);
   }
 
   private remaining(resetAt: number): number {

@@ -79,22 +79,26 @@ export class GrantCoordinator {
     credentials: V3Credentials,
     attempt: CredentialAttempt,
   ): Promise<TokenSlot> {
-    await this.gate.admit(attempt, credentials.clientId);
-    const outcome = await this.lockOrWait(key, verifier);
-    if ('slot' in outcome) return outcome.slot;
-    const { lock } = outcome;
-    if (lock) {
-      const grantedMeanwhile = await this.cache.freshStored(key, verifier);
-      if (grantedMeanwhile) {
-        await lock.release().catch(() => undefined);
-        this.observer.lockWait?.('picked_up');
-        return this.cache.hold(key, grantedMeanwhile);
+    const settle = await this.gate.admit(attempt, credentials.clientId);
+    try {
+      const outcome = await this.lockOrWait(key, verifier);
+      if ('slot' in outcome) return outcome.slot;
+      const { lock } = outcome;
+      if (lock) {
+        const grantedMeanwhile = await this.cache.freshStored(key, verifier);
+        if (grantedMeanwhile) {
+          await lock.release().catch(() => undefined);
+          this.observer.lockWait?.('picked_up');
+          return this.cache.hold(key, grantedMeanwhile);
+        }
+        this.observer.lockWait?.('acquired');
       }
-      this.observer.lockWait?.('acquired');
+      return await withRenewedLease(lock, this.options.lockLeaseMs, () =>
+        this.grantFromIssuer(key, verifier, credentials, attempt),
+      );
+    } finally {
+      settle();
     }
-    return withRenewedLease(lock, this.options.lockLeaseMs, () =>
-      this.grantFromIssuer(key, verifier, credentials, attempt),
-    );
   }
 
   private async lockOrWait(key: string, verifier: string): Promise<LockOutcome> {

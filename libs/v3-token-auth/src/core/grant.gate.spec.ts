@@ -241,7 +241,7 @@ describe('GrantGate', () => {
     });
     expect(refused).toEqual(['reauth_cooldown:svc']);
     // The throttle's own checks (admit) never stop these credentials: only the issuer call is held back.
-    await expect(gate.admit(owner, 'svc')).resolves.toBeUndefined();
+    await expect(gate.admit(owner, 'svc')).resolves.toEqual(expect.any(Function));
 
     const otherSecret = gate.attemptOf({
       clientId: 'svc',
@@ -380,5 +380,51 @@ describe('GrantGate', () => {
     expect(forOtherScope.secretTag).not.toBe(a.secretTag);
     expect(new Set([a.knownGoodTag, other.knownGoodTag, user.knownGoodTag]).size).toBe(3);
     expect(a.knownGoodTag).not.toContain('right');
+  });
+
+  it('lets no more concurrent guesses for one client from one address reach the issuer than its limit allows', async () => {
+    const { gate, grant } = setup({ maxFailedAttempts: 3, coldGrantsPerAddressPerMinute: 0 });
+    let asked = 0;
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const slowRefusal = async (): Promise<string> => {
+      asked += 1;
+      await answered;
+      throw new TokenEndpointError({ kind: 'credential', status: 401, error: 'invalid_client' });
+    };
+    const guesses = Array.from({ length: 50 }, (_, i) =>
+      gate.pass(
+        gate.attemptOf({
+          clientId: 'svc',
+          verifier: `g${i}`,
+          clientSecret: `g${i}`,
+          callerAddress: '10.0.0.66',
+        }),
+        'svc',
+        slowRefusal,
+      ),
+    );
+    const outcomes = Promise.allSettled(guesses);
+    await new Promise((resolve) => setImmediate(resolve));
+    answer();
+    const settled = await outcomes;
+    expect(asked).toBe(3);
+    expect(
+      settled.filter((o) => o.status === 'rejected' && o.reason instanceof V3TooManyAttemptsException),
+    ).toHaveLength(47);
+    // Distinct clients at the same address hold nothing of each other's.
+    const neighbours = Array.from({ length: 10 }, (_, i) =>
+      gate.pass(
+        gate.attemptOf({
+          clientId: `n${i}`,
+          verifier: 'right',
+          clientSecret: 'right',
+          callerAddress: '10.0.0.67',
+        }),
+        `n${i}`,
+        grant,
+      ),
+    );
+    await expect(Promise.all(neighbours)).resolves.toHaveLength(10);
   });
 });

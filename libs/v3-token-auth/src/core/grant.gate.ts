@@ -28,6 +28,9 @@ function refusedClientKey(attempt: CredentialAttempt): string {
   return `${attempt.clientKey}\u0000${attempt.addressKey}`;
 }
 
+/** What `admit` hands back for an attempt the throttle holds nothing for (a known-good secret). */
+const NOTHING_HELD = (): void => {};
+
 /** Backoff after an issuer 429 that named no `Retry-After`, ms. */
 const DEFAULT_ISSUER_BACKOFF_MS = 5000;
 
@@ -121,11 +124,13 @@ export class GrantGate {
   }
 
   /**
-   * Resolves when the grant may go to the issuer. Throws 429 while the issuer's `Retry-After` for this client runs,
-   * the issuer's recent refusal of this secret or client id, 429 when the throttle stops the attempt, and 429 when
-   * the caller address spent its cold grants of the minute.
+   * Resolves when the grant may go to the issuer, with the function that ends the throttle's hold on the attempt
+   * (`CredentialThrottle.decide`): call it once, after `failed` or `granted`, or when the grant does not go. Throws
+   * 429 while the issuer's `Retry-After` for this client runs (unless the secret is known-good), the issuer's recent
+   * refusal of this secret or client id, 429 when the throttle stops the attempt, and 429 when the caller address
+   * spent its cold grants of the minute.
    */
-  async admit(attempt: CredentialAttempt, clientId: string): Promise<void> {
+  async admit(attempt: CredentialAttempt, clientId: string): Promise<() => void> {
     const standing = await this.throttle.standing(attempt);
     // A known-good secret is not held back by a 429 that someone else's wrong secrets may have drawn from the issuer:
     // if the issuer throttles the client itself, it says so again, for this secret.
@@ -143,12 +148,18 @@ export class GrantGate {
       this.observer.throttled?.(clientId, decision.reason);
       throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
     }
-    if (decision.reason === 'known_good') return;
-    const cold = await this.coldGrants.take(attempt.addressKey);
+    if (decision.reason === 'known_good') return NOTHING_HELD;
+    const settle = (): void => this.throttle.settle(attempt);
+    const cold = await this.coldGrants.take(attempt.addressKey).catch((error: unknown) => {
+      settle();
+      throw error;
+    });
     if (!cold.allowed) {
+      settle();
       this.observer.grantRefused?.('cold_grant_limit', clientId);
       throw new V3ColdGrantLimitException(cold.retryAfterMs / 1000);
     }
+    return settle;
   }
 
   /**
@@ -174,16 +185,20 @@ export class GrantGate {
 
   /** Runs `grant` behind the gate and reports its outcome (see `failed` and `granted`). */
   async pass<T>(attempt: CredentialAttempt, clientId: string, grant: () => Promise<T>): Promise<T> {
-    await this.admit(attempt, clientId);
-    const regrant = await this.spendRegrant(attempt, clientId);
-    let granted: T;
+    const settle = await this.admit(attempt, clientId);
     try {
-      granted = await grant();
-    } catch (error) {
-      throw await this.failed(attempt, error, regrant);
+      const regrant = await this.spendRegrant(attempt, clientId);
+      let granted: T;
+      try {
+        granted = await grant();
+      } catch (error) {
+        throw await this.failed(attempt, error, regrant);
+      }
+      await this.granted(attempt);
+      return granted;
+    } finally {
+      settle();
     }
-    await this.granted(attempt);
-    return granted;
   }
 
   /**
