@@ -8,7 +8,7 @@ const answer = (scope?: string) => ({
     access_token: 'at',
     token_type: 'Bearer' as const,
     expires_in: 60,
-    ...(scope ? { scope } : {}),
+    ...(scope !== undefined ? { scope } : {}),
   },
 });
 
@@ -19,5 +19,9 @@ describe('toCachedToken', () => {
     );
     expect(toCachedToken(answer(), { clientId: 'c', scope: 'orders:read' }, 'v').scope).toBe('orders:read');
     expect(toCachedToken(answer(), { clientId: 'c' }, 'v')).not.toHaveProperty('scope');
+  });
+
+  it('grants nothing for an empty scope in the answer, never the scope requested', () => {
+    expect(toCachedToken(answer(''), { clientId: 'c', scope: 'orders:write' }, 'v').scope).toBe('');
   });
 });

@@ -64,6 +64,11 @@ describe('parseV3TokenResponse', () => {
     expect(parsed).toEqual(valid);
   });
 
+  it('keeps an empty scope, which grants nothing, apart from an absent one, which grants what was asked', () => {
+    expect(parseV3TokenResponse({ ...valid, scope: '' }).scope).toBe('');
+    expect(parseV3TokenResponse({ ...valid, scope: undefined }).scope).toBeUndefined();
+  });
+
   it('accepts the largest lifetime and a token of the largest size', () => {
     const big = 'a'.repeat(MAX_TOKEN_LENGTH);
     expect(

@@ -92,7 +92,8 @@ export function parseV3TokenResponse(body: unknown): V3TokenResponse {
     if (typeof scope !== 'string' || scope.length > MAX_SCOPE_LENGTH) {
       throw new V3ProtocolException(`scope must be a string of at most ${MAX_SCOPE_LENGTH} characters`);
     }
-    if (scope.length > 0) response.scope = scope;
+    // An empty scope grants nothing: only an absent one means "as requested" (RFC 6749 §5.1).
+    response.scope = scope;
   }
   return response;
 }
