@@ -132,4 +132,31 @@ describe('faults: the wrong-secret throttle per client and caller address', () =
     });
     expect(owner.status).toBe(200);
   });
+
+  it('counts guessed refresh tokens with a known-good client secret: the N+1th is 429, the owner is still served', async () => {
+    // The client's secret is known-good (it obtained a token); every refresh below carries it, with a made-up token.
+    const granted = await tokenForm(gateway, '127.0.0.6', {
+      grant_type: 'client_credentials',
+      client_id: 'refreshed',
+      client_secret: CLIENTS.refreshed,
+    });
+    expect(granted.status).toBe(200);
+    const before = issuer.issuer.grantCount('refreshed');
+    const guesses: RawAnswer[] = [];
+    for (let i = 0; i < 7; i++) {
+      guesses.push(
+        await tokenForm(gateway, '127.0.0.7', {
+          grant_type: 'refresh_token',
+          client_id: 'refreshed',
+          client_secret: CLIENTS.refreshed,
+          refresh_token: `guessed-refresh-token-${i}`,
+        }),
+      );
+    }
+    expect(guesses.map((answer) => answer.status)).toEqual([400, 400, 400, 400, 400, 429, 429]);
+    expect(guesses[0].text).toMatch(/"error":"invalid_grant"/);
+    expect(issuer.issuer.grantCount('refreshed') - before).toBe(5);
+    const owner = await proxied(gateway, '127.0.0.7', 'refreshed', CLIENTS.refreshed);
+    expect(owner.status).toBe(200);
+  });
 });

@@ -7,7 +7,12 @@ import { looksLikeJwt, V3JwtVerifier } from '../jwt/v3-jwt.verifier.js';
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import { TokenStore } from '../store/token-store.interface.js';
 import { V3_TOKEN_AUTH_RESOLVED_OPTIONS } from '../v3-token.constants.js';
-import { V3IssuerUnavailableException, V3UnauthorizedException } from '../v3-token.exceptions.js';
+import {
+  V3InvalidCredentialsException,
+  V3IssuerUnavailableException,
+  V3RequestRefusedException,
+  V3UnauthorizedException,
+} from '../v3-token.exceptions.js';
 import type {
   V3AuthenticateOptions,
   V3Credentials,
@@ -195,19 +200,30 @@ export class V3TokenService {
     const callerAddress = options?.callerAddress;
     if (parsed.kind === 'refresh') {
       const { grant } = parsed;
+      // The refresh token is the credential presented: a bad one is a wrong secret (counted, throttled), and the
+      // client's own secret, known-good from its other grants, exempts no refresh that carries someone else's guess.
       const clientKey = this.fingerprinter.clientKey(grant.clientId);
       const verifier = this.fingerprinter.verifier(clientKey, {
         grantType: 'client_credentials',
         clientId: grant.clientId,
         clientSecret: grant.clientSecret,
+        password: grant.refreshToken,
       });
       const attempt = this.gate.attemptOf({
         clientId: grant.clientId,
         verifier,
         clientSecret: grant.clientSecret,
+        password: grant.refreshToken,
         callerAddress,
       });
-      const response = await this.gate.pass(attempt, grant.clientId, () => this.client.requestToken(grant));
+      const response = await this.gate
+        .pass(attempt, grant.clientId, () => this.client.requestToken(grant))
+        .catch((error: unknown) => {
+          // Counted as a wrong secret, but answered as the token endpoint answers it: 400 (RFC 6749 §5.2).
+          if (error instanceof V3InvalidCredentialsException && error.oauthError === 'invalid_grant')
+            throw new V3RequestRefusedException(error.issuerStatus, 'invalid_grant', error.errorDescription);
+          throw error;
+        });
       const token = toCachedToken(response, parsed.grant, '');
       await this.cache.saveBearer(token, attempt.secretTag);
       return toV3TokenResponse(token, this.clock.now());

@@ -25,17 +25,18 @@ export interface Refusal {
 
 /**
  * Classifies the issuer's refusal of a grant:
- * - `invalid_client`, `unauthorized_client`, and `invalid_grant` of a `password` grant (the user's password) refuse
- *   a secret: `credential`.
- * - `invalid_scope`, `invalid_request`, `unsupported_grant_type`, `invalid_target`, and `invalid_grant` of any other
- *   grant (an expired refresh token) refuse the request: `request`.
+ * - `invalid_client`, `unauthorized_client`, and `invalid_grant` of a `password` grant (the user's password) or of a
+ *   `refresh_token` grant (a refresh token that is wrong, expired or used) refuse a secret: `credential`.
+ * - `invalid_scope`, `invalid_request`, `unsupported_grant_type`, `invalid_target`, and `invalid_grant` of a
+ *   `client_credentials` grant refuse the request: `request`.
  * - Another code, or none (an HTML page), is a `credential` refusal (`invalid_client`) at 401/403, and a `request`
  *   refusal at 400 (the code relayed when it looks like one, else `invalid_request`).
  * @example refusalOf(400, 'invalid_scope', 'client_credentials') // { kind: 'request', error: 'invalid_scope' }
  */
 export function refusalOf(status: number, error: string | undefined, grantType: V3GrantType): Refusal {
   if (error !== undefined && CLIENT_CREDENTIAL_ERRORS.has(error)) return { kind: 'credential', error };
-  if (error === 'invalid_grant' && grantType === 'password') return { kind: 'credential', error };
+  if (error === 'invalid_grant' && (grantType === 'password' || grantType === 'refresh_token'))
+    return { kind: 'credential', error };
   if (error !== undefined && REQUEST_ERRORS.has(error)) return { kind: 'request', error };
   if (status !== 400) return { kind: 'credential', error: 'invalid_client' };
   return {

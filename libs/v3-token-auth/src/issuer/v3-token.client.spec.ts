@@ -284,6 +284,7 @@ describe('V3TokenClient', () => {
       [401, 'unauthorized_client', 'Invalid client or Invalid client credentials', 'client_credentials'],
       [400, 'invalid_client', 'Invalid client credentials', 'client_credentials'],
       [400, 'invalid_grant', 'Invalid user credentials', 'password'],
+      [400, 'invalid_grant', 'Token is not active', 'refresh_token'],
     ] as const)(
       'classifies Keycloak %i %s as a credential refusal and never retries',
       async (status, error, description, grantType) => {
@@ -297,6 +298,7 @@ describe('V3TokenClient', () => {
             clientSecret: 'b',
             username: 'u',
             password: 'p',
+            refreshToken: 'r',
           }),
         );
 
@@ -314,7 +316,6 @@ describe('V3TokenClient', () => {
       [400, 'invalid_request', 'Missing form parameter: grant_type', 'client_credentials'],
       [400, 'unsupported_grant_type', 'Unsupported grant_type', 'client_credentials'],
       [400, 'invalid_target', 'Unknown resource', 'client_credentials'],
-      [400, 'invalid_grant', 'Token is not active', 'refresh_token'],
       [400, 'invalid_grant', 'Not allowed', 'client_credentials'],
     ] as const)(
       'classifies Keycloak %i %s as a request refusal and never retries',
