@@ -12,6 +12,7 @@ import {
   SPEND_REAUTH_WINDOW,
   THROTTLE_STATE,
 } from './redis-scripts.js';
+import { RedisStall } from './redis-stall.js';
 import { RedisWriteCoalescer } from './redis-write-coalescer.js';
 import { entryOf, frozen, payloadOf, storedValue, storedValuePrefix, toCachedToken } from './stored-entry.js';
 import {
@@ -52,11 +53,15 @@ interface DecodedEntry {
 
 /** Thrown by `acquireLock` when Redis cannot be asked: distinct from "another holder has the lock" (undefined). */
 export class TokenStoreUnavailableError extends Error {
-  constructor(message: string) {
-    super(`The token store is unavailable: ${message}`);
+  constructor(readonly reason: string) {
+    super(`The token store is unavailable: ${reason}`);
     this.name = 'TokenStoreUnavailableError';
   }
 }
+
+/** How long the `PING` that probes a stalled connection may take, ms. */
+const STALL_PROBE_TIMEOUT_MS = 500;
+const STALLED = 'Redis is not answering (a command timed out); commands wait until a PING answers';
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -94,6 +99,8 @@ export class RedisTokenStore implements TokenStore {
   private readonly decoded = new BoundedTtlCache<DecodedEntry>({ maxEntries: DECODED_ENTRIES });
   private subscriber: Redis | Cluster | undefined;
   private readonly tombstoneListeners: TombstoneListener[] = [];
+  /** Set while an open connection does not answer: commands then fail at once. */
+  private readonly stall = new RedisStall(() => this.ping(STALL_PROBE_TIMEOUT_MS));
 
   /** A store on the Redis that `options.redis` names: an existing client, or one created for it (and closed with it). */
   static async create(options: RedisTokenStoreOptions): Promise<RedisTokenStore> {
@@ -182,10 +189,11 @@ export class RedisTokenStore implements TokenStore {
     if (key === bearerKey || !isClusterClient(this.client)) {
       return this.client
         .mget(redisKey, tombstoneKey)
-        .then(([entry, tombstone]) => withTombstone(entry, tombstone !== null));
+        .then(([entry, tombstone]) => withTombstone(entry, tombstone !== null), this.noticeFailure);
     }
     return Promise.all([this.client.get(redisKey), this.client.exists(tombstoneKey)]).then(
       ([entry, exists]) => withTombstone(entry, exists === 1),
+      this.noticeFailure,
     );
   }
 
@@ -223,8 +231,10 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined> {
-    if (!this.reachable('acquireLock')) {
-      throw new TokenStoreUnavailableError(`Redis is not connected (${this.client.status})`);
+    const unavailable = this.unavailable();
+    if (unavailable !== undefined) {
+      this.observer?.storeError?.('acquireLock', unavailable.reason);
+      throw unavailable;
     }
     const lockKey = this.lockKey(key);
     const owner = randomBytes(16).toString('base64url');
@@ -425,6 +435,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    this.stall.close();
     this.subscriber?.disconnect();
     this.subscriber = undefined;
     if (!this.owned || this.client.status === 'end') return;
@@ -488,9 +499,9 @@ export class RedisTokenStore implements TokenStore {
 
   /** False (and reported) while the client cannot take commands, so callers never wait on a dead connection. */
   private reachable(operation: string): boolean {
-    const status = this.client.status;
-    if (status === 'ready' || status === 'wait') return true;
-    this.observer?.storeError?.(operation, `Redis is not connected (${status})`);
+    const problem = this.unavailable();
+    if (problem === undefined) return true;
+    this.observer?.storeError?.(operation, problem.reason);
     return false;
   }
 
@@ -502,6 +513,7 @@ export class RedisTokenStore implements TokenStore {
 
   /** Why Redis cannot be asked now, or undefined when it can. */
   private unavailable(): TokenStoreUnavailableError | undefined {
+    if (this.stall.active) return new TokenStoreUnavailableError(STALLED);
     const status = this.client.status;
     return status === 'ready' || status === 'wait'
       ? undefined
@@ -512,7 +524,14 @@ export class RedisTokenStore implements TokenStore {
     for (const listener of this.tombstoneListeners) listener(tombstone);
   }
 
+  /** Rethrows the error of a read its caller reports, after the stall has seen it. */
+  private readonly noticeFailure = (error: unknown): never => {
+    this.stall.noticed(error);
+    throw error;
+  };
+
   private report(operation: string, error: unknown): void {
+    this.stall.noticed(error);
     this.observer?.storeError?.(operation, typeof error === 'string' ? error : errorMessage(error));
   }
 }
