@@ -276,6 +276,20 @@ describe('gateway edge (e2e, raw sockets)', () => {
       '\r\nX-Original-URL: /admin\r\nX-Rewrite-URL: /admin\r\nCookie: sid=caller' +
       '\r\nX-HTTP-Method-Override: TRACE\r\nX-HTTP-Method: PROPFIND\r\nX-Method-Override: CONNECT';
 
+    it('lets no spoofed address, scheme, user or underscore spelling of a dropped header through from a caller (127.0.0.3)', async () => {
+      const before = echo.seen.length;
+      const spoofed =
+        '\r\nX_Real_IP: 198.51.100.66\r\nX_Forwarded_For: 198.51.100.66\r\nTrue-Client-IP: 198.51.100.66' +
+        '\r\nCF-Connecting-IP: 198.51.100.66\r\nX-Forwarded-Scheme: https\r\nX-Forwarded-User: admin' +
+        '\r\nRemote-User: admin\r\nX_Original_URL: /admin';
+      expect((await get(trusting.port, '/echo/h', spoofed, '127.0.0.3')).status).toBe(200);
+      const { headers } = echo.seen[before];
+      expect(JSON.stringify(headers)).not.toContain('198.51.100.66');
+      expect(JSON.stringify(headers)).not.toContain('admin');
+      expect(headers['x-real-ip']).toBe('127.0.0.3');
+      expect(headers['x-forwarded-scheme']).toBeUndefined();
+    });
+
     it('replaces the forwarding headers of a caller that is not a trusted proxy (127.0.0.3)', async () => {
       const before = echo.seen.length;
       expect((await get(trusting.port, '/echo/h', forged, '127.0.0.3')).status).toBe(200);

@@ -87,6 +87,48 @@ describe('toDownstreamHeaders', () => {
     expect(headers['x-rewrite-url']).toBeUndefined();
   });
 
+  it('drops the other names of the forwarding headers from a caller, passes a trusted proxy’s, and drops identity headers from both', () => {
+    const spoofed = {
+      'true-client-ip': '198.51.100.66',
+      'cf-connecting-ip': '198.51.100.66',
+      'x-forwarded-scheme': 'https',
+      'front-end-https': 'on',
+      'x-original-host': 'admin.internal',
+      'x-envoy-original-path': '/admin',
+      'x-forwarded-user': 'admin',
+      'remote-user': 'admin',
+      'x-auth-request-email': 'admin@example.com',
+      accept: 'application/json',
+    };
+    const fromCaller = toDownstreamHeaders(spoofed, 't', from);
+    expect(Object.keys(fromCaller).filter((name) => name in spoofed)).toEqual(['accept']);
+    const viaProxy = toDownstreamHeaders(spoofed, 't', fromProxy);
+    expect(viaProxy['true-client-ip']).toBe('198.51.100.66');
+    expect(viaProxy['x-forwarded-scheme']).toBe('https');
+    for (const identity of ['x-forwarded-user', 'remote-user', 'x-auth-request-email'])
+      expect(viaProxy[identity]).toBeUndefined();
+  });
+
+  it('drops the underscore spelling of every header it drops, which CGI-style servers read as the dashed one', () => {
+    const headers = toDownstreamHeaders(
+      {
+        x_forwarded_for: '198.51.100.66',
+        x_real_ip: '198.51.100.66',
+        x_original_url: '/admin',
+        x_http_method_override: 'DELETE',
+        x_forwarded_user: 'admin',
+        proxy_authorization: 'Basic eA==',
+        x_custom_thing: 'kept',
+      },
+      't',
+      from,
+    );
+    expect(headers['x_custom_thing']).toBe('kept');
+    for (const name of Object.keys(headers))
+      expect(name === 'x_custom_thing' || !name.includes('_')).toBe(true);
+    expect(headers['x-real-ip']).toBe('10.0.0.7');
+  });
+
   it('writes an IPv6 peer as a quoted, bracketed node and escapes the host as a quoted-string', () => {
     const headers = toDownstreamHeaders({}, 't', { ...from, remoteAddress: '2001:db8::1', host: 'a"b\\c' });
     expect(headers.forwarded).toBe('for="[2001:db8::1]";proto=https;host="a\\"b\\\\c"');
@@ -123,5 +165,10 @@ describe('setCallerHeaders', () => {
         etag: '"1"',
       }),
     ).toEqual({ etag: '"1"', 'set-cookie': ['a=1', 'b=2'] });
+  });
+
+  it('keeps the gateway’s own request id on the answer, whatever id the downstream answers with', () => {
+    expect(callerHeaders({ 'x-request-id': 'downstream-id', etag: '"1"' })).toEqual({ etag: '"1"' });
+    expect(callerHeaders({ 'x-request-id': 'downstream-id', 'set-cookie': 'a=1' }, 'strip')).toEqual({});
   });
 });

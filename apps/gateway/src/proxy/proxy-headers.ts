@@ -41,11 +41,65 @@ const SET_BY_GATEWAY = new Set([
   'x-request-id',
 ]);
 
-/** `SET_BY_GATEWAY` and the caller's cookies: what `GATEWAY_COOKIES=strip` leaves out of a request. */
-const SET_BY_GATEWAY_AND_COOKIE = new Set([...SET_BY_GATEWAY, 'cookie']);
+/**
+ * Who the user is, as an authenticating proxy in front of an app tells it (oauth2-proxy, Apache's `REMOTE_USER`,
+ * nginx `auth_request`): the gateway authenticates clients and relays a token, so no caller's value of these may
+ * reach a downstream that might take it for the gateway's word. Always dropped.
+ */
+const IDENTITY_HEADERS = [
+  'remote-user',
+  'x-remote-user',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-preferred-username',
+  'x-forwarded-groups',
+  'x-forwarded-access-token',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-preferred-username',
+  'x-auth-request-groups',
+  'x-auth-request-access-token',
+];
 
-/** What `GATEWAY_COOKIES=strip` leaves out of an answer. */
-const SET_COOKIE = new Set(['set-cookie']);
+/**
+ * Other names frameworks and CDNs read the client address, scheme, host or path from (Rack, Django, Spring, Cloudflare,
+ * Akamai, Envoy): dropped from a caller that is not a trusted proxy, whose `X-Forwarded-*` the gateway replaces too;
+ * a trusted proxy's are passed on.
+ */
+const FORWARDING_ALIASES = [
+  'true-client-ip',
+  'x-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-forwarded-scheme',
+  'x-forwarded-ssl',
+  'x-forwarded-protocol',
+  'x-url-scheme',
+  'front-end-https',
+  'x-original-host',
+  'x-host',
+  'x-forwarded-server',
+  'x-forwarded-uri',
+  'x-forwarded-path',
+  'x-original-method',
+  'x-envoy-original-path',
+  'x-forwarded-client-cert',
+];
+
+/** What a request from a trusted proxy leaves out (with the caller's cookies under `strip`). */
+const FROM_TRUSTED = new Set([...SET_BY_GATEWAY, ...IDENTITY_HEADERS]);
+const FROM_TRUSTED_NO_COOKIE = new Set([...FROM_TRUSTED, 'cookie']);
+/** What a request from anyone else leaves out (with the caller's cookies under `strip`). */
+const FROM_CALLER = new Set([...FROM_TRUSTED, ...FORWARDING_ALIASES]);
+const FROM_CALLER_NO_COOKIE = new Set([...FROM_CALLER, 'cookie']);
+
+/**
+ * What the caller's answer never takes from the downstream's: its `X-Request-Id` (the gateway's own, in its logs and
+ * sent downstream, stays), and under `GATEWAY_COOKIES=strip` its cookies.
+ */
+const NOT_ANSWERED = new Set(['x-request-id']);
+const NOT_ANSWERED_NO_COOKIE = new Set([...NOT_ANSWERED, 'set-cookie']);
 
 /** `GATEWAY_COOKIES`: `strip` keeps `Cookie` from the downstream and `Set-Cookie` from the caller; `forward` passes both. */
 export type CookiePolicy = 'strip' | 'forward';
@@ -75,13 +129,23 @@ function namedByConnection(connection: HeaderValue): Set<string> | undefined {
 function copyEndToEnd(
   headers: Record<string, HeaderValue>,
   target: Record<string, HeaderValue>,
-  skip?: ReadonlySet<string>,
+  skip: ReadonlySet<string>,
 ): void {
   const named = namedByConnection(headers.connection);
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined && isEndToEnd(name, skip, named)) target[name] = value;
+    if (value !== undefined && isEndToEnd(name, skip, named) && !dashedIn(name, skip)) target[name] = value;
   }
+}
+
+/**
+ * Whether `name` spelled with underscores reads, with dashes, as one in `skip`: CGI, WSGI, Rack and PHP turn both
+ * `X-Real-IP` and `X_Real_IP` into `HTTP_X_REAL_IP`, so the underscore form would pass for the header it mimics.
+ */
+function dashedIn(name: string, skip: ReadonlySet<string>): boolean {
+  return (
+    name.includes('_') && (skip.has(name.replaceAll('_', '-')) || HOP_BY_HOP.has(name.replaceAll('_', '-')))
+  );
 }
 
 /** Whether header `name` is relayed: not hop-by-hop, not named by `Connection` (`named`), not in `skip`. */
@@ -120,6 +184,9 @@ function firstOf(value: HeaderValue): string | undefined {
  *   `X-Forwarded-Prefix` are dropped;
  * - from a trusted proxy, the peer is appended to `X-Forwarded-For` (and as `for=` to `Forwarded`, when sent),
  *   its `X-Forwarded-Proto`/`-Host`/`-Port`/`-Prefix` are kept, and `X-Real-IP` is the caller address.
+ * The other names of the same (`True-Client-IP`, `X-Forwarded-Scheme` …: `FORWARDING_ALIASES`) are dropped from
+ * anyone but a trusted proxy, the authenticating-proxy identity headers (`X-Forwarded-User`, `Remote-User` …) from
+ * everyone, and so is the underscore spelling (`X_Real_IP`) of every header left out.
  * `Host` is left out: the HTTP client sets the downstream's own.
  */
 export function toDownstreamHeaders(
@@ -129,7 +196,15 @@ export function toDownstreamHeaders(
   cookies: CookiePolicy = 'forward',
 ): Record<string, string | string[]> {
   const headers: Record<string, HeaderValue> = {};
-  copyEndToEnd(incoming, headers, cookies === 'strip' ? SET_BY_GATEWAY_AND_COOKIE : SET_BY_GATEWAY);
+  const strip = cookies === 'strip';
+  const skip = from.fromTrustedProxy
+    ? strip
+      ? FROM_TRUSTED_NO_COOKIE
+      : FROM_TRUSTED
+    : strip
+      ? FROM_CALLER_NO_COOKIE
+      : FROM_CALLER;
+  copyEndToEnd(incoming, headers, skip);
   if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
   const peer = from.remoteAddress;
   if (from.fromTrustedProxy) {
@@ -188,7 +263,7 @@ export function setCallerHeaders(
   downstream: Record<string, HeaderValue>,
   cookies: CookiePolicy = 'forward',
 ): void {
-  const skip = cookies === 'strip' ? SET_COOKIE : undefined;
+  const skip = cookies === 'strip' ? NOT_ANSWERED_NO_COOKIE : NOT_ANSWERED;
   const named = namedByConnection(downstream.connection);
   for (const name in downstream) {
     const value = downstream[name];
