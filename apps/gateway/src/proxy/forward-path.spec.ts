@@ -78,7 +78,20 @@ describe('forwardPathOf', () => {
       }),
   );
 
+  it.each([
+    ['/api/x%00/y', 'NUL'],
+    ['/orders/admin%00/x', 'NUL'],
+    ['/api/%252e%252e/x', 'twice'],
+    ['/api/a%252fb', 'twice'],
+    ['/api/a%255Cb', 'twice'],
+    ['/api/a%2500', 'twice'],
+  ])('refuses %s: an encoded NUL or a percent sign encoded before a separator', (url, why) =>
+    expect(forwardPathOf(url, '/api', 'gw', API)).toEqual({ refused: expect.stringContaining(why) }),
+  );
+
   it('passes well-formed percent-encoding, empty segments and ;parameters that stay on the route', () => {
+    expect(forwardPathOf('/api/100%25/x', '/api', 'gw', API)).toBe('/api/100%25/x');
+    expect(forwardPathOf('/api/%2541', '/api', 'gw', API)).toBe('/api/%2541');
     expect(forwardPathOf('/api/caf%C3%A9/a%20b', '/api', 'gw', API)).toBe('/api/caf%C3%A9/a%20b');
     expect(forwardPathOf('/api//x;v=1', '/api', 'gw', API)).toBe('/api//x;v=1');
   });
@@ -95,6 +108,10 @@ describe('forwardPathOf with a route nested under another (/orders, /orders/admi
     '/orders/%61dmin/users',
     '/orders/ADMIN/users',
     '/orders/Admin',
+    '/orders/admin./x',
+    '/orders/admin%20/x',
+    '/orders/admin.%20./x',
+    '/orders/%EF%BC%A1dmin/x',
   ])('refuses %s on /orders: it reads as /orders/admin', (url) =>
     expect(forwardPathOf(url, '/orders', 'gw', NESTED)).toEqual({
       refused: expect.stringMatching(/leaves|another route/),

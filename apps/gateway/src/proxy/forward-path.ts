@@ -16,6 +16,9 @@ const NOT_ORIGIN_FORM = 'The request target is neither origin-form (/path) nor a
 const FRAGMENT = 'The request target contains a fragment (#), which is never sent to a server; remove it';
 const MALFORMED_ENCODING =
   'The request path contains malformed percent-encoding (% not followed by two hex digits of valid UTF-8)';
+const ENCODED_NUL = 'The request path contains an encoded NUL (%00), at which some servers cut the path';
+const DOUBLE_ENCODED =
+  'The request path percent-encodes a percent sign before a separator or NUL (%252e, %252f, %255c, %2500), which servers that decode twice read as one; send it encoded once';
 const AMBIGUOUS_ROUTE =
   'The request path reads as another route once decoded, its empty segments merged or its ;parameters cut; send it normalized';
 
@@ -24,6 +27,15 @@ function isEncodedSeparator(path: string, at: number): boolean {
   const high = path.charCodeAt(at + 1);
   const low = path.charCodeAt(at + 2) | 0x20;
   return (high === 0x32 && (low === 0x65 || low === 0x66)) || (high === 0x35 && low === 0x63);
+}
+
+/** `%00`, or a `%25` that spells `%2e`, `%2f`, `%5c` or `%00` once decoded (either case): what `path[at]` starts. */
+function encodedTrickAt(path: string, at: number): string | undefined {
+  if (path.charCodeAt(at + 1) !== 0x32 && path.charCodeAt(at + 1) !== 0x30) return undefined;
+  if (path.startsWith('%00', at)) return ENCODED_NUL;
+  if (!path.startsWith('%25', at)) return undefined;
+  const twice = path.slice(at + 3, at + 5).toLowerCase();
+  return twice === '2e' || twice === '2f' || twice === '5c' || twice === '00' ? DOUBLE_ENCODED : undefined;
 }
 
 /** RFC 3986 §5.2.4 remove_dot_segments over a path that starts with `/`. */
@@ -46,9 +58,10 @@ export function removeDotSegments(path: string): string {
 }
 
 /**
- * The path the most lenient downstream reads from `path` (no query): percent-decoded, `;parameters` cut from every
- * segment, empty segments merged, dot segments resolved, in lower case. Undefined when its percent-encoding is
- * malformed (`%zz`, IIS's `%u002e`, overlong UTF-8 such as `%c0%ae`).
+ * The path the most lenient downstream reads from `path` (no query): percent-decoded, Unicode-compatibility folded
+ * (NFKC: a fullwidth `Ａ` is `A`), `;parameters` cut from every segment, trailing dots and spaces cut from every
+ * segment (as Windows servers do), empty segments merged, dot segments resolved, in lower case. Undefined when its
+ * percent-encoding is malformed (`%zz`, IIS's `%u002e`, overlong UTF-8 such as `%c0%ae`).
  */
 export function lenientPathOf(path: string): string | undefined {
   let decoded: string;
@@ -58,11 +71,14 @@ export function lenientPathOf(path: string): string | undefined {
     return undefined;
   }
   const output: string[] = [];
-  for (const raw of decoded.split('/')) {
+  for (const raw of decoded.normalize('NFKC').split('/')) {
     const parameters = raw.indexOf(';');
     const segment = parameters === -1 ? raw : raw.slice(0, parameters);
     if (segment === '..') output.pop();
-    else if (segment !== '' && segment !== '.') output.push(segment);
+    else if (segment !== '' && segment !== '.') {
+      const trimmed = segment.replace(/[. ]+$/, '');
+      if (trimmed !== '') output.push(trimmed);
+    }
   }
   return `/${output.join('/')}`.toLowerCase();
 }
@@ -93,11 +109,13 @@ export function absoluteFormOf(target: string): { authority: string; path: strin
  * - an absolute-form target (`http://host/path`) is reduced to its path and query, and refused when its authority is
  *   not the `Host` header;
  * - an encoded `.`, `/` or `\` (`%2e`, `%2f`, `%5c`) or a raw backslash is refused: downstreams disagree on how to
- *   decode them, so none is allowed to move a path out of its route; so is malformed percent-encoding;
+ *   decode them, so none is allowed to move a path out of its route; so are an encoded NUL (`%00`), a percent sign
+ *   encoded before one of them (`%252e`, `%2500`: a second decoding makes it one) and malformed percent-encoding;
  * - a dot segment with a `;parameter` (`..;`, `.;`), which servlet containers resolve as a dot segment, is refused;
  * - dot segments are removed (RFC 3986 §5.2.4); a path that then belongs to another route, or to none, is refused;
  * - so is one that a lenient downstream would read as another route's (`lenientPathOf`: `/orders//admin`,
- *   `/orders/admin;x`, `/orders/%61dmin`, `/orders/ADMIN` when `/orders/admin` is a route of its own).
+ *   `/orders/admin;x`, `/orders/%61dmin`, `/orders/ADMIN`, `/orders/admin./x`, `/orders/%EF%BC%A1dmin` when
+ *   `/orders/admin` is a route of its own).
  * @example forwardPathOf('/v3/a/../b?x=1', '/v3', 'example', new RoutePrefixes(['/v3'])) // '/v3/b?x=1'
  */
 export function forwardPathOf(
@@ -127,6 +145,8 @@ export function forwardPathOf(
     else if (code === 0x5c /* \ */) return { refused: ENCODED_SEPARATOR };
     else if (code === 0x25 /* % */) {
       if (isEncodedSeparator(target, at)) return { refused: ENCODED_SEPARATOR };
+      const trick = encodedTrickAt(target, at);
+      if (trick !== undefined) return { refused: trick };
       mustCheck = true;
     } else if (code === 0x2f /* / */ && previous === 0x2f) mustCheck = true;
     previous = code;
