@@ -237,6 +237,12 @@ describe('gateway edge (e2e, raw sockets)', () => {
         400,
         /Transfer-Encoding beside Content-Length/,
       ],
+      [
+        'Transfer-Encoding before Content-Length',
+        'Transfer-Encoding: chunked\r\nContent-Length: 5',
+        400,
+        /beside Transfer-Encoding/,
+      ],
       ['two Content-Lengths', 'Content-Length: 5\r\nContent-Length: 6', 400, /repeated Content-Length/],
       ['a folded header line', 'X-Folded: a\r\n b', 400, /folded line/],
       ['a header name with a space', 'Bad Name: x', 400, /character HTTP does not allow/],
@@ -633,6 +639,16 @@ describe('gateway edge (e2e, raw sockets)', () => {
         expect(jsonOf(http2)).toMatchObject({
           statusCode: 505,
           message: expect.stringContaining('HTTP/1.1'),
+        });
+        const gzipped = await rawRequest(
+          port,
+          'POST /echo/x HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked',
+          { body: '3\r\nabc\r\n0\r\n\r\n' },
+        );
+        expect(gzipped.status).toBe(501);
+        expect(jsonOf(gzipped)).toMatchObject({
+          statusCode: 501,
+          message: expect.stringContaining('chunked'),
         });
         const expectation = await rawRequest(port, 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: foo');
         expect(expectation.status).toBe(417);

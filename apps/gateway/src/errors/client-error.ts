@@ -15,7 +15,11 @@ const PROBLEMS: Record<string, [number, string]> = {
     400,
     'The request has a repeated Content-Length, or one beside Transfer-Encoding; send one length',
   ],
-  HPE_INVALID_CONTENT_LENGTH: [400, 'The request has a Content-Length that is not a number'],
+  // llhttp also answers a Content-Length after a Transfer-Encoding with this code.
+  HPE_INVALID_CONTENT_LENGTH: [
+    400,
+    'The request has a Content-Length that is not a number, or one beside Transfer-Encoding; send one length',
+  ],
   HPE_INVALID_TRANSFER_ENCODING: [
     400,
     'The request has a Transfer-Encoding beside Content-Length, or one whose last coding is not chunked',

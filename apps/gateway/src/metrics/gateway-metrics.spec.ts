@@ -67,7 +67,7 @@ describe('GatewayMetrics', () => {
     expect(text).toContain('gateway_edge_refusals_total{reason="queue_timeout"} 1');
     // Every reason is a series from the start (0), and no label carries an address.
     expect(text).toContain('gateway_edge_refusals_total{reason="method"} 0');
-    expect(text.match(/^gateway_edge_refusals_total\{/gm)).toHaveLength(8);
+    expect(text.match(/^gateway_edge_refusals_total\{/gm)).toHaveLength(9);
     expect(text).not.toContain('127.0.0.3');
     expect(text).toContain('v3_token_store_errors_total{operation="get"} 1');
     expect(text).toContain('gateway_proxy_duration_seconds_count{route="/v3",method="GET",status="200"} 2');

@@ -109,7 +109,7 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
   });
   private readonly edgeRefusals = new Counter({
     name: 'gateway_edge_refusals_total',
-    help: 'Requests the edge answered itself, by reason: bad_path 400, bad_host 400, bad_version 505, method 405, client_cap 429, queue_timeout 503, body_idle_timeout and request_timeout 408',
+    help: 'Requests the edge answered itself, by reason: bad_path 400, bad_host 400, bad_version 505, bad_encoding 501, method 405, client_cap 429, queue_timeout 503, body_idle_timeout and request_timeout 408',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

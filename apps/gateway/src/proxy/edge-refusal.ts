@@ -5,6 +5,7 @@
  *   malformed percent-encoding, a fragment), or a bad absolute-form target;
  * - `bad_host` (400): no `Host` header on HTTP/1.1, more than one, or one that is not a valid `host[:port]`;
  * - `bad_version` (505): an HTTP version other than 1.0 and 1.1;
+ * - `bad_encoding` (501): a `Transfer-Encoding` other than chunked (`gzip, chunked`);
  * - `method` (405): a method no route relays (`TRACE`, `CONNECT`, WebDAV's …);
  * - `client_cap` (429): the caller address already has `GATEWAY_MAX_INFLIGHT_PER_CLIENT` requests on the route;
  * - `queue_timeout` (503): no downstream connection came free within `GATEWAY_QUEUE_TIMEOUT_MS`;
@@ -16,6 +17,7 @@ export type EdgeRefusalReason =
   | 'bad_path'
   | 'bad_host'
   | 'bad_version'
+  | 'bad_encoding'
   | 'method'
   | 'client_cap'
   | 'queue_timeout'
@@ -27,6 +29,7 @@ export const EDGE_REFUSAL_REASONS: readonly EdgeRefusalReason[] = [
   'bad_path',
   'bad_host',
   'bad_version',
+  'bad_encoding',
   'method',
   'client_cap',
   'queue_timeout',
@@ -39,6 +42,7 @@ export const EDGE_REFUSAL_TEXT: Record<EdgeRefusalReason, string> = {
   bad_path: 'its path leaves its route, reads as another route or its target is not origin-form (400)',
   bad_host: 'its Host header is missing, repeated or malformed (400)',
   bad_version: 'it is not HTTP/1.0 or HTTP/1.1 (505)',
+  bad_encoding: 'its Transfer-Encoding is not chunked (501)',
   method: 'no route relays its method (405)',
   client_cap: 'it already has the most requests in flight a caller may have on the route (429)',
   queue_timeout: 'no downstream connection came free in time (503)',

@@ -11,9 +11,9 @@ const HIGHEST_PORT = 65_535;
 
 /** Why the edge refuses a request head before anything else reads it. */
 export interface HeadProblem {
-  /** 400 for the `Host`, 505 for an HTTP version other than 1.0 and 1.1. */
-  status: 400 | 505;
-  reason: 'bad_host' | 'bad_version';
+  /** 400 for the `Host`, 501 for a transfer coding other than chunked, 505 for an HTTP version other than 1.0 and 1.1. */
+  status: 400 | 501 | 505;
+  reason: 'bad_host' | 'bad_encoding' | 'bad_version';
   message: string;
 }
 
@@ -21,6 +21,12 @@ const NOT_HTTP_1: HeadProblem = {
   status: 505,
   reason: 'bad_version',
   message: 'The gateway speaks HTTP/1.0 and HTTP/1.1 only',
+};
+const UNKNOWN_CODING: HeadProblem = {
+  status: 501,
+  reason: 'bad_encoding',
+  message:
+    'The only Transfer-Encoding the gateway takes is chunked; send the body unencoded or with Content-Encoding',
 };
 const NO_HOST: HeadProblem = {
   status: 400,
@@ -41,11 +47,16 @@ const REPEATED_HOST: HeadProblem = {
 /**
  * What is wrong with the head of `request`, or undefined when nothing is: an HTTP version other than 1.0 or 1.1
  * (llhttp parses `HTTP/2.0` and a request line without a version), an HTTP/1.1 request without `Host`, more than one
- * `Host` line, or one that is not a valid `host[:port]` (RFC 9112 §3.2: a 400 for each). node:http's own check
- * (`requireHostHeader`) is off on the gateway's listeners: it answered a bare 400 with no body.
+ * `Host` line, or one that is not a valid `host[:port]` (RFC 9112 §3.2: a 400 for each), and a transfer coding
+ * other than `chunked` (RFC 9112 §6.1: a 501; node:http removes the chunked coding and would pass a `gzip, chunked`
+ * body on still compressed, without saying so). node:http's own check (`requireHostHeader`) is off on the gateway's
+ * listeners: it answered a bare 400 with no body.
  */
 export function headProblemOf(request: IncomingMessage): HeadProblem | undefined {
   if (request.httpVersionMajor !== 1 || request.httpVersionMinor > 1) return NOT_HTTP_1;
+  const coding = request.headers['transfer-encoding'];
+  if (coding !== undefined && coding !== 'chunked' && coding.toLowerCase() !== 'chunked')
+    return UNKNOWN_CODING;
   const host = request.headers.host;
   if (host === undefined) return request.httpVersionMinor === 1 ? NO_HOST : undefined;
   const valid = HOST.exec(host);
