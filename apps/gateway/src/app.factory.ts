@@ -9,7 +9,13 @@ import {
   parseGatewayConfig,
   type GatewayConfig,
 } from './config/gateway.config.js';
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { adminListener, isAdminRoute, listenOn, refuseConnect } from './admin/admin-listener.js';
@@ -53,6 +59,17 @@ function mainServer(
   dataPlane: () => ProxyDataPlane | undefined,
 ): Server {
   const { edge } = config;
+  /** One request, `awaitsContinue` when its caller waits for `100 Continue` before sending its body. */
+  const serve = (request: IncomingMessage, response: ServerResponse, awaitsContinue: boolean): void => {
+    if (dataPlane()?.serve(request, response, awaitsContinue) === true) return;
+    const problem = headProblemOf(request);
+    if (problem !== undefined) {
+      answerHeadProblem(request, response, problem);
+      return;
+    }
+    if (awaitsContinue) response.writeContinue();
+    router(request, response);
+  };
   const server = createServer(
     {
       headersTimeout: edge.headersTimeoutMs,
@@ -60,16 +77,16 @@ function mainServer(
       connectionsCheckingInterval: connectionsCheckingInterval(config),
       requireHostHeader: false,
     },
-    (request, response) => {
-      if (dataPlane()?.serve(request, response) === true) return;
-      const problem = headProblemOf(request);
-      if (problem === undefined) router(request, response);
-      else answerHeadProblem(request, response, problem);
-    },
+    (request, response) => serve(request, response, false),
   );
   server.keepAliveTimeout = edge.keepAliveTimeoutMs;
   // Node answers an `Expect` other than 100-continue with a bare 417; the gateway's errors are JSON.
   server.on('checkExpectation', answerExpectationFailed);
+  // With a listener here Node no longer sends `100 Continue` by itself: a proxied request gets it once authenticated
+  // and admitted (a refused caller uploads nothing), everything else right before the router reads its body.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) =>
+    serve(request, response, true),
+  );
   return server;
 }
 

@@ -411,6 +411,43 @@ describe('gateway edge (e2e, raw sockets)', () => {
     });
   });
 
+  describe('Expect: 100-continue', () => {
+    const head = (authorization: string, target = '/echo/upload') =>
+      `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${authorization}\r\n` +
+      'Content-Type: text/plain\r\nContent-Length: 11\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n';
+
+    it('invites no body from a caller it refuses: the 401 comes without a 100 Continue before it', async () => {
+      const before = echo.seen.length;
+      const socket = await rawConnect(trusting.port);
+      try {
+        const answer = readAnswer(socket);
+        socket.write(head(`Basic ${Buffer.from('demo-client:wrong').toString('base64')}`));
+        const refused = await answer;
+        expect(refused.status).toBe(401);
+        expect(jsonOf(refused)).toMatchObject({ statusCode: 401 });
+      } finally {
+        socket.destroy();
+      }
+      expect(echo.seen.length).toBe(before);
+    });
+
+    it('sends 100 Continue once the caller is authenticated and admitted, then relays the body', async () => {
+      const before = echo.seen.length;
+      const socket = await rawConnect(trusting.port);
+      try {
+        const interim = readAnswer(socket);
+        socket.write(head(AUTHORIZATION));
+        expect((await interim).status).toBe(100);
+        const answer = readAnswer(socket);
+        socket.write('hello world');
+        expect((await answer).status).toBe(200);
+      } finally {
+        socket.destroy();
+      }
+      expect(echo.seen[before]?.body).toBe('hello world');
+    });
+  });
+
   describe('cancellation and backpressure', () => {
     it('cancels the downstream call of a caller that disconnects', async () => {
       const socket = await rawConnect(trusting.port);

@@ -166,8 +166,10 @@ export class ProxiedRoute {
       callerAddress,
       () => {
         if (response.destroyed) return;
-        if (exchange.hasBody)
+        if (exchange.hasBody) {
+          exchange.continueBody();
           watchBodyIdle(exchange, cancel, this.context.bodyIdleTimeoutMs, this.context.refused);
+        }
         this.forward(exchange, true);
       },
       (reason) => this.refuse(exchange, reason, callerAddress),

@@ -112,12 +112,16 @@ export class ProxyDataPlane {
     this.routes = new Map(options.routes.map((route) => [route.prefix, new ProxiedRoute(route, context)]));
   }
 
-  /** Serves `request` when its target lies under a route prefix, and says so; false leaves it to the router. */
-  serve(request: IncomingMessage, response: ServerResponse): boolean {
+  /**
+   * Serves `request` when its target lies under a route prefix, and says so; false leaves it to the router.
+   * `awaitsContinue`: the caller sent `Expect: 100-continue` (node:http's `checkContinue`), and gets its `100 Continue`
+   * only once authenticated and admitted.
+   */
+  serve(request: IncomingMessage, response: ServerResponse, awaitsContinue = false): boolean {
     const url = request.url!;
     const route = this.routeOf(url);
     if (route === undefined) return false;
-    const exchange = new ProxyExchange(request, response, hasBody(request));
+    const exchange = new ProxyExchange(request, response, hasBody(request), awaitsContinue);
     response.setHeader(REQUEST_ID_HEADER, exchange.requestId);
     if (this.draining) {
       exchange.answer(503, DRAINING, { connection: 'close' });

@@ -38,6 +38,11 @@ export class ProxyExchange {
     readonly response: ServerResponse,
     /** Whether the request carries a body to stream to the downstream (`Transfer-Encoding`, or a non-zero length). */
     readonly hasBody: boolean,
+    /**
+     * Whether the caller waits for `100 Continue` before sending its body (`Expect: 100-continue`): it is sent once
+     * the request is let through to the downstream, so a caller that is refused (401, 429 …) uploads nothing.
+     */
+    private awaitsContinue = false,
   ) {
     this.socket = raw.socket;
     this.requestId = newRequestId(raw.headers);
@@ -68,6 +73,13 @@ export class ProxyExchange {
 
   get method(): string {
     return this.raw.method!;
+  }
+
+  /** Invites the caller's body (`100 Continue`) if it is waiting for that; once. */
+  continueBody(): void {
+    if (!this.awaitsContinue) return;
+    this.awaitsContinue = false;
+    if (!this.response.headersSent) this.response.writeContinue();
   }
 
   /** Seconds since the request reached the data plane. */
