@@ -195,6 +195,24 @@ describe('gateway boot', () => {
     },
   );
 
+  (built ? it.each : it.skip.each)(['no-such-host.invalid', '192.0.2.1'])(
+    'node dist/apps/gateway/main.js with HOST=%s, no address of this machine: one line naming HOST',
+    async (host) => {
+      const run = await runMain({
+        PORT: String(await freePort()),
+        HOST: host,
+        GATEWAY_ROUTES: '/v3=http://127.0.0.1:1',
+      });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^Gateway failed to start: HOST: "${host.replace(/\./g, '\\.')}" is not an address of this machine \\(E[A-Z_]+\\) — set HOST to an interface address, such as 0\\.0\\.0\\.0 \\(every interface\\) or 127\\.0\\.0\\.1\n$`,
+        ),
+      );
+    },
+  );
+
   (built ? it : it.skip)(
     'node dist/apps/gateway/main.js on a taken GATEWAY_ADMIN_PORT: one line naming GATEWAY_ADMIN_PORT',
     async () => {

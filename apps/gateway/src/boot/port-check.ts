@@ -12,6 +12,22 @@ export class PortInUseError extends Error {
   }
 }
 
+/** `HOST` names no address of this machine: the gateway cannot listen there. */
+export class HostUnusableError extends Error {
+  constructor(
+    readonly host: string,
+    readonly code: string,
+  ) {
+    super(
+      `HOST: "${host}" is not an address of this machine (${code}) — set HOST to an interface address, such as 0.0.0.0 (every interface) or 127.0.0.1`,
+    );
+    this.name = 'HostUnusableError';
+  }
+}
+
+/** Bind errors that mean the host, not the port, is wrong: a name that does not resolve, an address not here. */
+const HOST_ERRORS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EADDRNOTAVAIL', 'EAI_FAIL']);
+
 function probe(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -22,14 +38,18 @@ function probe(port: number, host: string): Promise<NodeJS.ErrnoException | unde
 
 /**
  * Binds each `{ port, variable }` on `host` for a moment and lets go, so that a taken port stops boot with one clear
- * line (`PortInUseError`) before Nest starts, instead of a "successfully started" followed by `EADDRINUSE`. Port 0
- * (any free port) is not checked. Other bind errors (EACCES…) are left to the real listen.
+ * line (`PortInUseError`) before Nest starts, instead of a "successfully started" followed by `EADDRINUSE`; a `host`
+ * that is no address of this machine stops it the same way first (`HostUnusableError`). Port 0 (any free port) is not
+ * checked. Other bind errors (EACCES…) are left to the real listen.
  * @example await assertPortsFree('0.0.0.0', [{ port: 3000, variable: 'PORT' }]);
  */
 export async function assertPortsFree(
   host: string,
   ports: readonly { port: number | undefined; variable: string }[],
 ): Promise<void> {
+  const unusable = await probe(0, host);
+  if (unusable?.code !== undefined && HOST_ERRORS.has(unusable.code))
+    throw new HostUnusableError(host, unusable.code);
   for (const { port, variable } of ports) {
     if (port === undefined || port === 0) continue;
     const error = await probe(port, host);
