@@ -3,6 +3,7 @@
 // side. Environment values reach both processes as they are: no shell splits or interprets them.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -39,6 +40,15 @@ function run(command, args, env, name) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[${name}] ${line}\n`));
   }
   return child;
+}
+
+/** Whether `port` can be listened on now (nothing else holds it), by binding it for a moment. */
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ port: Number(port), exclusive: true }, () => probe.close(() => resolve(true)));
+  });
 }
 
 async function waitForReady(url, child) {
@@ -79,6 +89,7 @@ const gatewayEnv = {
   V3_TOKEN_URL: process.env.V3_TOKEN_URL ?? `http://127.0.0.1:${sandboxPort}/token`,
   GATEWAY_ROUTES: process.env.GATEWAY_ROUTES ?? `/v3=http://127.0.0.1:${sandboxPort}`,
 };
+const gatewayPortWasFree = await portIsFree(gatewayPort);
 const children = [
   run(process.execPath, ['dist/apps/sandbox/main.js'], process.env, 'sandbox'),
   run(process.execPath, ['dist/apps/gateway/main.js'], gatewayEnv, 'gateway'),
@@ -105,7 +116,9 @@ for (const child of children) {
 const base = `http://localhost:${gatewayPort}`;
 const sandboxReady = waitForReady(`http://127.0.0.1:${sandboxPort}/health`, children[0]);
 const gatewayReady = waitForReady(`http://127.0.0.1:${gatewayPort}/health/live`, children[1]);
-if ((await sandboxReady) && (await gatewayReady)) {
+// Something else holding the gateway's port would answer the readiness check: then the gateway's own line saying so is
+// all that is printed, never "ready".
+if (gatewayPortWasFree && (await sandboxReady) && (await gatewayReady)) {
   process.stdout.write(
     [
       '',

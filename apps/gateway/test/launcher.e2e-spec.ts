@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,5 +79,20 @@ describe('npm start (scripts/start.mjs)', () => {
     expect(existsSync(join(scratch, 'pwned'))).toBe(false);
     expect(existsSync(join(scratch, 'redirected'))).toBe(false);
     expect(existsSync(join(root, 'redirected'))).toBe(false);
+  }, 90_000);
+
+  it('never says the gateway is ready when something else holds its port and answers there', async () => {
+    const [port, sandboxPort] = [await freePort(), await freePort()];
+    const impostor = createServer((_request, response) => response.end('{"status":"ok"}'));
+    await new Promise<void>((resolve) => impostor.listen(port, resolve));
+    try {
+      running = launch({ PORT: String(port), SANDBOX_PORT: String(sandboxPort) });
+      expect(await running.exited).toBe(1);
+      expect(running.output()).toMatch(new RegExp(`port ${port} is in use`));
+      expect(running.output()).not.toContain('Gateway ready');
+      expect(running.output()).not.toContain('Try:');
+    } finally {
+      await new Promise((resolve) => impostor.close(resolve));
+    }
   }, 90_000);
 });
