@@ -427,4 +427,37 @@ describe('GrantGate', () => {
     );
     await expect(Promise.all(neighbours)).resolves.toHaveLength(10);
   });
+
+  it("never replays one caller's issuer description to another secret of the client answered from memory", async () => {
+    const { gate } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
+    const described = () =>
+      Promise.reject(
+        new TokenEndpointError({
+          kind: 'credential',
+          status: 401,
+          error: 'invalid_client',
+          errorDescription: 'secret 6f776e6572 is not the one on file',
+        }),
+      );
+    const first = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'a',
+      clientSecret: 'a',
+      callerAddress: '10.0.0.2',
+    });
+    await expect(gate.pass(first, 'svc', described)).rejects.toThrow(/6f776e6572/);
+    const second = gate.attemptOf({
+      clientId: 'svc',
+      verifier: 'b',
+      clientSecret: 'b',
+      callerAddress: '10.0.0.2',
+    });
+    const fromMemory = await gate
+      .pass(second, 'svc', () => Promise.resolve('asked'))
+      .catch((error: Error) => error);
+    expect(fromMemory).toBeInstanceOf(V3InvalidCredentialsException);
+    expect(JSON.stringify((fromMemory as V3InvalidCredentialsException).getResponse())).not.toContain(
+      '6f776e6572',
+    );
+  });
 });

@@ -213,7 +213,12 @@ export class GrantGate {
     if (error instanceof TokenEndpointError) {
       if (error.kind === 'credential') {
         this.refusedSecrets.remember(attempt.secretTag, error);
-        if (error.error === 'invalid_client') this.refusedClients.remember(refusedClientKey(attempt), error);
+        // Answered to other secrets of the client later: without the issuer's description of this one's refusal.
+        if (error.error === 'invalid_client')
+          this.refusedClients.remember(
+            refusedClientKey(attempt),
+            new TokenEndpointError({ kind: error.kind, status: error.status, error: error.error }),
+          );
         await this.throttle.recordFailure(attempt);
       } else if (error.kind === 'throttled-by-issuer') {
         const delayMs =

@@ -1,9 +1,11 @@
 /**
  * What kind of failure a token endpoint call ended in, which decides who is to blame and what the gateway does:
  * - `credential`: the issuer refused the client's or user's secret (`invalid_client`, `unauthorized_client`,
- *   `invalid_grant` of a password grant). Remembered against the secret and counted by the wrong-secret throttle.
+ *   `invalid_grant` of a password or refresh-token grant). Remembered against the secret and counted by the
+ *   wrong-secret throttle.
  * - `request`: the issuer refused the request itself (`invalid_scope`, `invalid_request`, `unsupported_grant_type`,
- *   `invalid_target`, `invalid_grant` of a refresh token…). Passed to the caller as 400; never remembered or counted.
+ *   `invalid_target`, `invalid_grant` of a client-credentials grant…). Passed to the caller as 400; never remembered
+ *   or counted.
  * - `issuer`: the issuer failed (5xx, 408, a timeout of a call it received, a refused connection, an open circuit).
  *   The only kind the circuit breaker counts.
  * - `throttled-by-issuer`: the issuer answered 429 for this client; honoured for this client until `Retry-After`.
