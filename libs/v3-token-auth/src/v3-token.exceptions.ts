@@ -120,11 +120,20 @@ export class V3ProtocolException extends V3TokenException {
 
 /** 429: too many wrong secrets for one client; the right secret is not locked out. */
 export class V3TooManyAttemptsException extends V3TokenException {
-  constructor(readonly retryAfterSeconds: number) {
+  /**
+   * @param by whose wrong secrets stopped the attempt: this caller address's (over every client id) or this client
+   *   id's (from every address); the message says which. @default 'client'
+   */
+  constructor(
+    readonly retryAfterSeconds: number,
+    by: 'address' | 'client' = 'client',
+  ) {
     super(
       HttpStatus.TOO_MANY_REQUESTS,
       'Too Many Requests',
-      'Too many failed attempts for this client; retry later',
+      by === 'address'
+        ? 'Too many failed attempts from this address; retry later'
+        : 'Too many failed attempts for this client; retry later',
       retryAfterHeader(retryAfterSeconds),
       'slow_down',
     );

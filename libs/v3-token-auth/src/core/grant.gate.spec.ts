@@ -56,7 +56,9 @@ describe('GrantGate', () => {
     for (let i = 0; i < 3; i++)
       await expect(gate.pass(guess(i), 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     await expect(gate.pass(guess(3), 'svc', grant)).rejects.toThrow(V3TooManyAttemptsException);
-    expect(throttled).toEqual(['svc']);
+    // The address is what is stopped, and the answer says so (not "this client", which the owner would read as a lock).
+    await expect(gate.pass(guess(4), 'svc', grant)).rejects.toThrow(/from this address/);
+    expect(throttled).toEqual(['svc', 'svc']);
 
     const owner = gate.attemptOf({
       clientId: 'svc',

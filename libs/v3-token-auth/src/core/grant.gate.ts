@@ -146,7 +146,7 @@ export class GrantGate {
     const decision = await this.throttle.decide(attempt);
     if (!decision.allowed) {
       this.observer.throttled?.(clientId, decision.reason);
-      throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
+      throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000, decision.reason);
     }
     if (decision.reason === 'known_good') return NOTHING_HELD;
     const settle = (): void => this.throttle.settle(attempt);
