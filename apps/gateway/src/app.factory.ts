@@ -199,7 +199,11 @@ export async function createGatewayApp(config?: GatewayConfig): Promise<NestFast
     trustedProxies: resolved.edge.trustedProxies,
     cookies: resolved.edge.cookies,
     auth: guardAuthenticator(app.get(V3TokenAuthGuard), app.get(V3TokenService)),
-    logger,
+    logger: {
+      warn: (fields, message) => logger.warn(fields, message),
+      error: (fields, message) => logger.error(fields, message),
+      tokenUnavailable: (requestId, status, reason) => metrics.tokenUnavailable(requestId, status, reason),
+    },
     observe: (route, method, status, seconds) => metrics.observeProxy(route, method, status, seconds),
     refused: (reason, callerAddress) => metrics.edgeRefused(reason, callerAddress),
   });

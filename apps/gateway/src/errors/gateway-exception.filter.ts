@@ -1,4 +1,5 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { V3TokenException } from 'nestjs-v3-token-auth';
 import { requestIdOf } from '../logging/request-id.js';
@@ -27,6 +28,9 @@ function isOAuthEndpoint(method: string, url: string): boolean {
 export class GatewayExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('GatewayExceptionFilter');
 
+  /** `metrics` aggregates the warnings of tokens that could not be got (`GatewayMetrics.tokenUnavailable`). */
+  constructor(private readonly metrics: GatewayMetrics) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
@@ -36,10 +40,7 @@ export class GatewayExceptionFilter implements ExceptionFilter {
       : toErrorReply(exception);
     if (exception instanceof V3TokenException) {
       if (answer.status >= 500)
-        this.logger.warn(
-          { reqId: requestIdOf(request.raw), status: answer.status, reason: exception.message },
-          'token unavailable',
-        );
+        this.metrics.tokenUnavailable(requestIdOf(request.raw), answer.status, exception.message);
     } else if (answer.status >= 500) {
       this.logger.error(
         { reqId: requestIdOf(request.raw), err: exception, status: answer.status },

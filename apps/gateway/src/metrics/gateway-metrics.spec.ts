@@ -135,7 +135,8 @@ describe('GatewayMetrics', () => {
     const lines: string[] = [];
     const capture: LoggerService = {
       log: (message: unknown) => lines.push(`log ${String(message)}`),
-      warn: (message: unknown) => lines.push(`warn ${String(message)}`),
+      warn: (message: unknown) =>
+        lines.push(`warn ${typeof message === 'string' ? message : JSON.stringify(message)}`),
       error: (message: unknown) => lines.push(`error ${String(message)}`),
     };
     afterEach(() => {
@@ -180,6 +181,26 @@ describe('GatewayMetrics', () => {
         expect.stringMatching(
           /^warn Refused a request from 127\.0\.0\.2: .* — 499 more times in the last \d+ s$/,
         ),
+      ]);
+    });
+
+    it('logs 300 callers answered 503 for want of a token as one line per reason, then their count', () => {
+      Logger.overrideLogger(capture);
+      const metrics = new GatewayMetrics();
+      for (let i = 0; i < 300; i += 1) {
+        metrics.tokenUnavailable(`req-${i}`, 503, 'The token endpoint is unavailable');
+        if (i % 3 === 0) metrics.tokenUnavailable(`req-${i}`, 503, 'Too many grants are waiting');
+      }
+      expect(lines).toEqual([
+        'warn {"reqId":"req-0","status":503,"reason":"The token endpoint is unavailable"}',
+        'warn {"reqId":"req-0","status":503,"reason":"Too many grants are waiting"}',
+      ]);
+      metrics.onModuleDestroy();
+      expect(lines.slice(2)).toEqual([
+        expect.stringMatching(
+          /^warn Token unavailable \(503\): The token endpoint is unavailable — 299 more times/,
+        ),
+        expect.stringMatching(/^warn Token unavailable \(503\): Too many grants are waiting — 99 more times/),
       ]);
     });
 

@@ -167,6 +167,11 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
     clock: systemClock,
     write: (line) => this.edgeLogger.warn(line),
   });
+  private readonly unavailableWarnings = new WarningAggregator({
+    windowMs: WARNING_WINDOW_MS,
+    clock: systemClock,
+    write: (line) => this.logger.warn(line),
+  });
   private readonly warningFlush = setInterval(() => this.flushWarnings(false), WARNING_WINDOW_MS).unref();
 
   constructor() {
@@ -180,6 +185,7 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
   flushWarnings(all = true): void {
     this.throttleWarnings.flush(all);
     this.refusalWarnings.flush(all);
+    this.unavailableWarnings.flush(all);
   }
 
   onModuleDestroy(): void {
@@ -228,6 +234,16 @@ export class GatewayMetrics implements V3TokenAuthObserver, OnModuleDestroy {
       client,
       `Client ${client} throttled after too many wrong secrets (${THROTTLE_TEXT[reason] ?? reason})`,
     );
+  }
+
+  /**
+   * A caller was answered `status` (5xx) because the gateway could not get a token, for `reason` (the exception's
+   * message: a bounded set, never a secret). One line per status and reason a minute, with the first request's id;
+   * the repeats are counted into one summary line, so an issuer outage under load is not a line per request.
+   */
+  tokenUnavailable(requestId: string, status: number, reason: string): void {
+    if (this.unavailableWarnings.admit(`${status} ${reason}`, `Token unavailable (${status}): ${reason}`))
+      this.logger.warn({ reqId: requestId, status, reason }, 'token unavailable');
   }
 
   /** The edge answered a request of `callerAddress` itself, for `reason` (never a path or credential here). */

@@ -6,6 +6,11 @@ import type { ProxyExchange } from './proxy-exchange.js';
 export interface ProxyLogger {
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
+  /**
+   * A caller was answered `status` (5xx) because no token could be got (issuer down, queue full …); when absent it
+   * is a `warn`. The gateway aggregates these (`GatewayMetrics.tokenUnavailable`): an outage is not a line per request.
+   */
+  tokenUnavailable?(requestId: string, status: number, reason: string): void;
 }
 
 /**
@@ -17,9 +22,9 @@ export function answerError(exchange: ProxyExchange, error: unknown, logger: Pro
     const answer = toErrorReply(error);
     if (answer.status >= 500) {
       const reqId = exchange.requestId;
-      if (error instanceof V3TokenException)
-        logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
-      else logger.error({ reqId, err: error }, 'proxy request failed');
+      if (!(error instanceof V3TokenException)) logger.error({ reqId, err: error }, 'proxy request failed');
+      else if (logger.tokenUnavailable) logger.tokenUnavailable(reqId, answer.status, answer.body.message);
+      else logger.warn({ reqId, status: answer.status, reason: answer.body.message }, 'token unavailable');
     }
     exchange.answer(answer.status, answer.body, answer.headers);
   } catch {
