@@ -162,9 +162,10 @@ describe('faults: the call queue in front of a slow issuer', () => {
   });
 
   it('serves the calls that fit (each timed from when it is sent), answers the one that does not 503 + Retry-After, breaker closed', async () => {
+    // From four addresses: one address may hold at most half of the issuer's calls and queue (here 2 of 3).
     const answers = await Promise.all(
-      Object.entries(clients).map(([id, secret]) =>
-        rawTokenRequest(gateway.url, '127.0.0.2', clientCredentials(id, secret)),
+      Object.entries(clients).map(([id, secret], i) =>
+        rawTokenRequest(gateway.url, `127.0.0.${2 + i}`, clientCredentials(id, secret)),
       ),
     );
     const statuses = answers.map((answer) => answer.status).sort();
@@ -221,6 +222,48 @@ describe('faults: floods of unknown client ids against an issuer that takes 50 m
     expect(owner.status).toBe(200);
     expect(typeof owner.body?.access_token).toBe('string');
   }, 120_000);
+});
+
+/** One address's burst of cold grants takes at most half of the issuer's calls and queue: the rest stay for others. */
+describe("faults: one address's burst against a slow issuer's queue", () => {
+  let issuer: KeycloakLikeIssuer;
+  let gateway: GatewayInstance;
+
+  beforeAll(async () => {
+    issuer = await startKeycloakLikeIssuer({ clients: SECRETS, scopes: [], delayMs: 1000 });
+    gateway = await startGateway({
+      V3_TOKEN_URL: issuer.tokenUrl,
+      GATEWAY_ROUTES: `/api=${issuer.baseUrl}`,
+      V3_TOKEN_MAX_CONCURRENCY: '2',
+      V3_TOKEN_QUEUE_SIZE: '6',
+      V3_TOKEN_QUEUE_WAIT_MS: '10000',
+      V3_TOKEN_TIMEOUT_MS: '5000',
+      V3_TOKEN_RETRY_ATTEMPTS: '1',
+    });
+  });
+
+  afterAll(async () => {
+    await gateway.close();
+    await issuer.close();
+  });
+
+  it('answers the excess of one address 429 and leaves a real cold client from another its place in the queue', async () => {
+    const flood = rawHttpBurst(
+      gateway.url,
+      Array.from({ length: 20 }, (_, i) => ({
+        localAddress: '127.0.0.2',
+        request: tokenRequest(clientCredentials(`burst-${i}`, `burst-secret-${i}`)),
+      })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const owner = await rawTokenRequest(gateway.url, '127.0.0.3', clientCredentials('calm', SECRETS.calm));
+    expect(owner.status).toBe(200);
+    const statuses = (await flood).map((answer) => answer.status);
+    // Half of 2 calls + 6 waiting: 4 of the burst reach the issuer (refused: unknown ids), the rest are its own 429.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(4);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(16);
+    expect(statuses.filter((status) => status === 503)).toHaveLength(0);
+  }, 60_000);
 });
 
 /** Issue 11 item 3: the breaker counts only the issuer's own failures; no 4xx moves it. */

@@ -23,6 +23,19 @@ describe('ColdGrantLimiter', () => {
     expect(await a.take('addr-1')).toEqual({ allowed: true });
   });
 
+  it('holds at most perAddressAtOnce cold grants of one address in flight, until they are released', async () => {
+    const limited = new ColdGrantLimiter({ perAddressPerMinute: 100, perAddressAtOnce: 2, now });
+    expect(await limited.take('addr-1')).toEqual({ allowed: true });
+    expect(await limited.take('addr-1')).toEqual({ allowed: true });
+    expect(await limited.take('addr-1')).toEqual({ allowed: false, retryAfterMs: 1000 });
+    expect(await limited.take('addr-2')).toEqual({ allowed: true });
+    limited.release('addr-1');
+    expect(await limited.take('addr-1')).toEqual({ allowed: true });
+    const off = new ColdGrantLimiter({ perAddressPerMinute: 0, perAddressAtOnce: 1, now });
+    expect(await off.take('addr-1')).toEqual({ allowed: true });
+    expect(await off.take('addr-1')).toEqual({ allowed: true });
+  });
+
   it('counts in process while the store fails', async () => {
     const store = new OutageMemoryStore({ now });
     const instance = limiter(store, 2);

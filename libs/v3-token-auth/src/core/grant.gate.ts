@@ -96,7 +96,13 @@ export class GrantGate {
     this.refusedClients = new RefusedClientMemory(refusals);
     this.issuerBackoff = new IssuerBackoffMemory({ maxEntries, now });
     this.coldGrants = new ColdGrantLimiter(
-      { perAddressPerMinute: options.coldGrantsPerAddressPerMinute, maxEntries, now },
+      {
+        perAddressPerMinute: options.coldGrantsPerAddressPerMinute,
+        // Half of the issuer's calls and queue: one address's burst leaves the other half to everyone else.
+        perAddressAtOnce: Math.max(1, Math.ceil((options.connections + options.issuerQueueSize) / 2)),
+        maxEntries,
+        now,
+      },
       sharedStore,
     );
     this.reauthWindows = new ReauthWindows(
@@ -149,17 +155,20 @@ export class GrantGate {
       throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000, decision.reason);
     }
     if (decision.reason === 'known_good') return NOTHING_HELD;
-    const settle = (): void => this.throttle.settle(attempt);
+    const settleThrottle = (): void => this.throttle.settle(attempt);
     const cold = await this.coldGrants.take(attempt.addressKey).catch((error: unknown) => {
-      settle();
+      settleThrottle();
       throw error;
     });
     if (!cold.allowed) {
-      settle();
+      settleThrottle();
       this.observer.grantRefused?.('cold_grant_limit', clientId);
       throw new V3ColdGrantLimitException(cold.retryAfterMs / 1000);
     }
-    return settle;
+    return () => {
+      settleThrottle();
+      this.coldGrants.release(attempt.addressKey);
+    };
   }
 
   /**
