@@ -1,12 +1,15 @@
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { FailureCountTable } from './failure-count.table.js';
+import { InFlightCounts } from './in-flight-counts.js';
 
 /** One minute: the window of {@link ColdGrantLimiter}. */
 const MINUTE_MS = 60_000;
+/** How soon to retry a cold grant refused because its address had `perAddressAtOnce` in flight, ms. */
+const AT_ONCE_RETRY_MS = 1000;
 
 /** Options of {@link ColdGrantLimiter}. */
 export interface ColdGrantLimiterOptions {
-  /** Cold grants one caller address may start per minute; 0 turns the limit off (and `perAddressAtOnce`). @default 120 */
+  /** Cold grants one caller address may start per minute; 0 turns this limit and `perAddressAtOnce` off. @default 120 */
   perAddressPerMinute?: number;
   /**
    * Cold grants of one caller address in flight at once, in this process: its share of the issuer's calls and queue,
@@ -22,8 +25,8 @@ export interface ColdGrantLimiterOptions {
 /**
  * Caps the grants one caller address may send to the issuer per minute, over every instance sharing the store (the
  * store's `countInWindow`; in this process while the store keeps no counts or fails), and how many of them it may
- * have in flight at once in this process (`perAddressAtOnce`: its share of the issuer's calls and queue). Counted when a grant is
- * admitted, so a burst of concurrent requests is capped too, before any answer comes back. Grants of known-good
+ * have in flight at once in this process (`perAddressAtOnce`: its share of the issuer's calls and queue). Counted
+ * when a grant is admitted, so a burst of concurrent requests is capped too, before any answer comes back. Grants of known-good
  * secrets and requests that join a grant in flight are not counted by the gate. In process, counts live in a
  * {@link FailureCountTable}, so a flood of addresses cannot erase a busy address's count.
  * @example
@@ -35,7 +38,7 @@ export class ColdGrantLimiter {
   private readonly limit: number;
   private readonly atOnce: number;
   /** Cold grants in flight per address (`take` allowed, `release` not yet called). */
-  private readonly inFlight = new Map<string, number>();
+  private readonly inFlight = new InFlightCounts();
 
   constructor(
     options: ColdGrantLimiterOptions = {},
@@ -53,21 +56,21 @@ export class ColdGrantLimiter {
    */
   async take(addressKey: string): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number }> {
     if (this.limit === 0) return { allowed: true };
-    if ((this.inFlight.get(addressKey) ?? 0) >= this.atOnce) return { allowed: false, retryAfterMs: 1000 };
+    // Before the count of the minute too, so that a grant refused for being one too many at once spends none of it.
+    if (this.inFlight.of(addressKey) >= this.atOnce)
+      return { allowed: false, retryAfterMs: AT_ONCE_RETRY_MS };
     const shared = await this.shared?.countInWindow(`cold.${addressKey}`, MINUTE_MS);
     const window = shared ?? this.table.countInWindow(addressKey, MINUTE_MS);
     if (window.count > this.limit) return { allowed: false, retryAfterMs: window.resetInMs };
-    const held = this.inFlight.get(addressKey) ?? 0;
-    if (held >= this.atOnce) return { allowed: false, retryAfterMs: 1000 };
-    this.inFlight.set(addressKey, held + 1);
+    // Again after the count's await, in which other grants of the address may have taken the last places.
+    if (this.inFlight.of(addressKey) >= this.atOnce)
+      return { allowed: false, retryAfterMs: AT_ONCE_RETRY_MS };
+    this.inFlight.add(addressKey);
     return { allowed: true };
   }
 
   /** The cold grant `take` allowed for `addressKey` is over (granted, refused or failed). */
   release(addressKey: string): void {
-    if (this.limit === 0) return;
-    const held = (this.inFlight.get(addressKey) ?? 0) - 1;
-    if (held > 0) this.inFlight.set(addressKey, held);
-    else this.inFlight.delete(addressKey);
+    if (this.limit !== 0) this.inFlight.remove(addressKey);
   }
 }

@@ -1,5 +1,6 @@
 import { MemoryCredentialThrottleStore } from '../store/memory/memory-credential-throttle.store.js';
 import type { CredentialThrottleStore } from './credential-throttle.store.js';
+import { InFlightCounts } from './in-flight-counts.js';
 
 /** Options of {@link CredentialThrottle}. Every number has a default; see the README's Security model. */
 export interface CredentialThrottleOptions {
@@ -45,8 +46,8 @@ export interface CredentialAttempt {
 /** How soon to retry when only attempts still waiting for the issuer's answer stand in the way, ms. */
 const UNANSWERED_RETRY_MS = 1000;
 
-/** The key of a client at one caller address, for the holds of unanswered attempts. */
-function pairKey(attempt: CredentialAttempt): string {
+/** The key of the attempt's client at its caller address (the holds of unanswered attempts, the gate's memory). */
+export function clientAtAddressKey(attempt: Pick<CredentialAttempt, 'clientKey' | 'addressKey'>): string {
   return `${attempt.clientKey}\u0000${attempt.addressKey}`;
 }
 
@@ -76,12 +77,12 @@ export interface CallerStanding {
  * Ask `decide` before a grant (never on a cache hit), then report the issuer's answer with `recordFailure` or
  * `recordSuccess`, and `settle` the attempt.
  * @example
- * const decision = await throttle.decide({ clientKey, addressKey, secretTag });
- * if (!decision.allowed) throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000);
+ * const decision = await throttle.decide({ clientKey, addressKey, secretTag, knownGoodTag });
+ * if (!decision.allowed) throw new V3TooManyAttemptsException(decision.retryAfterMs / 1000, decision.reason);
  */
 export class CredentialThrottle {
   /** Attempts let through whose answer has not been recorded, per client and per client at one address. */
-  private readonly unanswered = new Map<string, number>();
+  private readonly unanswered = new InFlightCounts();
   private readonly store: CredentialThrottleStore;
   private readonly maxPerAddress: number;
   private readonly addressWindowMs: number;
@@ -115,15 +116,15 @@ export class CredentialThrottle {
     const address = await this.store.read('address', attempt.addressKey);
     const client = await this.store.read('client', attempt.clientKey);
     // From here to the hold nothing awaits: no other decision runs in between.
-    const atAddress = pairKey(attempt);
-    const addressCount = (address?.count ?? 0) + this.held(atAddress);
+    const atAddress = clientAtAddressKey(attempt);
+    const addressCount = (address?.count ?? 0) + this.unanswered.of(atAddress);
     if (addressCount >= this.maxPerAddress) {
       return { allowed: false, reason: 'address', retryAfterMs: this.retryAfter(address) };
     }
-    const clientCount = (client?.count ?? 0) + this.held(attempt.clientKey);
+    const clientCount = (client?.count ?? 0) + this.unanswered.of(attempt.clientKey);
     if (clientCount < this.maxPerClient || addressCount < this.cleanAllowance) {
-      this.hold(atAddress, 1);
-      this.hold(attempt.clientKey, 1);
+      this.unanswered.add(atAddress);
+      this.unanswered.add(attempt.clientKey);
       return { allowed: true, reason: clientCount < this.maxPerClient ? 'under_limits' : 'clean_address' };
     }
     const resetAt = Math.min(client?.resetAt ?? Infinity, address?.resetAt ?? Infinity);
@@ -132,8 +133,8 @@ export class CredentialThrottle {
 
   /** Ends the hold of an attempt `decide` let through on the counts, once its answer is recorded (or it never went). */
   settle(attempt: CredentialAttempt): void {
-    this.hold(pairKey(attempt), -1);
-    this.hold(attempt.clientKey, -1);
+    this.unanswered.remove(clientAtAddressKey(attempt));
+    this.unanswered.remove(attempt.clientKey);
   }
 
   /** The caller's standing, for `RefusedClientMemory.recall`. */
@@ -159,16 +160,6 @@ export class CredentialThrottle {
    */
   async recordSuccess(attempt: Pick<CredentialAttempt, 'clientKey' | 'knownGoodTag'>): Promise<void> {
     await this.store.rememberKnownGood(attempt.clientKey, attempt.knownGoodTag, this.knownGoodTtlMs);
-  }
-
-  private held(key: string): number {
-    return this.unanswered.get(key) ?? 0;
-  }
-
-  private hold(key: string, change: number): void {
-    const count = this.held(key) + change;
-    if (count > 0) this.unanswered.set(key, count);
-    else this.unanswered.delete(key);
   }
 
   /** Until the window of `count` ends; a second while only unanswered attempts stand in the way. */

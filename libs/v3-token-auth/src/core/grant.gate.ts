@@ -12,21 +12,12 @@ import type { V3Clock } from './clock.js';
 import { MemoryCredentialThrottleStore } from '../store/memory/memory-credential-throttle.store.js';
 import { SharedCredentialThrottleStore } from '../store/shared-credential-throttle.store.js';
 import { ColdGrantLimiter } from './cold-grant.limiter.js';
-import { CredentialThrottle, type CredentialAttempt } from './credential-throttle.js';
+import { clientAtAddressKey, CredentialThrottle, type CredentialAttempt } from './credential-throttle.js';
 import type { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { IssuerBackoffMemory } from './issuer-backoff.memory.js';
 import { ReauthWindows } from './reauth-windows.js';
 import { RefusedClientMemory } from './refused-client.memory.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
-
-/**
- * What the issuer's `invalid_client` is remembered by: the client at one caller address. A flood of guesses from
- * one address costs the issuer one call per `invalidCredentialsTtlMs`; the owner at another address is never
- * answered from the attacker's refusal.
- */
-function refusedClientKey(attempt: CredentialAttempt): string {
-  return `${attempt.clientKey}\u0000${attempt.addressKey}`;
-}
 
 /** What `admit` hands back for an attempt the throttle holds nothing for (a known-good secret). */
 const NOTHING_HELD = (): void => {};
@@ -41,14 +32,17 @@ export interface GrantCaller {
   /** Username of a `password` grant; counted together with the client id. */
   username?: string;
   /**
-   * Keyed hash of the secret(s) presented for this grant's identity (`TokenFingerprinter.verifier`): what the
-   * refused-secret memory and the re-grant windows of these credentials count by.
+   * Keyed hash of the secret(s) presented for this grant's cache identity (`TokenFingerprinter.verifier`): what the
+   * refused-secret memory and the re-grant windows of these credentials count by. Without one (a refresh grant,
+   * which has no cache identity) they count by the secrets' own verifier.
    */
-  verifier: string;
+  verifier?: string;
   /** The client secret presented; only its keyed hash is kept (`TokenFingerprinter.secretsVerifier`). */
   clientSecret?: string;
   /** The user's password of a `password` grant; only its keyed hash is kept. */
   password?: string;
+  /** The refresh token of a `refresh_token` grant: the credential it presents; only its keyed hash is kept. */
+  refreshToken?: string;
   /** Caller address as the edge derived it; without one the client's own key stands in for it. */
   callerAddress?: string;
 }
@@ -67,6 +61,11 @@ export interface GrantCaller {
 export class GrantGate {
   private readonly throttle: CredentialThrottle;
   private readonly refusedSecrets: RefusedClientMemory<TokenEndpointError>;
+  /**
+   * The issuer's `invalid_client`, remembered for the client at one caller address (`clientAtAddressKey`): a flood of
+   * guesses from one address costs the issuer one call per `invalidCredentialsTtlMs`, and the owner at another
+   * address is never answered from the attacker's refusal.
+   */
   private readonly refusedClients: RefusedClientMemory<TokenEndpointError>;
   private readonly issuerBackoff: IssuerBackoffMemory;
   private readonly coldGrants: ColdGrantLimiter;
@@ -117,14 +116,19 @@ export class GrantGate {
    */
   attemptOf(caller: GrantCaller): CredentialAttempt {
     const clientKey = this.fingerprinter.clientKey(caller.clientId, caller.username);
-    const secrets = this.fingerprinter.secretsVerifier(clientKey, caller.clientSecret, caller.password);
+    // A grant presents a password or a refresh token, never both: one slot of the verifier holds either.
+    const secrets = this.fingerprinter.secretsVerifier(
+      clientKey,
+      caller.clientSecret,
+      caller.password ?? caller.refreshToken,
+    );
     return {
       clientKey,
       addressKey:
         caller.callerAddress === undefined || caller.callerAddress === ''
           ? clientKey
           : this.fingerprinter.addressKey(caller.callerAddress),
-      secretTag: TokenFingerprinter.exemptionTag(caller.verifier),
+      secretTag: TokenFingerprinter.exemptionTag(caller.verifier ?? secrets),
       knownGoodTag: TokenFingerprinter.exemptionTag(secrets),
     };
   }
@@ -147,7 +151,7 @@ export class GrantGate {
     }
     const refusal =
       this.refusedSecrets.recall(attempt.secretTag, standing) ??
-      this.refusedClients.recall(refusedClientKey(attempt), standing);
+      this.refusedClients.recall(clientAtAddressKey(attempt), standing);
     if (refusal) throw toV3Exception(refusal);
     const decision = await this.throttle.decide(attempt);
     if (!decision.allowed) {
@@ -225,7 +229,7 @@ export class GrantGate {
         // Answered to other secrets of the client later: without the issuer's description of this one's refusal.
         if (error.error === 'invalid_client')
           this.refusedClients.remember(
-            refusedClientKey(attempt),
+            clientAtAddressKey(attempt),
             new TokenEndpointError({ kind: error.kind, status: error.status, error: error.error }),
           );
         await this.throttle.recordFailure(attempt);
@@ -241,7 +245,7 @@ export class GrantGate {
   /** The secret behind `attempt` obtained a token (here or, read from the shared store, elsewhere). */
   async granted(attempt: CredentialAttempt): Promise<void> {
     this.refusedSecrets.forget(attempt.secretTag);
-    this.refusedClients.forget(refusedClientKey(attempt));
+    this.refusedClients.forget(clientAtAddressKey(attempt));
     await this.throttle.recordSuccess(attempt);
   }
 }

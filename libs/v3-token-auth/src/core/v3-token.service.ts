@@ -202,18 +202,10 @@ export class V3TokenService {
       const { grant } = parsed;
       // The refresh token is the credential presented: a bad one is a wrong secret (counted, throttled), and the
       // client's own secret, known-good from its other grants, exempts no refresh that carries someone else's guess.
-      const clientKey = this.fingerprinter.clientKey(grant.clientId);
-      const verifier = this.fingerprinter.verifier(clientKey, {
-        grantType: 'client_credentials',
-        clientId: grant.clientId,
-        clientSecret: grant.clientSecret,
-        password: grant.refreshToken,
-      });
       const attempt = this.gate.attemptOf({
         clientId: grant.clientId,
-        verifier,
         clientSecret: grant.clientSecret,
-        password: grant.refreshToken,
+        refreshToken: grant.refreshToken,
         callerAddress,
       });
       const response = await this.gate
