@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { plainErrorBody } from './error-reply.js';
 import { rawJsonAnswer } from './raw-json-answer.js';
 
 const LINE_ENDINGS = 'The request ends its lines with something other than CRLF';
@@ -51,9 +51,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
       400,
       `The request is not valid HTTP/1.1 (${String(error.code ?? 'unparsable')})`,
     ];
-    socket.write(
-      rawJsonAnswer(status, JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message })),
-    );
+    socket.write(rawJsonAnswer(status, JSON.stringify(plainErrorBody(status, message))));
   }
   socket.destroy();
 }

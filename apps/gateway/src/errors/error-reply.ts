@@ -20,11 +20,21 @@ function statusOf(exception: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
 }
 
-function messageOf(response: string | object, fallback: string): string {
+function messageOf(response: string | object): string | undefined {
   if (typeof response === 'string') return response;
   const message = (response as { message?: unknown }).message;
   if (Array.isArray(message)) return message.join('; ');
-  return typeof message === 'string' ? message : fallback;
+  return typeof message === 'string' ? message : undefined;
+}
+
+/**
+ * The body of the gateway's plain JSON error (never an OAuth one): `{ statusCode, error, message }`, `error` the
+ * status's reason phrase, and `message` that too when none is given.
+ * @example plainErrorBody(405, 'TRACE is not allowed on proxied routes')
+ */
+export function plainErrorBody(status: number, message?: string): ErrorReply['body'] {
+  const error = STATUS_CODES[status] ?? 'Error';
+  return { statusCode: status, error, message: message ?? error };
 }
 
 /**
@@ -42,21 +52,15 @@ export function toErrorReply(exception: unknown): ErrorReply {
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
-    const error = STATUS_CODES[status] ?? 'Error';
-    return {
-      status,
-      headers: {},
-      body: { statusCode: status, error, message: messageOf(exception.getResponse(), error) },
-    };
+    return { status, headers: {}, body: plainErrorBody(status, messageOf(exception.getResponse())) };
   }
   const status = statusOf(exception);
   if (status !== undefined && status < 500) {
-    const error = STATUS_CODES[status] ?? 'Error';
     const message = (exception as { message?: unknown }).message;
     return {
       status,
       headers: {},
-      body: { statusCode: status, error, message: typeof message === 'string' ? message : error },
+      body: plainErrorBody(status, typeof message === 'string' ? message : undefined),
     };
   }
   return {

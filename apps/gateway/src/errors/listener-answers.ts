@@ -1,17 +1,16 @@
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { REQUEST_ID_HEADER, requestIdOf } from '../logging/request-id.js';
 import type { HeadProblem } from '../proxy/request-head.js';
+import { plainErrorBody } from './error-reply.js';
 
 /**
  * The gateway's JSON answers that a listener gives before any router sees the request: node:http's own for the same
  * cases (a missing `Host`, an `Expect` other than 100-continue) are bare status lines with no body.
  */
 
-const EXPECTATION_FAILED = JSON.stringify({
-  statusCode: 417,
-  error: 'Expectation Failed',
-  message: 'The only Expect the gateway meets is 100-continue',
-});
+const EXPECTATION_FAILED = JSON.stringify(
+  plainErrorBody(417, 'The only Expect the gateway meets is 100-continue'),
+);
 
 function answerJson(
   request: IncomingMessage,
@@ -41,11 +40,5 @@ export function answerHeadProblem(
   problem: HeadProblem,
 ): void {
   const { status, message } = problem;
-  answerJson(
-    request,
-    response,
-    status,
-    JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message }),
-    true,
-  );
+  answerJson(request, response, status, JSON.stringify(plainErrorBody(status, message)), true);
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
 import type { V3Principal } from 'nestjs-v3-token-auth';
+import { plainErrorBody } from '../errors/error-reply.js';
 import { newRequestId, REQUEST_ID_HEADER } from '../logging/request-id.js';
 import type { RequestTrace } from '../tracing/proxy-tracing.js';
 import type { Forwarding } from './downstream.js';
@@ -113,6 +113,6 @@ export class ProxyExchange {
 
   /** Answers `{ statusCode, error, message }`: the gateway's plain error on a proxied route, never an OAuth body. */
   refuse(status: number, message: string, headers?: Record<string, string>): void {
-    this.answer(status, { statusCode: status, error: STATUS_CODES[status] ?? 'Error', message }, headers);
+    this.answer(status, plainErrorBody(status, message), headers);
   }
 }
