@@ -25,13 +25,10 @@ function elementsOf(value: string): string[] {
       start = at + 1;
     }
   }
-  if (quoted)
-    return value
-      .split(',')
-      .map((element) => element.trim())
-      .filter((element) => element !== '');
   elements.push(value.slice(start));
-  return elements.map((element) => element.trim()).filter((element) => element !== '');
+  return (quoted ? value.split(',') : elements)
+    .map((element) => element.trim())
+    .filter((element) => element !== '');
 }
 
 /**

@@ -76,8 +76,9 @@ function pathOfTarget(url: string): string | undefined {
  * whose target lies under a route prefix itself (the longest prefix wins) and hands everything else — `/token`,
  * `/revoke`, the admin paths, unknown paths — to Fastify. Before authentication, its edge refuses `TRACE`/`CONNECT`
  * and other unproxied methods (405), targets that leave their route, read as another route's or hide a separator
- * (400, `forwardPathOf`) a missing, repeated or malformed `Host` (400, closing the connection) and HTTP versions other than 1.0 and 1.1
- * (505), so a refused request costs no grant;
+ * (400, `forwardPathOf`), and heads `headProblemOf` refuses (a missing, repeated or malformed `Host`: 400; a
+ * transfer coding other than chunked: 501; HTTP other than 1.0 and 1.1: 505; the connection closed after each),
+ * so a refused request costs no grant;
  * while the instance drains, it answers 503 and closes the connection. No request on a route goes through
  * Fastify's router, hooks or reply, which cost the warm path about 5 % of its CPU per request (the README's
  * benchmark).

@@ -87,19 +87,26 @@ const FORWARDING_ALIASES = [
   'x-forwarded-client-cert',
 ];
 
-/** What a request from a trusted proxy leaves out (with the caller's cookies under `strip`). */
-const FROM_TRUSTED = new Set([...SET_BY_GATEWAY, ...IDENTITY_HEADERS]);
-const FROM_TRUSTED_NO_COOKIE = new Set([...FROM_TRUSTED, 'cookie']);
-/** What a request from anyone else leaves out (with the caller's cookies under `strip`). */
-const FROM_CALLER = new Set([...FROM_TRUSTED, ...FORWARDING_ALIASES]);
-const FROM_CALLER_NO_COOKIE = new Set([...FROM_CALLER, 'cookie']);
+const FROM_TRUSTED = [...SET_BY_GATEWAY, ...IDENTITY_HEADERS];
+const FROM_CALLER = [...FROM_TRUSTED, ...FORWARDING_ALIASES];
+
+/**
+ * What a request leaves out, by whether it came from a trusted proxy and by cookie policy (`strip` adds the caller's
+ * cookies): one set each, chosen per request.
+ */
+const LEFT_OUT: Record<'trusted' | 'caller', Record<CookiePolicy, ReadonlySet<string>>> = {
+  trusted: { forward: new Set(FROM_TRUSTED), strip: new Set([...FROM_TRUSTED, 'cookie']) },
+  caller: { forward: new Set(FROM_CALLER), strip: new Set([...FROM_CALLER, 'cookie']) },
+};
 
 /**
  * What the caller's answer never takes from the downstream's: its `X-Request-Id` (the gateway's own, in its logs and
  * sent downstream, stays), and under `GATEWAY_COOKIES=strip` its cookies.
  */
-const NOT_ANSWERED = new Set(['x-request-id']);
-const NOT_ANSWERED_NO_COOKIE = new Set([...NOT_ANSWERED, 'set-cookie']);
+const NOT_ANSWERED: Record<CookiePolicy, ReadonlySet<string>> = {
+  forward: new Set(['x-request-id']),
+  strip: new Set(['x-request-id', 'set-cookie']),
+};
 
 /** `GATEWAY_COOKIES`: `strip` keeps `Cookie` from the downstream and `Set-Cookie` from the caller; `forward` passes both. */
 export type CookiePolicy = 'strip' | 'forward';
@@ -143,9 +150,9 @@ function copyEndToEnd(
  * `X-Real-IP` and `X_Real_IP` into `HTTP_X_REAL_IP`, so the underscore form would pass for the header it mimics.
  */
 function dashedIn(name: string, skip: ReadonlySet<string>): boolean {
-  return (
-    name.includes('_') && (skip.has(name.replaceAll('_', '-')) || HOP_BY_HOP.has(name.replaceAll('_', '-')))
-  );
+  if (!name.includes('_')) return false;
+  const dashed = name.replaceAll('_', '-');
+  return skip.has(dashed) || HOP_BY_HOP.has(dashed);
 }
 
 /** Whether header `name` is relayed: not hop-by-hop, not named by `Connection` (`named`), not in `skip`. */
@@ -196,15 +203,7 @@ export function toDownstreamHeaders(
   cookies: CookiePolicy = 'forward',
 ): Record<string, string | string[]> {
   const headers: Record<string, HeaderValue> = {};
-  const strip = cookies === 'strip';
-  const skip = from.fromTrustedProxy
-    ? strip
-      ? FROM_TRUSTED_NO_COOKIE
-      : FROM_TRUSTED
-    : strip
-      ? FROM_CALLER_NO_COOKIE
-      : FROM_CALLER;
-  copyEndToEnd(incoming, headers, skip);
+  copyEndToEnd(incoming, headers, LEFT_OUT[from.fromTrustedProxy ? 'trusted' : 'caller'][cookies]);
   if (accessToken !== undefined) headers.authorization = `Bearer ${accessToken}`;
   const peer = from.remoteAddress;
   if (from.fromTrustedProxy) {
@@ -263,7 +262,7 @@ export function setCallerHeaders(
   downstream: Record<string, HeaderValue>,
   cookies: CookiePolicy = 'forward',
 ): void {
-  const skip = cookies === 'strip' ? NOT_ANSWERED_NO_COOKIE : NOT_ANSWERED;
+  const skip = NOT_ANSWERED[cookies];
   const named = namedByConnection(downstream.connection);
   for (const name in downstream) {
     const value = downstream[name];
