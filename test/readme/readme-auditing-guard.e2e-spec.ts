@@ -1,28 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, UseGuards, type Type } from '@nestjs/common';
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { RequireScopes, V3TokenAuthModule } from 'nestjs-v3-token-auth';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic, httpGet, startGuardedApp, type GuardedApp } from '../support/v3-token-auth-app.js';
+import { readmeBlockAfter, ROOT, typeCheck } from './readme-blocks.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const generated = join(here, 'generated');
+const generated = join(ROOT, 'test', 'readme', 'generated');
 const MARKER = '<!-- readme-example: auditing.guard.ts';
-
-/** The TypeScript block that follows the README's guard marker, exactly as a user would paste it. */
-function readmeGuard(): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const at = readme.indexOf(MARKER);
-  if (at < 0) throw new Error(`README.md has no "${MARKER}" marker`);
-  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!block) throw new Error('README.md has no ```ts block after the guard marker');
-  return block[1];
-}
 
 interface PastedGuard {
   AuditingGuard: Type;
@@ -36,7 +22,7 @@ describe("the README's auditing guard, as written", () => {
 
   beforeAll(async () => {
     mkdirSync(generated, { recursive: true });
-    writeFileSync(join(generated, 'auditing.guard.ts'), readmeGuard());
+    writeFileSync(join(generated, 'auditing.guard.ts'), readmeBlockAfter(MARKER, 'ts'));
     // Written just above, so not there for the type checker: imported by a path it does not resolve.
     const path = './generated/auditing.guard.js';
     pasted = (await import(path)) as PastedGuard;
@@ -70,17 +56,7 @@ describe("the README's auditing guard, as written", () => {
   });
 
   it('type-checks under the repository tsconfig', async () => {
-    const tsconfig = join(generated, 'tsconfig.guard.json');
-    writeFileSync(
-      tsconfig,
-      JSON.stringify({
-        extends: relative(generated, join(root, 'tsconfig.json')),
-        compilerOptions: { noEmit: true, rootDir: relative(generated, root) },
-        include: ['auditing.guard.ts'],
-      }),
-    );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    await expect(promisify(execFile)(process.execPath, [tsc, '-p', tsconfig])).resolves.toBeDefined();
+    await expect(typeCheck(generated, 'auditing.guard.ts', 'tsconfig.guard.json')).resolves.toBeUndefined();
   }, 120_000);
 
   it('records every request, and a scope refusal as a second call after the admission, as the README says', async () => {

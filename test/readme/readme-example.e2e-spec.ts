@@ -1,27 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { readmeBlockAfter, ROOT, typeCheck } from './readme-blocks.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const generated = join(here, 'generated');
+const generated = join(ROOT, 'test', 'readme', 'generated');
 const MARKER = '<!-- readme-example: app.module.ts';
-
-/** The TypeScript block that follows the README's example marker, exactly as a user would paste it. */
-function readmeExample(): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const at = readme.indexOf(MARKER);
-  if (at < 0) throw new Error(`README.md has no "${MARKER}" marker`);
-  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));
-  if (!block) throw new Error('README.md has no ```ts block after the example marker');
-  return block[1];
-}
 
 describe("the README's module example, as written", () => {
   let issuer: TokenServer;
@@ -31,7 +17,7 @@ describe("the README's module example, as written", () => {
 
   beforeAll(async () => {
     mkdirSync(generated, { recursive: true });
-    writeFileSync(join(generated, 'app.module.ts'), readmeExample());
+    writeFileSync(join(generated, 'app.module.ts'), readmeBlockAfter(MARKER, 'ts'));
     issuer = await startTokenServer({ clients: { 'readme-client': 'readme-secret' } });
     process.env.V3_TOKEN_URL = issuer.tokenUrl;
     delete process.env.REDIS_URL;
@@ -53,18 +39,7 @@ describe("the README's module example, as written", () => {
   });
 
   it('type-checks under the repository tsconfig', async () => {
-    const tsconfig = join(generated, 'tsconfig.json');
-    writeFileSync(
-      tsconfig,
-      JSON.stringify({
-        extends: relative(generated, join(root, 'tsconfig.json')),
-        compilerOptions: { noEmit: true, rootDir: relative(generated, root) },
-        include: ['app.module.ts'],
-      }),
-    );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const run = promisify(execFile)(process.execPath, [tsc, '-p', tsconfig]);
-    await expect(run).resolves.toBeDefined();
+    await expect(typeCheck(generated, 'app.module.ts', 'tsconfig.json')).resolves.toBeUndefined();
   }, 120_000);
 
   it('boots with V3_TOKEN_URL alone and answers 401 without credentials', async () => {

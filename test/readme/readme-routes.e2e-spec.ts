@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseRoutesFile } from '../../apps/gateway/src/config/routes-file.js';
 import { RESERVED_PATHS } from '../../apps/gateway/src/config/gateway.config.js';
@@ -18,11 +17,10 @@ import {
 } from '../support/jwks-server.js';
 import { startOidcProvider, type OidcProviderServer } from '../support/oidc-provider.js';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
+import { readmeBlockAfter, ROOT } from './readme-blocks.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const COMPOSE_ROUTES = join(root, 'apps', 'gateway', 'deploy', 'routes.yaml');
-const COMPOSE_REALM = join(root, 'apps', 'gateway', 'deploy', 'keycloak-v3-realm.json');
+const COMPOSE_ROUTES = join(ROOT, 'apps', 'gateway', 'deploy', 'routes.yaml');
+const COMPOSE_REALM = join(ROOT, 'apps', 'gateway', 'deploy', 'keycloak-v3-realm.json');
 
 interface RealmMapper {
   protocolMapper: string;
@@ -45,15 +43,6 @@ function realmAudience(clientId: string, scopes: readonly string[]): string[] {
   return mappers
     .filter((mapper) => mapper.protocolMapper === 'oidc-audience-mapper')
     .map((mapper) => mapper.config['included.custom.audience']);
-}
-
-/** The fenced block of `language` that follows `marker` in the README. */
-function blockAfter(marker: string, language: string): string {
-  const at = readme.indexOf(marker);
-  if (at < 0) throw new Error(`README.md has no "${marker}" marker`);
-  const block = new RegExp('```' + language + '\\n([\\s\\S]*?)```').exec(readme.slice(at));
-  if (!block) throw new Error(`README.md has no \`\`\`${language} block after "${marker}"`);
-  return block[1];
 }
 
 /** One documented command and the status its comment promises. */
@@ -88,7 +77,7 @@ describe("the README's routes file and curl lines, as written", () => {
   let echo: EchoServer;
   let gateway: GatewayInstance;
   let dir: string;
-  const example = blockAfter('<!-- readme-example: routes.yaml', 'yaml');
+  const example = readmeBlockAfter('<!-- readme-example: routes.yaml', 'yaml');
 
   beforeAll(async () => {
     [issuer, key, redis, echo] = await Promise.all([
@@ -149,7 +138,7 @@ describe("the README's routes file and curl lines, as written", () => {
   });
 
   it('answers every curl line with the status its comment names', async () => {
-    const calls = documentedCalls(blockAfter('<!-- readme-curl: routes', 'bash'));
+    const calls = documentedCalls(readmeBlockAfter('<!-- readme-curl: routes', 'bash'));
     expect(calls.length).toBeGreaterThanOrEqual(7);
     // The JWT Keycloak mints for the README's `JWT=` line, audiences as the compose realm's mappers set them.
     const JWT = await signJwt(key, {
