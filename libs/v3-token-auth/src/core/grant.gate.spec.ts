@@ -40,19 +40,16 @@ function setup(overrides: Partial<V3TokenAuthModuleOptions> = {}) {
   const refuse = () =>
     Promise.reject(new TokenEndpointError({ kind: 'credential', status: 401, error: 'invalid_client' }));
   const grant = () => Promise.resolve('token');
-  return { clock, gate, throttled, refused, refuse, grant };
+  /** The attempt of `clientId` with `secret` (its verifier too) from `callerAddress`. */
+  const caller = (clientId: string, secret: string, callerAddress?: string) =>
+    gate.attemptOf({ clientId, verifier: secret, clientSecret: secret, callerAddress });
+  return { clock, gate, caller, throttled, refused, refuse, grant };
 }
 
 describe('GrantGate', () => {
   it('stops the guessing address after maxFailedAttempts and lets the same client through from another', async () => {
-    const { gate, throttled, refuse, grant } = setup();
-    const guess = (i: number) =>
-      gate.attemptOf({
-        clientId: 'svc',
-        verifier: `wrong-${i}`,
-        clientSecret: `wrong-${i}`,
-        callerAddress: '10.0.0.2',
-      });
+    const { gate, throttled, refuse, grant, caller } = setup();
+    const guess = (i: number) => caller('svc', `wrong-${i}`, '10.0.0.2');
     for (let i = 0; i < 3; i++)
       await expect(gate.pass(guess(i), 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     await expect(gate.pass(guess(3), 'svc', grant)).rejects.toThrow(V3TooManyAttemptsException);
@@ -60,31 +57,16 @@ describe('GrantGate', () => {
     await expect(gate.pass(guess(4), 'svc', grant)).rejects.toThrow(/from this address/);
     expect(throttled).toEqual(['svc', 'svc']);
 
-    const owner = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.3',
-    });
+    const owner = caller('svc', 'right', '10.0.0.3');
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
   });
 
   it('never throttles a known-good secret until knownGoodTtlMs ends', async () => {
-    const { clock, gate, refuse, grant } = setup();
-    const right = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const { clock, gate, refuse, grant, caller } = setup();
+    const right = caller('svc', 'right', '10.0.0.2');
     const guessAll = async (round: number) => {
       for (let i = 0; i < 3; i++) {
-        const wrong = gate.attemptOf({
-          clientId: 'svc',
-          verifier: `w${round}-${i}`,
-          clientSecret: `w${round}-${i}`,
-          callerAddress: '10.0.0.2',
-        });
+        const wrong = caller('svc', `w${round}-${i}`, '10.0.0.2');
         await expect(gate.pass(wrong, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
       }
     };
@@ -98,8 +80,8 @@ describe('GrantGate', () => {
   });
 
   it('without a caller address counts per client, and never counts an issuer failure that is not a refusal', async () => {
-    const { gate, grant } = setup();
-    const attempt = gate.attemptOf({ clientId: 'svc', verifier: 'any', clientSecret: 'any' });
+    const { gate, grant, caller } = setup();
+    const attempt = caller('svc', 'any');
     for (let i = 0; i < 5; i++) {
       await expect(gate.pass(attempt, 'svc', () => Promise.reject(new Error('timeout')))).rejects.toThrow(
         'timeout',
@@ -109,13 +91,8 @@ describe('GrantGate', () => {
   });
 
   it('passes a refused request on as 400 with the issuer error, never remembering or counting it', async () => {
-    const { gate, grant } = setup({ invalidCredentialsTtlMs: 60_000 });
-    const attempt = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const { gate, grant, caller } = setup({ invalidCredentialsTtlMs: 60_000 });
+    const attempt = caller('svc', 'right', '10.0.0.2');
     const invalidScope = () =>
       Promise.reject(new TokenEndpointError({ kind: 'request', status: 400, error: 'invalid_scope' }));
     for (let i = 0; i < 10; i++) {
@@ -128,42 +105,30 @@ describe('GrantGate', () => {
   });
 
   it('remembers invalid_client per client id for an address that already failed: one issuer call per TTL', async () => {
-    const { clock, gate, refuse, grant } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
+    const { clock, gate, refuse, grant, caller } = setup({
+      invalidCredentialsTtlMs: 10_000,
+      maxFailedAttempts: 100,
+    });
     let calls = 0;
     const counted = () => {
       calls += 1;
       return refuse();
     };
     for (let i = 0; i < 20; i++) {
-      const junk = gate.attemptOf({
-        clientId: 'junk',
-        verifier: `guess-${i}`,
-        clientSecret: `guess-${i}`,
-        callerAddress: '10.0.0.2',
-      });
+      const junk = caller('junk', `guess-${i}`, '10.0.0.2');
       await expect(gate.pass(junk, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
     }
     expect(calls).toBe(1);
-    const elsewhere = gate.attemptOf({
-      clientId: 'junk',
-      verifier: 'other',
-      clientSecret: 'other',
-      callerAddress: '10.0.0.3',
-    });
+    const elsewhere = caller('junk', 'other', '10.0.0.3');
     await expect(gate.pass(elsewhere, 'junk', grant)).resolves.toBe('token');
     clock.ms += 10_001;
-    const later = gate.attemptOf({
-      clientId: 'junk',
-      verifier: 'later',
-      clientSecret: 'later',
-      callerAddress: '10.0.0.2',
-    });
+    const later = caller('junk', 'later', '10.0.0.2');
     await expect(gate.pass(later, 'junk', counted)).rejects.toThrow(V3InvalidCredentialsException);
     expect(calls).toBe(2);
   });
 
   it("honours the issuer's 429 for that client until its Retry-After, leaving other clients alone", async () => {
-    const { clock, gate, refused, grant } = setup();
+    const { clock, gate, refused, grant, caller } = setup();
     const slowDown = () =>
       Promise.reject(
         new TokenEndpointError({
@@ -173,12 +138,7 @@ describe('GrantGate', () => {
           retryAfterSeconds: 30,
         }),
       );
-    const svc = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const svc = caller('svc', 'right', '10.0.0.2');
     const first = await gate.pass(svc, 'svc', slowDown).catch((error: unknown) => error);
     expect(first).toBeInstanceOf(V3IssuerThrottledException);
     expect((first as V3IssuerThrottledException).headers['Retry-After']).toBe('30');
@@ -191,26 +151,15 @@ describe('GrantGate', () => {
     expect((second as V3IssuerThrottledException).headers['Retry-After']).toBe('20');
     expect(called).toBe(false);
     expect(refused).toEqual(['issuer_throttled:svc']);
-    const other = gate.attemptOf({
-      clientId: 'other',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const other = caller('other', 'right', '10.0.0.2');
     await expect(gate.pass(other, 'other', grant)).resolves.toBe('token');
     clock.ms += 20_000;
     await expect(gate.pass(svc, 'svc', grant)).resolves.toBe('token');
   });
 
   it('caps cold grants per caller address per minute, but never for a known-good secret', async () => {
-    const { clock, gate, refused, grant } = setup({ coldGrantsPerAddressPerMinute: 3 });
-    const cold = (i: number, address = '10.0.0.2') =>
-      gate.attemptOf({
-        clientId: `client-${i}`,
-        verifier: `secret-${i}`,
-        clientSecret: `secret-${i}`,
-        callerAddress: address,
-      });
+    const { clock, gate, refused, grant, caller } = setup({ coldGrantsPerAddressPerMinute: 3 });
+    const cold = (i: number, address = '10.0.0.2') => caller(`client-${i}`, `secret-${i}`, address);
     for (let i = 0; i < 3; i++) await expect(gate.pass(cold(i), `client-${i}`, grant)).resolves.toBe('token');
     const limited = await gate.pass(cold(3), 'client-3', grant).catch((error: unknown) => error);
     expect(limited).toBeInstanceOf(V3ColdGrantLimitException);
@@ -224,13 +173,8 @@ describe('GrantGate', () => {
   });
 
   it('after a downstream refusal allows the credentials one re-grant per reauthCooldownMs, and no one else is stopped', async () => {
-    const { clock, gate, refused, grant } = setup({ reauthCooldownMs: 30_000 });
-    const owner = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const { clock, gate, refused, grant, caller } = setup({ reauthCooldownMs: 30_000 });
+    const owner = caller('svc', 'right', '10.0.0.2');
     await gate.pass(owner, 'svc', grant);
     await gate.refusedDownstream(owner.secretTag);
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
@@ -245,71 +189,44 @@ describe('GrantGate', () => {
     // The throttle's own checks (admit) never stop these credentials: only the issuer call is held back.
     await expect(gate.admit(owner, 'svc')).resolves.toEqual(expect.any(Function));
 
-    const otherSecret = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'rotated',
-      clientSecret: 'rotated',
-      callerAddress: '10.0.0.2',
-    });
+    const otherSecret = caller('svc', 'rotated', '10.0.0.2');
     await expect(gate.pass(otherSecret, 'svc', grant)).resolves.toBe('token');
     clock.ms += 30_000;
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
   });
 
   it('gives the re-grant back when the issuer fails it, and keeps it spent when the issuer refuses the secret', async () => {
-    const { gate, grant, refuse } = setup({ reauthCooldownMs: 30_000, maxFailedAttempts: 100 });
+    const { gate, grant, refuse, caller } = setup({ reauthCooldownMs: 30_000, maxFailedAttempts: 100 });
     const unavailable = () =>
       Promise.reject(
         new TokenEndpointError({ kind: 'issuer', status: 503, error: 'temporarily_unavailable' }),
       );
-    const owner = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const owner = caller('svc', 'right', '10.0.0.2');
     await gate.refusedDownstream(owner.secretTag);
     await expect(gate.pass(owner, 'svc', unavailable)).rejects.toMatchObject({ status: 503 });
     // The issuer's outage did not use up the window: the next grant is the re-grant.
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
     await expect(gate.pass(owner, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
 
-    const guessed = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'guessed',
-      clientSecret: 'guessed',
-      callerAddress: '10.0.0.2',
-    });
+    const guessed = caller('svc', 'guessed', '10.0.0.2');
     await gate.refusedDownstream(guessed.secretTag);
     await expect(gate.pass(guessed, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     await expect(gate.pass(guessed, 'svc', grant)).rejects.toThrow(V3ReauthCooldownException);
   });
   it("never answers the owner from an attacker's invalid_client: the refusal is remembered for the guessing address only", async () => {
-    const { gate, refuse, grant } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
-    // The owner's address (a shared NAT) had one typo of its own, for another client.
-    const typo = gate.attemptOf({
-      clientId: 'other',
-      verifier: 'typo',
-      clientSecret: 'typo',
-      callerAddress: '10.0.0.9',
+    const { gate, refuse, grant, caller } = setup({
+      invalidCredentialsTtlMs: 10_000,
+      maxFailedAttempts: 100,
     });
+    // The owner's address (a shared NAT) had one typo of its own, for another client.
+    const typo = caller('other', 'typo', '10.0.0.9');
     await expect(gate.pass(typo, 'other', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     // One guess for the owner's client id, from the attacker's address.
-    const guess = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'guess',
-      clientSecret: 'guess',
-      callerAddress: '10.0.0.66',
-    });
+    const guess = caller('svc', 'guess', '10.0.0.66');
     await expect(gate.pass(guess, 'svc', refuse)).rejects.toThrow(V3InvalidCredentialsException);
     // The owner's right secret, never seen before, goes to the issuer.
     let asked = 0;
-    const owner = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.9',
-    });
+    const owner = caller('svc', 'right', '10.0.0.9');
     await expect(
       gate.pass(owner, 'svc', () => {
         asked += 1;
@@ -320,13 +237,8 @@ describe('GrantGate', () => {
   });
 
   it("lets a known-good secret past an issuer 429 that an attacker's wrong secrets drew for the client", async () => {
-    const { gate, grant } = setup();
-    const owner = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
+    const { gate, grant, caller } = setup();
+    const owner = caller('svc', 'right', '10.0.0.2');
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
     const slowDown = () =>
       Promise.reject(
@@ -337,12 +249,7 @@ describe('GrantGate', () => {
           retryAfterSeconds: 600,
         }),
       );
-    const guess = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'guess',
-      clientSecret: 'guess',
-      callerAddress: '10.0.0.66',
-    });
+    const guess = caller('svc', 'guess', '10.0.0.66');
     await expect(gate.pass(guess, 'svc', slowDown)).rejects.toThrow(V3IssuerThrottledException);
     // The attacker's next guess is held back without asking the issuer; the owner's known-good secret is not.
     await expect(gate.pass(guess, 'svc', grant)).rejects.toThrow(V3IssuerThrottledException);
@@ -350,25 +257,10 @@ describe('GrantGate', () => {
   });
 
   it('gives one secret one known-good tag whatever it asks for, so known-good on one route is known-good on all', () => {
-    const { gate } = setup();
-    const a = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.2',
-    });
-    const b = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'right',
-      clientSecret: 'right',
-      callerAddress: '10.0.0.3',
-    });
-    const other = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'rotated',
-      clientSecret: 'rotated',
-      callerAddress: '10.0.0.2',
-    });
+    const { gate, caller } = setup();
+    const a = caller('svc', 'right', '10.0.0.2');
+    const b = caller('svc', 'right', '10.0.0.3');
+    const other = caller('svc', 'rotated', '10.0.0.2');
     const user = gate.attemptOf({
       clientId: 'svc',
       username: 'u',
@@ -385,7 +277,7 @@ describe('GrantGate', () => {
   });
 
   it('lets no more concurrent guesses for one client from one address reach the issuer than its limit allows', async () => {
-    const { gate, grant } = setup({ maxFailedAttempts: 3, coldGrantsPerAddressPerMinute: 0 });
+    const { gate, grant, caller } = setup({ maxFailedAttempts: 3, coldGrantsPerAddressPerMinute: 0 });
     let asked = 0;
     let answer: () => void = () => undefined;
     const answered = new Promise<void>((resolve) => (answer = resolve));
@@ -395,16 +287,7 @@ describe('GrantGate', () => {
       throw new TokenEndpointError({ kind: 'credential', status: 401, error: 'invalid_client' });
     };
     const guesses = Array.from({ length: 50 }, (_, i) =>
-      gate.pass(
-        gate.attemptOf({
-          clientId: 'svc',
-          verifier: `g${i}`,
-          clientSecret: `g${i}`,
-          callerAddress: '10.0.0.66',
-        }),
-        'svc',
-        slowRefusal,
-      ),
+      gate.pass(caller('svc', `g${i}`, '10.0.0.66'), 'svc', slowRefusal),
     );
     const outcomes = Promise.allSettled(guesses);
     await new Promise((resolve) => setImmediate(resolve));
@@ -416,22 +299,13 @@ describe('GrantGate', () => {
     ).toHaveLength(47);
     // Distinct clients at the same address hold nothing of each other's.
     const neighbours = Array.from({ length: 10 }, (_, i) =>
-      gate.pass(
-        gate.attemptOf({
-          clientId: `n${i}`,
-          verifier: 'right',
-          clientSecret: 'right',
-          callerAddress: '10.0.0.67',
-        }),
-        `n${i}`,
-        grant,
-      ),
+      gate.pass(caller(`n${i}`, 'right', '10.0.0.67'), `n${i}`, grant),
     );
     await expect(Promise.all(neighbours)).resolves.toHaveLength(10);
   });
 
   it("never replays one caller's issuer description to another secret of the client answered from memory", async () => {
-    const { gate } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
+    const { gate, caller } = setup({ invalidCredentialsTtlMs: 10_000, maxFailedAttempts: 100 });
     const described = () =>
       Promise.reject(
         new TokenEndpointError({
@@ -441,19 +315,9 @@ describe('GrantGate', () => {
           errorDescription: 'secret 6f776e6572 is not the one on file',
         }),
       );
-    const first = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'a',
-      clientSecret: 'a',
-      callerAddress: '10.0.0.2',
-    });
+    const first = caller('svc', 'a', '10.0.0.2');
     await expect(gate.pass(first, 'svc', described)).rejects.toThrow(/6f776e6572/);
-    const second = gate.attemptOf({
-      clientId: 'svc',
-      verifier: 'b',
-      clientSecret: 'b',
-      callerAddress: '10.0.0.2',
-    });
+    const second = caller('svc', 'b', '10.0.0.2');
     const fromMemory = await gate
       .pass(second, 'svc', () => Promise.resolve('asked'))
       .catch((error: Error) => error);
