@@ -6,8 +6,17 @@ import type { IncomingMessage } from 'node:http';
  * percent-encoding in a reg-name; no DNS name holds them, and a `,` or `;` would read as a list or a parameter in the
  * headers the value is relayed in.
  */
-const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::([0-9]{1,5}))?$/;
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~]+)(?::[0-9]{1,5})?$/;
 const HIGHEST_PORT = 65_535;
+
+/** Whether the port of a `host` that matched `HOST` is above 65535; read in place (this runs per request). */
+function portTooHigh(host: string): boolean {
+  const colon = host.lastIndexOf(':');
+  if (colon === -1 || colon < host.lastIndexOf(']')) return false;
+  let port = 0;
+  for (let at = colon + 1; at < host.length; at++) port = port * 10 + host.charCodeAt(at) - 0x30;
+  return port > HIGHEST_PORT;
+}
 
 /** Why the edge refuses a request head before anything else reads it. */
 export interface HeadProblem {
@@ -59,8 +68,7 @@ export function headProblemOf(request: IncomingMessage): HeadProblem | undefined
     return UNKNOWN_CODING;
   const host = request.headers.host;
   if (host === undefined) return request.httpVersionMinor === 1 ? NO_HOST : undefined;
-  const valid = HOST.exec(host);
-  if (valid === null || (valid[1] !== undefined && Number(valid[1]) > HIGHEST_PORT)) return BAD_HOST;
+  if (!HOST.test(host) || portTooHigh(host)) return BAD_HOST;
   const raw = request.rawHeaders;
   let seen = 0;
   for (let index = 0; index < raw.length; index += 2) {
