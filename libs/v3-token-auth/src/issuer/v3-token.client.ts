@@ -16,6 +16,7 @@ import {
 import type { V3GrantOutcome, V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
 import type { V3CircuitBreakerOptions, V3RetryOptions } from '../module/v3-token-auth.options.js';
 import { parseV3TokenResponse } from './v3-token-response.parser.js';
+import { sanitizeDescription } from './error-description.js';
 import { V3BadRequestException, V3ProtocolException } from '../v3-token.exceptions.js';
 import type {
   V3ClientAuthMethod,
@@ -69,12 +70,6 @@ export interface V3TokenClientOptions {
 
 /** Largest response body read from the token endpoint, bytes. */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
-/** Longest `error_description` relayed from the issuer, characters. */
-export const MAX_ERROR_DESCRIPTION_LENGTH = 200;
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
-
 /** A failed attempt that another attempt may fix. */
 interface RetryableFailure {
   reason: string;
@@ -469,42 +464,6 @@ function parseJson(text: string, contentType: string | undefined): unknown {
 function describeContentType(contentType: string | undefined): string {
   const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
   return mediaType && /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(mediaType) ? mediaType : 'unknown';
-}
-
-const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * The spellings of `secret` an issuer may echo: raw, percent-encoded (either case, `%20` or `+`), base64 (padded or
- * not) and base64url. Matched longest first, so that a shorter form never splits a longer one.
- */
-function secretPattern(secret: string): RegExp {
-  const bytes = Buffer.from(secret, 'utf8');
-  const base64 = bytes.toString('base64');
-  const forms = [
-    secret,
-    encodeURIComponent(secret),
-    new URLSearchParams({ s: secret }).toString().slice(2),
-    base64,
-    base64.replace(/=+$/, ''),
-    bytes.toString('base64url'),
-  ];
-  const unique = [...new Set(forms.filter((form) => form.length > 0))].sort((a, b) => b.length - a.length);
-  return new RegExp(unique.map(escapeRegExp).join('|'), 'gi');
-}
-
-/**
- * Control characters stripped, the caller's secrets redacted in every encoding (`secretPattern`; matched without
- * regard to case, so a percent-encoded `%2f` and `%2F` both go), at most `MAX_ERROR_DESCRIPTION_LENGTH` characters.
- */
-export function sanitizeDescription(description: string, secrets: readonly string[] = []): string {
-  let clean = description.replace(CONTROL_CHARACTERS, ' ');
-  for (const secret of secrets) {
-    if (secret) clean = clean.replace(secretPattern(secret), '[redacted]');
-  }
-  clean = clean.trim();
-  return clean.length > MAX_ERROR_DESCRIPTION_LENGTH
-    ? `${clean.slice(0, MAX_ERROR_DESCRIPTION_LENGTH - 1)}…`
-    : clean;
 }
 
 function outcomeOf(error: unknown): V3GrantOutcome {
