@@ -273,6 +273,23 @@ describe('RedisTokenStore against a private redis-server', () => {
     });
   });
 
+  it("tells every store a lock's lease left, which the holder's renewal extends, and nothing once released", async () => {
+    await withSecondStore(async (other) => {
+      expect(await other.lockTtlMs('lock-ttl')).toBeUndefined();
+      const mine = await store.acquireLock('lock-ttl', 2_000);
+      const left = await other.lockTtlMs('lock-ttl');
+      expect(left).toBeGreaterThan(1_000);
+      expect(left).toBeLessThanOrEqual(2_000);
+      await mine!.renew(10_000);
+      expect(await other.lockTtlMs('lock-ttl')).toBeGreaterThan(9_000);
+      await mine!.release();
+      expect(await other.lockTtlMs('lock-ttl')).toBeUndefined();
+      await raw.set('e2e:{lock-ttl}:lock', 'no-lease');
+      expect(await other.lockTtlMs('lock-ttl')).toBeUndefined();
+      await raw.del('e2e:{lock-ttl}:lock');
+    });
+  });
+
   it('lets exactly one of many concurrent contenders take a lock', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => store.acquireLock('contended', 5_000)),

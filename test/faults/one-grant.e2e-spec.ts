@@ -19,6 +19,8 @@ const CLIENTS: Record<string, string> = {
   'proxied-cold': 'pc-secret-2',
   'long-grant': 'lg-secret-3',
   'dead-holder': 'dh-secret-4',
+  'slow-issuer': 'si-secret-5',
+  'endless-holder': 'eh-secret-6',
 };
 
 /**
@@ -164,6 +166,57 @@ describe('faults: one grant across instances sharing Redis', () => {
     expect(new Set(answers.map((answer) => answer.body?.accessToken)).size).toBe(1);
     expect(issuer.issuer.grantCount('long-grant')).toBe(1);
     expect(await raw.exists(lockKey)).toBe(0);
+  });
+
+  it('waits past lockWaitMs while the holder renews its lease: an issuer slower than the wait gets one grant', async () => {
+    const observers = [new CountingObserver(), new CountingObserver()];
+    const lockWaitMs = 400;
+    const [first, second] = await Promise.all(
+      observers.map((observer) => moduleApp({ lockWaitMs, lockLeaseMs: 300, observer })),
+    );
+    issuer.issuer.setFaults({ mode: 'slow', delayMs: 3 * lockWaitMs });
+    const header = basic('slow-issuer', CLIENTS['slow-issuer']);
+
+    const started = Date.now();
+    const answers = await Promise.all([first.me(header), second.me(header), second.me(header)]);
+    const elapsed = Date.now() - started;
+
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    expect(new Set(answers.map((answer) => answer.body?.accessToken)).size).toBe(1);
+    expect(issuer.issuer.grantCount('slow-issuer')).toBe(1);
+    expect(elapsed).toBeGreaterThanOrEqual(3 * lockWaitMs - 50);
+    const count = (name: string) => observers.reduce((sum, observer) => sum + observer.count(name), 0);
+    expect(count('lockWait:timeout')).toBe(0);
+    expect(count('lockWait:picked_up')).toBe(1);
+  });
+
+  it('stops waiting on a holder that renews its lease for longer than a whole grant can take', async () => {
+    const lockWaitMs = 300;
+    const observer = new CountingObserver();
+    // One attempt, no queue wait, 250 ms head and body timeouts: a grant can take 500 ms at most.
+    const app = await moduleApp({
+      lockWaitMs,
+      lockLeaseMs: 10_000,
+      timeoutMs: 250,
+      issuerQueueWaitMs: 0,
+      observer,
+    });
+    const lockKey = lockKeyOf(app, 'endless-holder');
+    await raw.set(lockKey, 'a-holder-that-never-ends', 'PX', 400);
+    const renewing = setInterval(() => void raw.pexpire(lockKey, 400), 100);
+    try {
+      const started = Date.now();
+      const answer = await app.me(basic('endless-holder', CLIENTS['endless-holder']));
+      const elapsed = Date.now() - started;
+
+      expect(answer.status).toBe(200);
+      expect(elapsed).toBeGreaterThanOrEqual(lockWaitMs + 500 - 50);
+      expect(elapsed).toBeLessThan(lockWaitMs + 500 + 2000);
+      expect(observer.count('lockWait:timeout')).toBe(1);
+      expect(issuer.issuer.grantCount('endless-holder')).toBe(1);
+    } finally {
+      clearInterval(renewing);
+    }
   });
 
   it('falls back to its own grant within lockWaitMs when the lock holder died without an entry landing', async () => {

@@ -123,7 +123,7 @@ export interface GatewayConfig {
   refreshAheadRatio?: number;
   /** `TOKEN_LOCK_LEASE_MS`: lease of the cross-instance grant lock, ms. */
   lockLeaseMs?: number;
-  /** `TOKEN_LOCK_WAIT_MS`: how long a request waits for another instance's grant, ms. */
+  /** `TOKEN_LOCK_WAIT_MS`: how long a request waits for another instance's grant without seeing its lease renewed, ms. */
   lockWaitMs?: number;
   /** `TOKEN_MAX_FAILED_ATTEMPTS`: wrong secrets per client per window before 429. */
   maxFailedAttempts?: number;

@@ -54,6 +54,12 @@ export class FailSoftTokenStore {
     );
   }
 
+  /** Milliseconds left on the lease of `key`'s lock; undefined when none is held, the store cannot tell or fails. */
+  lockTtlMs(key: string): Promise<number | undefined> {
+    const ttl = this.store.lockTtlMs?.bind(this.store);
+    return ttl ? this.attempt('lockTtl', () => ttl(key)) : Promise.resolve(undefined);
+  }
+
   /** Counts one wrong secret in the shared throttle, when the store keeps one. */
   async countFailure(key: string, windowMs: number): Promise<void> {
     const count = this.store.countFailure?.bind(this.store);

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveRetryOptions } from '../issuer/retry-policy.js';
 import type { V3GrantRequest, V3TokenClient } from '../issuer/v3-token.client.js';
 import type { ResolvedV3TokenAuthOptions } from '../module/v3-token-auth.config.js';
 import type { V3TokenAuthObserver } from '../module/v3-token-auth.observer.js';
@@ -13,6 +14,10 @@ import { toCachedToken } from './token-response.mapper.js';
 import type { TokenSlot } from './token-slot.js';
 
 type LockOutcome = { lock: TokenLock } | { slot: TokenSlot } | { lock: undefined };
+
+/** Whether a lock's lease grew between two readings: its holder renewed it (or a new holder took it). */
+const renewed = (before: number | undefined, after: number | undefined): boolean =>
+  before !== undefined && after !== undefined && after > before;
 
 /** The grant request for `credentials`. */
 export function toGrantRequest(credentials: V3Credentials): V3GrantRequest {
@@ -29,10 +34,13 @@ export function toGrantRequest(credentials: V3Credentials): V3GrantRequest {
 
 /**
  * One grant per cache identity at a time: callers in this process share one flight (by verifier), and instances
- * sharing the store take its lock (renewing the lease while the issuer answers) or pick up the holder's entry.
+ * sharing the store take its lock (renewing the lease while the issuer answers) or pick up the holder's entry,
+ * waiting as long as the holder keeps renewing its lease.
  */
 export class GrantCoordinator {
   private readonly flights = new Map<string, Promise<TokenSlot>>();
+  /** The longest one grant can take: every attempt's queue wait and timeouts (head and body), and the backoffs. */
+  private readonly longestGrantMs: number;
 
   constructor(
     private readonly options: ResolvedV3TokenAuthOptions,
@@ -41,7 +49,11 @@ export class GrantCoordinator {
     private readonly gate: GrantGate,
     private readonly client: V3TokenClient,
     private readonly observer: V3TokenAuthObserver,
-  ) {}
+  ) {
+    const { attempts, maxDelayMs } = resolveRetryOptions(options.retry);
+    const attemptMs = options.issuerQueueWaitMs + 2 * options.timeoutMs;
+    this.longestGrantMs = attempts * attemptMs + (attempts - 1) * maxDelayMs;
+  }
 
   /**
    * The token of `credentials` under `key`, granted once however many callers and instances ask at once, behind the
@@ -101,9 +113,19 @@ export class GrantCoordinator {
     }
   }
 
+  /**
+   * Takes the lock, or waits for its holder's entry. The waiter grants itself (`lock: undefined`) once `lockWaitMs`
+   * passed without the holder renewing its lease (it died, or the store cannot tell), or once a whole grant could
+   * have run since it began to wait (`longestGrantMs`): while the holder renews, its grant is still running, and a
+   * second grant would only double the issuer's load when it is slow.
+   */
   private async lockOrWait(key: string, verifier: string): Promise<LockOutcome> {
     // The wait is real time (it sleeps), whatever clock the cache reads.
-    const deadline = performance.now() + this.options.lockWaitMs;
+    const { lockWaitMs } = this.options;
+    const began = performance.now();
+    const cap = began + lockWaitMs + this.longestGrantMs;
+    let patience = began + lockWaitMs;
+    let leaseLeft: number | undefined;
     for (;;) {
       let lock: TokenLock | undefined;
       try {
@@ -114,12 +136,18 @@ export class GrantCoordinator {
         return { lock: undefined };
       }
       if (lock) return { lock };
-      const granted = await this.cache.freshStored(key, verifier);
+      const [granted, lease] = await Promise.all([
+        this.cache.freshStored(key, verifier),
+        this.store.lockTtlMs(key),
+      ]);
       if (granted) {
         this.observer.lockWait?.('picked_up');
         return { slot: this.cache.hold(key, granted) };
       }
-      if (performance.now() >= deadline) {
+      const now = performance.now();
+      if (renewed(leaseLeft, lease)) patience = Math.min(cap, now + lockWaitMs);
+      leaseLeft = lease;
+      if (now >= patience) {
         this.observer.lockWait?.('timeout');
         return { lock: undefined };
       }

@@ -113,7 +113,12 @@ export interface V3TokenAuthModuleOptions {
   refreshAheadRatio?: number;
   /** Lease of the cross-instance grant lock, ms (renewed while the grant runs). @default 10000 */
   lockLeaseMs?: number;
-  /** How long a request waits for another instance's grant before granting itself, ms. @default 5000 */
+  /**
+   * How long a request waits for another instance's grant without seeing the holder renew its lease, before granting
+   * itself, ms. While the lease is renewed it waits on, at most as long as one grant can take (every attempt's queue
+   * wait and timeouts, and the backoffs between them). Keep it above a third of `lockLeaseMs`, the renewal interval.
+   * @default 5000
+   */
   lockWaitMs?: number;
   /**
    * How long the issuer's refusal of a secret is remembered (by secret, and `invalid_client` by client id for callers

@@ -87,6 +87,12 @@ export interface TokenStore {
   delete(key: string, ifAccessToken?: string): Promise<boolean>;
   /** Takes the lock for `key` for `ttlMs`, or resolves undefined when another holder has it. */
   acquireLock(key: string, ttlMs: number): Promise<TokenLock | undefined>;
+  /**
+   * Milliseconds left on the lease of `key`'s lock, or undefined when no lock is held (or it has no lease). A waiting
+   * instance reads it to see the holder renew its lease, and waits on while it does. Optional; without it a waiter
+   * grants itself once `lockWaitMs` has passed.
+   */
+  lockTtlMs?(key: string): Promise<number | undefined>;
   /** Resolves once the backing service can answer (true), or false after `timeoutMs`. Optional. */
   waitUntilReady?(timeoutMs: number): Promise<boolean>;
   /** False while the backing service is unreachable. */

@@ -19,6 +19,18 @@ describe('BoundedTtlCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('tells when a live entry expires without counting that as use, and nothing for an expired one', () => {
+    const cache = new BoundedTtlCache<string>({ maxEntries: 2, now });
+    cache.set('a', 'A', 1_500);
+    cache.set('b', 'B', 2_000);
+    expect(cache.expiresAt('a')).toBe(1_500);
+    cache.set('c', 'C', 2_000);
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.expiresAt('missing')).toBeUndefined();
+    clock = 2_000;
+    expect(cache.expiresAt('b')).toBeUndefined();
+  });
+
   it('evicts the least recently used entry when full, counting reads as use', () => {
     const cache = new BoundedTtlCache<number>({ maxEntries: 3, now });
     cache.set('a', 1, 10_000);

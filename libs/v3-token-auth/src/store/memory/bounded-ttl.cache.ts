@@ -53,6 +53,12 @@ export class BoundedTtlCache<V> {
     return node.value;
   }
 
+  /** When the live entry under `key` expires (epoch ms; it is not marked used), or undefined. */
+  expiresAt(key: string): number | undefined {
+    const node = this.nodes.get(key);
+    return node === undefined || node.expiresAt <= this.now() ? undefined : node.expiresAt;
+  }
+
   /** Stores `value` until epoch ms `expiresAt`; an `expiresAt` already past removes the key instead. */
   set(key: string, value: V, expiresAt: number): void {
     const existing = this.nodes.get(key);

@@ -74,6 +74,20 @@ describe('MemoryTokenStore', () => {
     expect(await store.acquireLock('k', 500)).toBeUndefined();
   });
 
+  it("tells a lock's lease left, which a renewal extends, and nothing once it is released or expired", async () => {
+    expect(await store.lockTtlMs('k')).toBeUndefined();
+    const lock = await store.acquireLock('k', 500);
+    clock += 200;
+    expect(await store.lockTtlMs('k')).toBe(300);
+    await lock!.renew(1_000);
+    expect(await store.lockTtlMs('k')).toBe(1_000);
+    await lock!.release();
+    expect(await store.lockTtlMs('k')).toBeUndefined();
+    await store.acquireLock('k', 100);
+    clock += 100;
+    expect(await store.lockTtlMs('k')).toBeUndefined();
+  });
+
   it('renews a held lock, extending its lease', async () => {
     const lock = await store.acquireLock('k', 100);
     clock += 90;

@@ -73,6 +73,11 @@ export class MemoryTokenStore implements TokenStore {
     });
   }
 
+  lockTtlMs(key: string): Promise<number | undefined> {
+    const expiresAt = this.locks.expiresAt(key);
+    return Promise.resolve(expiresAt === undefined ? undefined : Math.max(0, expiresAt - this.now()));
+  }
+
   tombstone(key: string, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0)) return Promise.resolve();
     this.tombstones.set(key, true, this.now() + ttlMs);

@@ -268,6 +268,18 @@ export class RedisTokenStore implements TokenStore {
     };
   }
 
+  async lockTtlMs(key: string): Promise<number | undefined> {
+    if (!this.reachable('lockTtl')) return undefined;
+    try {
+      this.writes.beforeCommand();
+      const ttl = await this.client.pttl(this.lockKey(key));
+      return ttl >= 0 ? ttl : undefined;
+    } catch (error) {
+      this.report('lockTtl', error);
+      return undefined;
+    }
+  }
+
   async countFailure(key: string, windowMs: number): Promise<void> {
     if (!this.reachable('countFailure')) return;
     try {
