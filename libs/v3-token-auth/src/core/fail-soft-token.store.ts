@@ -89,9 +89,14 @@ export class FailSoftTokenStore {
    * entry read from it is not handed out unchecked.
    */
   async isTombstoned(key: string): Promise<boolean> {
+    return (await this.readTombstone(key)) ?? true;
+  }
+
+  /** Whether the store holds a tombstone for `key`: false when it keeps none; undefined when it cannot be asked. */
+  readTombstone(key: string): Promise<boolean | undefined> {
     const read = this.store.isTombstoned?.bind(this.store);
-    if (read === undefined) return false;
-    return (await this.attempt('isTombstoned', () => read(key))) ?? true;
+    if (read === undefined) return Promise.resolve(false);
+    return this.attempt('isTombstoned', () => read(key));
   }
 
   /**

@@ -9,6 +9,8 @@ import type { FailSoftTokenStore } from './fail-soft-token.store.js';
  */
 export class TokenTombstones {
   private readonly known: BoundedTtlCache<true>;
+  /** Tokens the store had no tombstone for when `clearedOnce` asked; their later evictions arrive as announcements. */
+  private readonly cleared: BoundedTtlCache<true>;
 
   constructor(
     maxEntries: number,
@@ -16,6 +18,7 @@ export class TokenTombstones {
     private readonly store: FailSoftTokenStore,
   ) {
     this.known = new BoundedTtlCache<true>({ maxEntries, now: () => clock.now() });
+    this.cleared = new BoundedTtlCache<true>({ maxEntries, now: () => clock.now() });
   }
 
   /** Whether this process knows `bearerKey` was evicted; no I/O. */
@@ -28,6 +31,25 @@ export class TokenTombstones {
     if (this.knows(bearerKey)) return true;
     const evicted = await this.store.isTombstoned(bearerKey);
     return evicted || this.knows(bearerKey);
+  }
+
+  /**
+   * Whether `bearerKey` may be accepted for a token verified without the store (an issuer JWT): not if this process
+   * knows it was evicted; else the store is asked the first time (a store that cannot answer is asked again next time,
+   * and does not refuse the token: a JWT is verified on its own), and its "no tombstone" is remembered until
+   * `expiresAt`, epoch ms. Evictions after that reach this process as announcements (`learn`).
+   */
+  async clearedOnce(bearerKey: string, expiresAt: number): Promise<boolean> {
+    if (this.knows(bearerKey)) return false;
+    if (this.cleared.get(bearerKey) === true) return true;
+    const tombstoned = await this.store.readTombstone(bearerKey);
+    if (tombstoned === false) this.cleared.set(bearerKey, true, expiresAt);
+    return tombstoned !== true && !this.knows(bearerKey);
+  }
+
+  /** Forgets every `clearedOnce` answer: announcements may have been missed (the store's subscription reconnected). */
+  forgetCleared(): void {
+    this.cleared.clear();
   }
 
   /** Remembers in this process that `bearerKey` was evicted, for `ttlMs`. */

@@ -107,6 +107,22 @@ describe('TokenEvictor', () => {
     expect(tombstones.knows(fingerprinter.bearerKey('a'))).toBe(true);
   });
 
+  it('after missed announcements (a reconnect), asks the store again about tokens it had cleared', () => {
+    const { fingerprinter, local, tombstones } = setup();
+    const announcements: ((tombstone: { key: string; ttlMs: number } | undefined) => void)[] = [];
+    const announcing: Pick<TokenStore, 'onTombstone'> = {
+      onTombstone: (listener) => void announcements.push(listener),
+    };
+    const store = new FailSoftTokenStore(announcing as TokenStore, {});
+    new TokenEvictor(local, store, tombstones, fingerprinter, { now: () => 0 }).listen();
+    let forgotten = 0;
+    tombstones.forgetCleared = () => void (forgotten += 1);
+    announcements[0]({ key: fingerprinter.bearerKey('a'), ttlMs: 1000 });
+    expect(forgotten).toBe(0);
+    announcements[0](undefined);
+    expect(forgotten).toBe(1);
+  });
+
   it('after missed announcements, drops exactly the held tokens the store has tombstones for', async () => {
     const { fingerprinter, store, local, evictor, token, slot } = setup();
     slot('c.a', token('a'));

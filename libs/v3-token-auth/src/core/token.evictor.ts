@@ -44,6 +44,7 @@ export class TokenEvictor {
   listen(): void {
     this.store.onTombstone((tombstone) => {
       if (tombstone === undefined) {
+        this.tombstones.forgetCleared();
         void this.recheckHeld();
         return;
       }

@@ -394,16 +394,28 @@ export class V3TokenService {
    * An issuer JWT's principal. A JWT that fails verification may still be a token this module handed out (an issuer
    * that signs with a key it does not publish); only when it is not is the verifier's `invalid_token` the answer.
    */
+  /**
+   * An issuer JWT, verified against the JWKS and never one evicted (revoked, or refused by a downstream) on any
+   * instance; else a token this module handed out, which the JWKS need not vouch for (an unreachable JWKS included).
+   */
   private async verifyJwt(verifier: V3JwtVerifier, token: string): Promise<V3Principal> {
+    let principal: V3Principal;
     try {
-      return await verifier.verify(token);
+      principal = await verifier.verify(token);
     } catch (error) {
-      if (!(error instanceof V3InvalidTokenException)) throw error;
+      if (!(error instanceof V3InvalidTokenException || error instanceof V3IssuerUnavailableException))
+        throw error;
       const slot = await this.cache.bearer(token);
       if (slot === undefined) throw error;
       this.options.observer?.cacheHit?.('bearer');
       return slot.principal;
     }
+    if (!(await this.tombstones.clearedOnce(this.fingerprinter.bearerKey(token), principal.expiresAt)))
+      throw new V3UnauthorizedException(
+        'Bearer token was revoked: get a new one from POST /token',
+        'invalid_token',
+      );
+    return principal;
   }
 
   private async resolveBearer(accessToken: string): Promise<TokenSlot> {
