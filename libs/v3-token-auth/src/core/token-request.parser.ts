@@ -21,18 +21,27 @@ export type ParsedTokenRequest =
 
 /**
  * Checks a `V3TokenRequest` field by field (strings of printable characters, required ones present) and turns it
- * into credentials; throws `V3BadRequestException` (400) naming the field.
+ * into credentials; throws `V3BadRequestException` (400) naming the field, or the body when it is not an object (an
+ * app that hands `@Body()` over as it is gets no body, or a string, for some requests).
  */
 export function parseTokenRequest(
   request: V3TokenRequest,
   defaults: TokenRequestDefaults,
 ): ParsedTokenRequest {
+  if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+    throw new V3BadRequestException(
+      'The token request must be a form (application/x-www-form-urlencoded) or a JSON object of V3TokenRequest fields',
+    );
+  }
   const field = (name: keyof V3TokenRequest, required: boolean): string | undefined => {
-    const value: unknown = request[name];
+    const value: unknown = Object.hasOwn(request, name) ? request[name] : undefined;
     if (value === undefined || value === null || value === '') {
-      if (required)
-        throw new V3BadRequestException(`${name} is required for grant_type ${request.grant_type}`);
-      return undefined;
+      if (!required) return undefined;
+      throw new V3BadRequestException(
+        name === 'grant_type'
+          ? 'grant_type is required'
+          : `${name} is required for grant_type ${request.grant_type}`,
+      );
     }
     if (typeof value !== 'string' || value.length > MAX_FIELD_LENGTH || CONTROL.test(value)) {
       throw new V3BadRequestException(
@@ -43,10 +52,7 @@ export function parseTokenRequest(
   };
   const ownClientId = (): string => {
     if (!defaults.clientId) {
-      throw new V3BadRequestException(
-        'client_id is required: this gateway has no client of its own',
-        'invalid_client',
-      );
+      throw new V3BadRequestException('client_id is required: this gateway has no client of its own');
     }
     return defaults.clientId;
   };
