@@ -19,6 +19,13 @@ describe('sanitizeDescription', () => {
     }
   });
 
+  it('redacts a form body decoded with decodeURIComponent, which leaves a space as +', () => {
+    const form = new URLSearchParams({ client_secret: secret }).toString();
+    const echoed = decodeURIComponent(form);
+    expect(echoed).toBe('client_secret=s3cret/with+chars+&+more');
+    expect(sanitizeDescription(`bad ${echoed}`, [secret])).toBe('bad client_secret=[redacted]');
+  });
+
   it('redacts a percent-encoding in the other case too', () => {
     const lower = encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
     expect(lower).not.toBe(encodeURIComponent(secret));

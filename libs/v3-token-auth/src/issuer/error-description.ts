@@ -7,14 +7,15 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
- * The spellings of `secret` an issuer may echo: raw, percent-encoded (either case, `%20` or `+`), base64 (padded or
- * not) and base64url. Matched longest first, so that a shorter form never splits a longer one.
+ * The spellings of `secret` an issuer may echo: raw, percent-encoded (either case, `%20` or `+`), form-decoded with
+ * `decodeURIComponent` (which leaves a space's `+` in place), base64 (padded or not) and base64url. Matched longest first, so that a shorter form never splits a longer one.
  */
 function secretPattern(secret: string): RegExp {
   const bytes = Buffer.from(secret, 'utf8');
   const base64 = bytes.toString('base64');
   const forms = [
     secret,
+    secret.replaceAll(' ', '+'),
     encodeURIComponent(secret),
     new URLSearchParams({ s: secret }).toString().slice(2),
     base64,
