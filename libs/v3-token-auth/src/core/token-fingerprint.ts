@@ -71,6 +71,11 @@ export class TokenFingerprinter {
     return `${BEARER_KEY_PREFIX}${this.mac('bearer', accessToken)}`;
   }
 
+  /** Key of a refresh token handed out, under which its owner is kept (`RefreshTokenOwners`). */
+  refreshKey(refreshToken: string): string {
+    return `r.${this.mac('refresh', refreshToken)}`;
+  }
+
   /** Whether `key` is a `bearerKey` rather than the key of a token's identity. */
   static isBearerKey(key: string): boolean {
     return key.startsWith(BEARER_KEY_PREFIX);

@@ -33,6 +33,7 @@ import { meantFor } from './token-audience.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 import { TokenLifetime } from './token-lifetime.js';
 import { TokenTombstones } from './token-tombstones.js';
+import { RefreshTokenOwners } from './refresh-token.owners.js';
 import { TokenEvictor } from './token.evictor.js';
 import { parseTokenRequest } from './token-request.parser.js';
 import { toCachedToken, toV3TokenResponse } from './token-response.mapper.js';
@@ -69,6 +70,7 @@ export class V3TokenService {
   private readonly gate: GrantGate;
   private readonly grants: GrantCoordinator;
   private readonly refresher: RefreshScheduler;
+  private readonly refreshOwners: RefreshTokenOwners;
   private readonly tombstones: TokenTombstones;
   private readonly evictor: TokenEvictor;
   /** Passes revocations on to the issuer; set only with the `revocationUrl` option. */
@@ -91,6 +93,7 @@ export class V3TokenService {
     const lifetime = new TokenLifetime(options.expirySkewSeconds * 1000, options.refreshAheadRatio);
     this.tombstones = new TokenTombstones(options.memoryCacheMaxEntries, this.clock, this.store);
     this.evictor = new TokenEvictor(this.local, this.store, this.tombstones, fingerprinter, this.clock);
+    this.refreshOwners = new RefreshTokenOwners(this.store, fingerprinter, this.clock);
     this.evictor.listen();
     this.cache = new TieredTokenCache(
       this.local,
@@ -216,11 +219,15 @@ export class V3TokenService {
             throw new V3RequestRefusedException(error.issuerStatus, 'invalid_grant', error.errorDescription);
           throw error;
         });
-      const token = toCachedToken(response, parsed.grant, '');
-      await this.cache.saveBearer(token, attempt.secretTag);
+      // The user whose refresh token it is, when this module handed it out: the new token is theirs too.
+      const owner = await this.refreshOwners.ownerOf(grant.refreshToken!);
+      const username = owner?.clientId === grant.clientId ? owner.username : undefined;
+      const token = toCachedToken(response, { ...grant, username }, '');
+      await Promise.all([this.cache.saveBearer(token, attempt.secretTag), this.refreshOwners.record(token)]);
       return toV3TokenResponse(token, this.clock.now());
     }
     const slot = await this.resolveCredentials(parsed.credentials, callerAddress);
+    await this.refreshOwners.record(slot.token);
     return toV3TokenResponse(slot.token, this.clock.now());
   }
 
@@ -267,7 +274,9 @@ export class V3TokenService {
    * cached token of that secret is proof enough; otherwise a grant, through the same throttle), then the token, when
    * this cache handed it out to that client, is evicted everywhere (see `invalidate`), and the revocation is passed
    * on to `revocationUrl` when set. Another client's token is left alone (`not_owned`), and an unknown one is only
-   * passed on (`unknown`): RFC 7009 answers 200 to both.
+   * passed on (`unknown`): RFC 7009 answers 200 to both. With the password grant every user's tokens belong to the
+   * module's own client, whose credentials revoke them at the issuer, so a token it does not hold is passed on only
+   * when it is a refresh token it handed out to this user; any other is `not_owned`.
    * @throws V3UnauthorizedException (401) when the client does not prove its secret; 429/503 as for grants.
    * @example await tokens.revoke(token, { clientId: 'svc', clientSecret }, { tokenTypeHint: 'access_token' })
    */
@@ -279,13 +288,17 @@ export class V3TokenService {
     const credentials = this.credentialsOfBasic(client.clientId, client.clientSecret, this.defaultIdentity);
     const proof = await this.resolveCredentials(credentials, options.callerAddress);
     const held = await this.cache.bearer(token);
+    const ownedBy = (owner: { clientId: string; username?: string }): boolean =>
+      owner.clientId === proof.token.clientId && owner.username === proof.token.username;
     let outcome: V3RevocationOutcome = 'unknown';
     if (held !== undefined) {
-      const owner = held.token;
-      const owned = owner.clientId === proof.token.clientId && owner.username === proof.token.username;
-      if (!owned) return 'not_owned';
+      if (!ownedBy(held.token)) return 'not_owned';
       await this.evictor.evict(token);
       outcome = 'evicted';
+    } else if (credentials.username !== undefined) {
+      const owner = await this.refreshOwners.ownerOf(token);
+      if (owner === undefined || !ownedBy(owner)) return 'not_owned';
+      await this.refreshOwners.forget(token);
     }
     await this.revocation?.revoke({
       token,
