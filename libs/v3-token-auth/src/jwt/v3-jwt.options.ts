@@ -18,7 +18,10 @@ export const V3_JWT_ASYMMETRIC_ALGORITHMS: readonly V3JwtAlgorithm[] = [
 
 /** Local verification of JWTs minted by the issuer, against its published JWKS. */
 export interface V3JwtOptions {
-  /** The issuer's JWKS, e.g. `https://issuer.example/realms/x/protocol/openid-connect/certs`. */
+  /**
+   * The issuer's JWKS, e.g. `https://issuer.example/realms/x/protocol/openid-connect/certs`. Fetched with one GET
+   * (redirects not followed, 200 only); a body over 1 MiB is abandoned and counts as a failed fetch.
+   */
   jwksUrl: string;
   /** Required `iss` claim. */
   issuer: string;
@@ -28,11 +31,21 @@ export interface V3JwtOptions {
   algorithms?: V3JwtAlgorithm[];
   /** Leeway for `exp`/`nbf`/`iat` in seconds. Default 30. */
   clockToleranceSeconds?: number;
-  /** Least time between two JWKS fetches for an unknown `kid` (rotation), in ms. Default 30000. */
+  /**
+   * Least time after a good JWKS fetch before a token with an unknown `kid` (key rotation) fetches it again, in ms;
+   * meanwhile such a token is refused (401). Also the longest backoff after failed fetches: after a failure no fetch
+   * starts for 1 s, doubled on each further failure up to `max(jwksCooldownMs, 1000)`, and every token that needs
+   * the JWKS meanwhile gets the 503 at once. Default 30000.
+   * @example jwksCooldownMs: 10_000 // rotation picked up within 10 s; a failing JWKS retried at most every 10 s
+   */
   jwksCooldownMs?: number;
-  /** How long a fetched JWKS is trusted before it is fetched again, in ms. Default 600000. */
+  /**
+   * How long a fetched JWKS is used before it is fetched again, in ms. When that refetch fails (or is in its
+   * backoff), the last good set keeps verifying the `kid`s it has until a fetch succeeds; a `kid` it lacks is a 503.
+   * Default 600000.
+   */
   jwksMaxAgeMs?: number;
-  /** Timeout of one JWKS fetch, in ms. Default 5000. */
+  /** Deadline of one JWKS fetch (connect, headers and body), in ms; running out is a failed fetch. Default 5000. */
   jwksTimeoutMs?: number;
   /** Verified tokens remembered by SHA-256 hash until they expire. Default 10000. */
   maxCachedTokens?: number;

@@ -1,6 +1,8 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { V3IssuerUnavailableException } from '../v3-token.exceptions.js';
 import type { V3Principal } from '../v3-token.interfaces.js';
+import { JwksKeySource } from './jwks-key.source.js';
+import { JwksUnavailableError } from './jwks-unavailable.error.js';
 import { V3InvalidTokenException } from './v3-invalid-token.exception.js';
 import { V3_JWT_ASYMMETRIC_ALGORITHMS, type V3JwtOptions } from './v3-jwt.options.js';
 import { VerifiedJwtCache } from './verified-jwt.cache.js';
@@ -22,23 +24,28 @@ export function looksLikeJwt(token: string): boolean {
 
 /**
  * Verifies issuer-minted JWTs locally with `jose`: signature against the issuer's JWKS by `kid` (cached, refetched on
- * an unknown `kid` at most once per cooldown, so key rotation is picked up), an allow-list of asymmetric algorithms
- * (never `none`, never an HMAC), `iss`, `aud`, `exp`/`nbf` with a leeway. Verified tokens are remembered by hash until
- * they expire. Every refusal is a {@link V3InvalidTokenException}; an unreachable JWKS is a 503.
+ * an unknown `kid` at most once per cooldown, so key rotation is picked up; see {@link JwksKeySource} for the backoff
+ * after a failed fetch and the 1 MiB body cap), an allow-list of asymmetric algorithms (never `none`, never an HMAC),
+ * `iss`, `aud`, `exp`/`nbf` with a leeway. Verified tokens are remembered by hash until they expire. Every refusal is
+ * a {@link V3InvalidTokenException}; an unreachable JWKS is a 503 whose `Retry-After` is the end of the backoff.
  */
 export class V3JwtVerifier {
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly jwks: JwksKeySource;
   private readonly verified: VerifiedJwtCache<V3JwtPrincipal>;
 
   constructor(
     private readonly options: V3JwtOptions,
     private readonly now: () => number = Date.now,
   ) {
-    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl), {
-      cooldownDuration: options.jwksCooldownMs ?? 30_000,
-      cacheMaxAge: options.jwksMaxAgeMs ?? 600_000,
-      timeoutDuration: options.jwksTimeoutMs ?? 5000,
-    });
+    this.jwks = new JwksKeySource(
+      {
+        url: options.jwksUrl,
+        cooldownMs: options.jwksCooldownMs ?? 30_000,
+        maxAgeMs: options.jwksMaxAgeMs ?? 600_000,
+        timeoutMs: options.jwksTimeoutMs ?? 5000,
+      },
+      now,
+    );
     this.verified = new VerifiedJwtCache(options.maxCachedTokens ?? 10_000, now);
   }
 
@@ -49,7 +56,7 @@ export class V3JwtVerifier {
     if (!looksLikeJwt(token)) throw new V3InvalidTokenException('The token is not a JWT');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.jwks, {
+      ({ payload } = await jwtVerify(token, this.jwks.getKey, {
         issuer: this.options.issuer,
         audience: this.options.audience,
         algorithms: [...(this.options.algorithms ?? V3_JWT_ASYMMETRIC_ALGORITHMS)],
@@ -58,7 +65,7 @@ export class V3JwtVerifier {
         currentDate: new Date(this.now()),
       }));
     } catch (error) {
-      throw describeFailure(error);
+      throw describeFailure(error, this.now());
     }
     const principal = toPrincipal(token, payload);
     this.verified.set(token, principal, principal.expiresAt);
@@ -100,10 +107,15 @@ function claimStrings(value: unknown, spaced: boolean): string[] {
   return [];
 }
 
-function describeFailure(error: unknown): Error {
+function describeFailure(error: unknown, now: number): Error {
   if (error instanceof V3InvalidTokenException) return error;
-  if (error instanceof errors.JWKSTimeout)
-    return new V3IssuerUnavailableException('The issuer JWKS timed out');
+  if (error instanceof JwksUnavailableError) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((error.retryAt - now) / 1000));
+    return new V3IssuerUnavailableException(
+      error.timedOut ? 'The issuer JWKS timed out' : 'The issuer JWKS could not be fetched',
+      retryAfterSeconds,
+    );
+  }
   if (error instanceof errors.JWTExpired) return new V3InvalidTokenException('The token has expired');
   if (error instanceof errors.JWTClaimValidationFailed) {
     return new V3InvalidTokenException(`The token's "${error.claim}" claim is not accepted`);
@@ -117,14 +129,9 @@ function describeFailure(error: unknown): Error {
   if (error instanceof errors.JWSSignatureVerificationFailed) {
     return new V3InvalidTokenException('The token signature does not verify');
   }
-  const jwksUnusable = error instanceof errors.JWKSInvalid || isGenericJoseError(error);
-  if (error instanceof errors.JOSEError && !jwksUnusable) {
+  if (error instanceof errors.JOSEError && !(error instanceof errors.JWKSInvalid)) {
     return new V3InvalidTokenException('The token is malformed');
   }
-  // A non-200 JWKS answer (jose's generic error), an invalid JWKS, or a network failure: the issuer's fault.
+  // A published key jose cannot use (JWKSInvalid), or anything unforeseen: the issuer's fault, not the caller's.
   return new V3IssuerUnavailableException('The issuer JWKS could not be fetched');
-}
-
-function isGenericJoseError(error: unknown): boolean {
-  return error instanceof errors.JOSEError && error.code === errors.JOSEError.code;
 }
