@@ -17,7 +17,7 @@ export interface RelayTarget {
  * An undici dispatch handler that streams one downstream answer into the sink its `RelayTarget` chooses, and ends
  * the call when the target's `cancel` fires. It does what `Pool.stream()` does, but cancels through undici's
  * `abort` callback instead of a `signal`: handing undici a signal made every call's garbage outlive the young
- * generation (a mark-compact every 0.3 s on the warm path against one in 6 s without; see the README's benchmark).
+ * generation (a mark-compact every 0.3 s on the warm path against one in 6 s without; see `bench/FINDINGS.md`).
  */
 export class DownstreamRelay implements Dispatcher.DispatchHandler {
   private abortCall: ((error?: Error) => void) | undefined;

@@ -80,8 +80,7 @@ function pathOfTarget(url: string): string | undefined {
  * transfer coding other than chunked: 501; HTTP other than 1.0 and 1.1: 505; the connection closed after each),
  * so a refused request costs no grant;
  * while the instance drains, it answers 503 and closes the connection. No request on a route goes through
- * Fastify's router, hooks or reply, which cost the warm path about 5 % of its CPU per request (the README's
- * benchmark).
+ * Fastify's router, hooks or reply, which cost the warm path about 5 % of its CPU per request (`bench/FINDINGS.md`).
  */
 export class ProxyDataPlane {
   private readonly prefixes: RoutePrefixes;
