@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { V3TokenAuthModule, V3TokenService } from 'nestjs-v3-token-auth';
+import { V3IssuerUnavailableException, V3TokenAuthModule, V3TokenService } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from './support/redis-server.js';
 import { startTokenServer, type TokenServer } from './support/token-server.js';
 import { startGuardedApp, type GuardedApp } from './support/v3-token-auth-app.js';
@@ -51,7 +51,7 @@ describe('revocation with the password grant', () => {
   let redis: PrivateRedis;
   const apps: GuardedApp[] = [];
 
-  const instance = async (): Promise<GuardedApp> => {
+  const instance = async (redisUrl = redis.url): Promise<GuardedApp> => {
     const app = await startGuardedApp(
       [
         V3TokenAuthModule.forRoot({
@@ -59,7 +59,7 @@ describe('revocation with the password grant', () => {
           grantType: 'password',
           ...GATEWAY_CLIENT,
           revocationUrl: recorder.url,
-          redis: { url: redis.url },
+          redis: { url: redisUrl },
           hmacKey: 'password-revocation-spec-hmac-key-0123456789',
           retry: { attempts: 1 },
         }),
@@ -127,5 +127,20 @@ describe('revocation with the password grant', () => {
       refreshed.access_token,
       refreshed.refresh_token,
     ]);
+  });
+
+  it('answers 503 when Redis cannot be read to tell whose a refresh token is, and passes nothing on', async () => {
+    const own = await startRedisServer();
+    try {
+      const app = await instance(own.url);
+      const bob = await logIn(app, 'bob');
+      await own.stop();
+      const revoking = tokensOf(app).revoke(bob.refresh_token!, as('bob'));
+      await expect(revoking).rejects.toBeInstanceOf(V3IssuerUnavailableException);
+      await expect(revoking).rejects.toMatchObject({ status: 503 });
+      expect(recorder.revoked).toEqual([]);
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
 import { V3TokenAuthModule, V3TokenService } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { createSigningKey, signJwt, type TestSigningKey } from '../support/jwks-server.js';
@@ -147,6 +148,31 @@ describe('issuer JWTs the module evicted', () => {
     expect((await app.me(`Bearer ${token}`)).status).toBe(200);
     await app.app.get(V3TokenService).refused(token, `Bearer ${token}`);
     expect((await app.me(`Bearer ${token}`)).status).toBe(401);
+  });
+
+  it('keeps refusing an issuer JWT it never held for as long as the JWT lives, not just an hour', async () => {
+    const app = await instance();
+    const now = Math.floor(Date.now() / 1000);
+    const eightHours = 8 * 3600;
+    const jwt = await signJwt(key, {
+      iss: ISSUER,
+      aud: AUDIENCE,
+      client_id: 'svc',
+      jti: randomUUID(),
+      exp: now + eightHours,
+    });
+    expect((await app.me(`Bearer ${jwt}`)).status).toBe(200);
+    const raw = new Redis(redis.url);
+    try {
+      const before = new Set(await raw.keys('revoked-jwt:*'));
+      await app.app.get(V3TokenService).refused(jwt, `Bearer ${jwt}`);
+      expect((await app.me(`Bearer ${jwt}`)).status).toBe(401);
+      const added = (await raw.keys('revoked-jwt:*')).filter((name) => !before.has(name));
+      const lives = await Promise.all(added.map((name) => raw.pttl(name)));
+      expect(Math.max(...lives)).toBeGreaterThan((eightHours - 60) * 1000);
+    } finally {
+      raw.disconnect();
+    }
   });
 
   it('still accepts a JWT it handed out while the JWKS cannot be fetched; an unknown one gets 503', async () => {

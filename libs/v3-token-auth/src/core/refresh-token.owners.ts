@@ -9,6 +9,12 @@ export interface RefreshTokenOwner {
   username?: string;
 }
 
+/** What the store says of a refresh token's owner: `readable` false when it could not be asked. */
+export interface RefreshTokenOwnerReading {
+  owner?: RefreshTokenOwner;
+  readable: boolean;
+}
+
 /** How long an owner is kept when the issuer did not say when the refresh token expires, ms. */
 export const UNKNOWN_REFRESH_LIFETIME_MS = 24 * 3_600_000;
 
@@ -24,19 +30,19 @@ const NO_TOKEN = 'refresh-token-owner';
  * cannot tell whose a refresh token is, and the module must before it refreshes or revokes one for a user.
  */
 export class RefreshTokenOwners {
-  /** Tokens whose owner this process recorded, so that `POST /token` answered from the cache writes it once. */
-  private readonly recorded = new WeakSet<CachedToken>();
-
   constructor(
     private readonly store: FailSoftTokenStore,
     private readonly fingerprinter: TokenFingerprinter,
     private readonly clock: V3Clock,
   ) {}
 
-  /** Records the owner of `token.refreshToken` (no refresh token: nothing), once per token object. */
+  /**
+   * Records the owner of `token.refreshToken` (no refresh token: nothing). Written each time the token is handed out,
+   * as the store cannot say whether a write landed: a record lost to a Redis blip is written again by the next answer.
+   */
   async record(token: CachedToken): Promise<void> {
     const { refreshToken } = token;
-    if (refreshToken === undefined || this.recorded.has(token)) return;
+    if (refreshToken === undefined) return;
     const now = this.clock.now();
     const expiresAt = token.refreshExpiresAt ?? now + UNKNOWN_REFRESH_LIFETIME_MS;
     if (expiresAt <= now) return;
@@ -50,17 +56,22 @@ export class RefreshTokenOwners {
     };
     if (token.username !== undefined) record.username = token.username;
     await this.store.set(this.fingerprinter.refreshKey(refreshToken), record, expiresAt - now);
-    this.recorded.add(token);
   }
 
-  /** The owner of `refreshToken`, when this module handed it out and it has not expired; else undefined. */
-  async ownerOf(refreshToken: string): Promise<RefreshTokenOwner | undefined> {
-    const record = await this.store.get(this.fingerprinter.refreshKey(refreshToken));
-    if (record === undefined || record.accessToken !== NO_TOKEN || record.expiresAt <= this.clock.now())
-      return undefined;
-    return record.username === undefined
-      ? { clientId: record.clientId }
-      : { clientId: record.clientId, username: record.username };
+  /**
+   * The owner of `refreshToken`, when this module handed it out and it has not expired. Read with the tombstone check,
+   * which tells a store that cannot answer (it reads as a tombstone, and no tombstone is ever written at these keys)
+   * from one that holds no record.
+   */
+  async ownerOf(refreshToken: string): Promise<RefreshTokenOwnerReading> {
+    const key = this.fingerprinter.refreshKey(refreshToken);
+    const { entry, tombstoned } = await this.store.getWithTombstone(key, key);
+    if (tombstoned) return { readable: false };
+    if (entry === undefined || entry.accessToken !== NO_TOKEN || entry.expiresAt <= this.clock.now())
+      return { readable: true };
+    const owner: RefreshTokenOwner = { clientId: entry.clientId };
+    if (entry.username !== undefined) owner.username = entry.username;
+    return { owner, readable: true };
   }
 
   /** Forgets the owner of a refresh token that was revoked. */

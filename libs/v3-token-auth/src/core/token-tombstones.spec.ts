@@ -59,6 +59,17 @@ describe('TokenTombstones.clearedOnce (tokens verified without the store: issuer
     expect(await tombstones.clearedOnce('jwt-2', clock + 60_000)).toBe(false);
   });
 
+  it('asks the store again about a token it learnt was evicted once the bounded memory of that drops it', async () => {
+    const store = new CountingStore({ now });
+    const tombstones = new TokenTombstones(2, { now }, new FailSoftTokenStore(store, {}));
+    expect(await tombstones.clearedOnce('victim', clock + 60_000)).toBe(true);
+    await tombstones.bury('victim', 60_000);
+    await tombstones.bury('flood-1', 60_000);
+    await tombstones.bury('flood-2', 60_000);
+    expect(tombstones.knows('victim')).toBe(false);
+    expect(await tombstones.clearedOnce('victim', clock + 60_000)).toBe(false);
+  });
+
   it('asks the store again after forgetCleared (announcements may have been missed)', async () => {
     const { store, tombstones } = setup();
     expect(await tombstones.clearedOnce('jwt-3', clock + 60_000)).toBe(true);

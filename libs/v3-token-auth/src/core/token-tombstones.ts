@@ -54,6 +54,8 @@ export class TokenTombstones {
 
   /** Remembers in this process that `bearerKey` was evicted, for `ttlMs`. */
   learn(bearerKey: string, ttlMs: number): void {
+    // Once the bounded `known` drops it, the store is asked again: a "no tombstone" answer kept here would outlive it.
+    this.cleared.delete(bearerKey);
     this.known.set(bearerKey, true, this.clock.now() + Math.max(1, ttlMs));
   }
 

@@ -90,6 +90,16 @@ describe('TokenEvictor', () => {
     expect(await store.isTombstoned(bearerKey)).toBe(true);
   });
 
+  it('tombstones a token no cache holds until the expiry it is given (a verified JWT), when that is later than an hour', async () => {
+    const { clock, fingerprinter, store, evictor } = setup();
+    const eightHours = 8 * 3_600_000;
+    await evictor.evict('issuer-jwt', clock.current + eightHours);
+    await evictor.evict('short-jwt', clock.current + 60_000);
+    clock.current += eightHours - 1;
+    expect(await store.isTombstoned(fingerprinter.bearerKey('issuer-jwt'))).toBe(true);
+    expect(await store.isTombstoned(fingerprinter.bearerKey('short-jwt'))).toBe(false);
+  });
+
   it('drops its copies of tokens other instances evicted', () => {
     const { fingerprinter, local, tombstones, token, slot } = setup();
     const announcements: ((tombstone: { key: string; ttlMs: number } | undefined) => void)[] = [];

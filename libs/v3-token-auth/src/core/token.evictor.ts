@@ -22,16 +22,20 @@ export class TokenEvictor {
     private readonly clock: V3Clock,
   ) {}
 
-  /** Evicts `accessToken` everywhere and tombstones it for the rest of its life. */
-  async evict(accessToken: string): Promise<void> {
+  /**
+   * Evicts `accessToken` everywhere and tombstones it for the rest of its life: until the expiry of the entries that
+   * hold it, else `expiresAt` (epoch ms: a verified issuer JWT's `exp`, which no entry holds), else an hour.
+   */
+  async evict(accessToken: string, expiresAt?: number): Promise<void> {
     const bearerKey = this.fingerprinter.bearerKey(accessToken);
     this.tombstones.learn(bearerKey, UNKNOWN_TOKEN_TOMBSTONE_MS);
     const held = this.local.evictToken(bearerKey);
-    const expiresAt =
+    const lastsUntil =
       held.length > 0
         ? Math.max(...held.map((slot) => slot.token.expiresAt))
-        : ((await this.store.get(bearerKey))?.expiresAt ?? this.clock.now() + UNKNOWN_TOKEN_TOMBSTONE_MS);
-    const ttlMs = Math.max(1, expiresAt - this.clock.now());
+        : ((await this.store.get(bearerKey))?.expiresAt ??
+          Math.max(expiresAt ?? 0, this.clock.now() + UNKNOWN_TOKEN_TOMBSTONE_MS));
+    const ttlMs = Math.max(1, lastsUntil - this.clock.now());
     await this.tombstones.bury(bearerKey, ttlMs);
     const keys = new Set([bearerKey, ...held.map((slot) => slot.key)]);
     await Promise.all([...keys].map((key) => this.store.delete(key, accessToken)));

@@ -27,13 +27,13 @@ import { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { GrantCoordinator } from './grant.coordinator.js';
 import { GrantGate } from './grant.gate.js';
 import { LocalTokenCache } from './local-token.cache.js';
+import { RefreshTokenOwners } from './refresh-token.owners.js';
 import { RefreshScheduler } from './refresh.scheduler.js';
 import { TieredTokenCache } from './tiered-token.cache.js';
 import { meantFor } from './token-audience.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 import { TokenLifetime } from './token-lifetime.js';
 import { TokenTombstones } from './token-tombstones.js';
-import { RefreshTokenOwners } from './refresh-token.owners.js';
 import { TokenEvictor } from './token.evictor.js';
 import { parseTokenRequest } from './token-request.parser.js';
 import { toCachedToken, toV3TokenResponse } from './token-response.mapper.js';
@@ -220,7 +220,9 @@ export class V3TokenService {
           throw error;
         });
       // The user whose refresh token it is, when this module handed it out: the new token is theirs too.
-      const owner = await this.refreshOwners.ownerOf(grant.refreshToken!);
+      // A store that cannot be read leaves the new token without a user: the refresh still works, but no user can
+      // revoke that token through the module (it is not theirs to the module), the fail-closed side.
+      const { owner } = await this.refreshOwners.ownerOf(grant.refreshToken!);
       const username = owner?.clientId === grant.clientId ? owner.username : undefined;
       const token = toCachedToken(response, { ...grant, username }, '');
       await Promise.all([this.cache.saveBearer(token, attempt.secretTag), this.refreshOwners.record(token)]);
@@ -238,7 +240,8 @@ export class V3TokenService {
    * @example await tokens.invalidate(request.user.accessToken)
    */
   async invalidate(token: string | V3Principal): Promise<void> {
-    await this.evictor.evict(typeof token === 'string' ? token : token.accessToken);
+    if (typeof token === 'string') await this.evictor.evict(token, this.jwt?.verifiedExpiry(token));
+    else await this.evictor.evict(token.accessToken, token.expiresAt);
   }
 
   /**
@@ -266,7 +269,10 @@ export class V3TokenService {
         : TokenFingerprinter.exemptionTag(
             this.fingerprinter.verifier(this.fingerprinter.credentialsKey(credentials), credentials),
           );
-    await Promise.all([tag && this.gate.refusedDownstream(tag), this.evictor.evict(accessToken)]);
+    await Promise.all([
+      tag && this.gate.refusedDownstream(tag),
+      this.evictor.evict(accessToken, this.jwt?.verifiedExpiry(accessToken)),
+    ]);
   }
 
   /**
@@ -296,7 +302,12 @@ export class V3TokenService {
       await this.evictor.evict(token);
       outcome = 'evicted';
     } else if (credentials.username !== undefined) {
-      const owner = await this.refreshOwners.ownerOf(token);
+      const { owner, readable } = await this.refreshOwners.ownerOf(token);
+      if (!readable)
+        throw new V3IssuerUnavailableException(
+          'The token store cannot be read to tell whose token this is; retry',
+          1,
+        );
       if (owner === undefined || !ownedBy(owner)) return 'not_owned';
       await this.refreshOwners.forget(token);
     }
@@ -403,10 +414,6 @@ export class V3TokenService {
     return this.grants.grant(key, verifier, credentials, callerAddress);
   }
 
-  /**
-   * An issuer JWT's principal. A JWT that fails verification may still be a token this module handed out (an issuer
-   * that signs with a key it does not publish); only when it is not is the verifier's `invalid_token` the answer.
-   */
   /**
    * An issuer JWT, verified against the JWKS and never one evicted (revoked, or refused by a downstream) on any
    * instance; else a token this module handed out, which the JWKS need not vouch for (an unreachable JWKS included).

@@ -49,6 +49,11 @@ export class V3JwtVerifier {
     this.verified = new VerifiedJwtCache(options.maxCachedTokens ?? 10_000, now);
   }
 
+  /** When `token` expires (epoch ms), if this verifier verified it and it has not expired yet; no I/O. */
+  verifiedExpiry(token: string): number | undefined {
+    return this.verified.get(token)?.expiresAt;
+  }
+
   /** The principal of a valid `token`; rejects with `V3InvalidTokenException` otherwise. */
   async verify(token: string): Promise<V3JwtPrincipal> {
     const known = this.verified.get(token);
