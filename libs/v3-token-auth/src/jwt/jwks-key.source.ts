@@ -12,13 +12,22 @@ import { fetchJwks, JWKS_MAX_BYTES } from './jwks.fetcher.js';
 
 type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
 
+/**
+ * How long past `maxAgeMs` a set that cannot be fetched again still verifies the `kid`s it has, ms: an issuer's JWKS
+ * outage of up to an hour costs no caller, while a key the issuer withdrew (a compromised one) stops working an hour
+ * after the set went stale however long the outage lasts.
+ */
+export const STALE_KEYS_GRACE_MS = 3_600_000;
+
 /** Timing of a {@link JwksKeySource}, all in ms. */
 export interface JwksKeySourceOptions {
+  /** The issuer's JWKS URL. */
   url: string;
   /** Least time after a good fetch before an unknown `kid` may fetch again. */
   cooldownMs: number;
   /** Age after which the set is fetched again before use. */
   maxAgeMs: number;
+  /** Deadline of one fetch: connect, headers and body. */
   timeoutMs: number;
 }
 
@@ -27,7 +36,8 @@ export interface JwksKeySourceOptions {
  * `maxAgeMs`, and when a token names an unknown `kid` at most once per `cooldownMs`. At most one fetch runs at a time;
  * after a failed one none starts until its backoff ends ({@link JwksFetchBackoff}: 1 s, doubling up to `cooldownMs`),
  * and callers meanwhile get that failure at once. While a stale set cannot be refetched, its keys go on verifying the
- * `kid`s it has; an unknown `kid` then is a {@link JwksUnavailableError}, not a refusal.
+ * `kid`s it has, for at most {@link STALE_KEYS_GRACE_MS} past `maxAgeMs`; an unknown `kid` then is a
+ * {@link JwksUnavailableError}, not a refusal.
  */
 export class JwksKeySource {
   private keys: LocalKeySet | undefined;
@@ -54,6 +64,11 @@ export class JwksKeySource {
     }
   };
 
+  /** Whether the last good set, stale, may still stand in for one that cannot be fetched. */
+  private stillUsable(): boolean {
+    return this.now() - this.fetchedAt < this.options.maxAgeMs + STALE_KEYS_GRACE_MS;
+  }
+
   private freshKeys(): LocalKeySet | undefined {
     return this.now() - this.fetchedAt < this.options.maxAgeMs ? this.keys : undefined;
   }
@@ -65,7 +80,7 @@ export class JwksKeySource {
     try {
       return await this.inFlight;
     } catch (error) {
-      if (keepLastGood && this.keys) return this.keys;
+      if (keepLastGood && this.keys && this.stillUsable()) return this.keys;
       throw error;
     }
   }

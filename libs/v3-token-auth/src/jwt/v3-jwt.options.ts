@@ -41,7 +41,8 @@ export interface V3JwtOptions {
   jwksCooldownMs?: number;
   /**
    * How long a fetched JWKS is used before it is fetched again, in ms. When that refetch fails (or is in its
-   * backoff), the last good set keeps verifying the `kid`s it has until a fetch succeeds; a `kid` it lacks is a 503.
+   * backoff), the last good set keeps verifying the `kid`s it has for up to an hour more (`STALE_KEYS_GRACE_MS`), then
+   * 503 until a fetch succeeds; a `kid` it lacks is a 503.
    * Default 600000.
    */
   jwksMaxAgeMs?: number;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSigningKey, signJwt, type TestSigningKey } from '../../../../test/support/jwks-server.js';
 import { V3IssuerUnavailableException } from '../v3-token.exceptions.js';
+import { STALE_KEYS_GRACE_MS } from './jwks-key.source.js';
 import { V3InvalidTokenException } from './v3-invalid-token.exception.js';
 import { V3JwtVerifier } from './v3-jwt.verifier.js';
 
@@ -230,6 +231,18 @@ describe('V3JwtVerifier against a failing or hostile JWKS endpoint', () => {
     expect(jwks.fetches).toBe(2);
     expect((await subject.verify(await validJwt('stale'))).clientId).toBe('svc');
     expect(jwks.fetches).toBe(2);
+  });
+
+  it('stops verifying with a stale set an hour past its max age while it still cannot be refetched: 503', async () => {
+    const subject = verifier({ cooldownMs: 50, maxAgeMs: 100 });
+    const longLived = (jti: string) =>
+      signJwt(key, { iss: ISSUER, sub: 'svc', exp: nowSeconds() + 3 * 3600, jti });
+    await subject.verify(await longLived('fresh'));
+    jwks.behaviour = 'fail';
+    advanceClock(100 + STALE_KEYS_GRACE_MS - 5_000);
+    expect((await subject.verify(await longLived('stale'))).clientId).toBe('svc');
+    advanceClock(10_000);
+    expectAllUnavailable(await verifyInBatches(subject, [await longLived('too-stale')], 1));
   });
 
   it('refuses an oversized JWKS body with 503, closing the connection long before it is all sent', async () => {
