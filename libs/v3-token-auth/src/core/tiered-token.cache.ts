@@ -106,7 +106,7 @@ export class TieredTokenCache {
     const token = SecretRotation.carryOver(granted, previous);
     const freshUntil = this.lifetime.freshUntil(token);
     const ttl = freshUntil - this.clock.now();
-    if (ttl <= 0 || this.tombstones.knows(this.bearerKeyOf(token))) {
+    if (ttl <= 0 || this.tombstones.knows(this.bearerKeyOf(token.accessToken, token.expiresAt))) {
       return this.toSlot(key, token, token.expiresAt);
     }
     await this.store.set(key, token, ttl);
@@ -121,7 +121,7 @@ export class TieredTokenCache {
   async saveBearer(token: CachedToken, grantTag?: string): Promise<void> {
     const ttl = token.expiresAt - this.clock.now();
     if (ttl <= this.lifetime.skewOf(token)) return;
-    const key = this.bearerKeyOf(token);
+    const key = this.bearerKeyOf(token.accessToken, token.expiresAt);
     if (this.tombstones.knows(key)) return;
     const entry: CachedToken = { ...token, verifier: '' };
     const tag =
@@ -144,15 +144,15 @@ export class TieredTokenCache {
 
   /** The bearer key of `token` held under `key`: `key` itself for a bearer entry. */
   private bearerKeyUnder(key: string, token: CachedToken): string {
-    return TokenFingerprinter.isBearerKey(key) ? key : this.bearerKeyOf(token);
+    return TokenFingerprinter.isBearerKey(key) ? key : this.bearerKeyOf(token.accessToken, token.expiresAt);
   }
 
-  /** `TokenFingerprinter.bearerKey` of `token`, remembered until the token expires. */
-  private bearerKeyOf(token: CachedToken): string {
-    let bearerKey = this.bearerKeys.get(token.accessToken);
+  /** `TokenFingerprinter.bearerKey` of `accessToken`, remembered until it expires at `expiresAt` (epoch ms). */
+  bearerKeyOf(accessToken: string, expiresAt: number): string {
+    let bearerKey = this.bearerKeys.get(accessToken);
     if (bearerKey === undefined) {
-      bearerKey = this.fingerprinter.bearerKey(token.accessToken);
-      this.bearerKeys.set(token.accessToken, bearerKey, token.expiresAt);
+      bearerKey = this.fingerprinter.bearerKey(accessToken);
+      this.bearerKeys.set(accessToken, bearerKey, expiresAt);
     }
     return bearerKey;
   }

@@ -211,7 +211,7 @@ export class V3TokenService {
         refreshToken: grant.refreshToken,
         callerAddress,
       });
-      const response = await this.gate
+      const refreshed = this.gate
         .pass(attempt, grant.clientId, () => this.client.requestToken(grant))
         .catch((error: unknown) => {
           // Counted as a wrong secret, but answered as the token endpoint answers it: 400 (RFC 6749 §5.2).
@@ -219,10 +219,13 @@ export class V3TokenService {
             throw new V3RequestRefusedException(error.issuerStatus, 'invalid_grant', error.errorDescription);
           throw error;
         });
-      // The user whose refresh token it is, when this module handed it out: the new token is theirs too.
-      // A store that cannot be read leaves the new token without a user: the refresh still works, but no user can
-      // revoke that token through the module (it is not theirs to the module), the fail-closed side.
-      const { owner } = await this.refreshOwners.ownerOf(grant.refreshToken!);
+      // The user whose refresh token it is, when this module handed it out, read while the issuer answers: the new
+      // token is theirs too. A store that cannot be read leaves it without a user, so no user can revoke it through
+      // the module (the fail-closed side), and the refresh still works.
+      const [response, { owner }] = await Promise.all([
+        refreshed,
+        this.refreshOwners.ownerOf(grant.refreshToken!),
+      ]);
       const username = owner?.clientId === grant.clientId ? owner.username : undefined;
       const token = toCachedToken(response, { ...grant, username }, '');
       await Promise.all([this.cache.saveBearer(token, attempt.secretTag), this.refreshOwners.record(token)]);
@@ -430,7 +433,8 @@ export class V3TokenService {
       this.options.observer?.cacheHit?.('bearer');
       return slot.principal;
     }
-    if (!(await this.tombstones.clearedOnce(this.fingerprinter.bearerKey(token), principal.expiresAt)))
+    const bearerKey = this.cache.bearerKeyOf(token, principal.expiresAt);
+    if (!(await this.tombstones.clearedOnce(bearerKey, principal.expiresAt)))
       throw new V3UnauthorizedException(
         'Bearer token was revoked: get a new one from POST /token',
         'invalid_token',

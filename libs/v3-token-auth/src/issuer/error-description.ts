@@ -8,7 +8,8 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/
 
 /**
  * The spellings of `secret` an issuer may echo: raw, percent-encoded (either case, `%20` or `+`), form-decoded with
- * `decodeURIComponent` (which leaves a space's `+` in place), base64 (padded or not) and base64url. Matched longest first, so that a shorter form never splits a longer one.
+ * `decodeURIComponent` (which leaves a space's `+` in place), base64 (padded or not) and base64url. Matched longest
+ * first, so that a shorter form never splits a longer one.
  */
 function secretPattern(secret: string): RegExp {
   const bytes = Buffer.from(secret, 'utf8');
