@@ -25,6 +25,15 @@ import { eventually } from '../support/v3-token-auth-app.js';
 /** Shared HMAC key of every instance in a fault spec (instances that share Redis must share it). */
 export const FAULT_HMAC_KEY = 'fault-suite-hmac-key-0123456789abcdef-0123';
 
+/** The `POST /token` form of a `client_credentials` grant for a client of `secrets` (client id → secret). */
+export const clientCredentialsForm =
+  (secrets: Record<string, string>) =>
+  (clientId: string): Record<string, string> => ({
+    grant_type: 'client_credentials',
+    client_id: clientId,
+    client_secret: secrets[clientId],
+  });
+
 /** One HTTP answer, read completely, with the time it took. */
 export interface TimedAnswer {
   status: number;

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { sleep } from '../support/wait.js';
-import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from './fault-harness.js';
+import {
+  clientCredentialsForm,
+  FAULT_HMAC_KEY,
+  type GatewayInstance,
+  startGateway,
+} from './fault-harness.js';
 
 const CLIENTS: Record<string, string> = Object.fromEntries(
   [
@@ -12,11 +17,7 @@ const CLIENTS: Record<string, string> = Object.fromEntries(
     ...Array.from({ length: 10 }, (_, i) => `after-resume-${i}`),
   ].map((id) => [id, `${id}-secret`]),
 );
-const form = (clientId: string) => ({
-  grant_type: 'client_credentials',
-  client_id: clientId,
-  client_secret: CLIENTS[clientId],
-});
+const form = clientCredentialsForm(CLIENTS);
 
 /**
  * A hung Redis (SIGSTOP: its connections stay open, nothing answers). Each cache miss sends about a dozen commands

@@ -4,18 +4,20 @@ import { RedisTokenStore, TokenStore } from 'nestjs-v3-token-auth';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic, eventually, sleep } from '../support/v3-token-auth-app.js';
-import { FAULT_HMAC_KEY, startGateway, type GatewayInstance, type TimedAnswer } from './fault-harness.js';
+import {
+  clientCredentialsForm,
+  FAULT_HMAC_KEY,
+  type GatewayInstance,
+  startGateway,
+  type TimedAnswer,
+} from './fault-harness.js';
 
 const WARM = ['warm-1', 'warm-2', 'warm-3'];
 const COLD = ['cold-1', 'cold-2', 'cold-3'];
 const CLIENTS: Record<string, string> = Object.fromEntries(
   [...WARM, ...COLD, 'after-restart'].map((id) => [id, `${id}-secret`]),
 );
-const form = (clientId: string) => ({
-  grant_type: 'client_credentials',
-  client_id: clientId,
-  client_secret: CLIENTS[clientId],
-});
+const form = clientCredentialsForm(CLIENTS);
 
 /** Runs `workers` loops of `step` until `durationMs` has passed; answers every result. */
 async function underLoad(

@@ -9,17 +9,18 @@ import { startRedisCluster, type PrivateRedisCluster } from '../support/redis-cl
 import { exited, startRedisServer, waitForRedis, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic } from '../support/v3-token-auth-app.js';
-import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from './fault-harness.js';
+import {
+  clientCredentialsForm,
+  FAULT_HMAC_KEY,
+  type GatewayInstance,
+  startGateway,
+} from './fault-harness.js';
 
 const CLIENT_IDS = Array.from({ length: 12 }, (_, i) => `spread-${i}`);
 const CLIENTS: Record<string, string> = Object.fromEntries(
   [...CLIENT_IDS, 'cluster-cold', 'sentinel-cold'].map((id) => [id, `${id}-secret`]),
 );
-const form = (clientId: string) => ({
-  grant_type: 'client_credentials',
-  client_id: clientId,
-  client_secret: CLIENTS[clientId],
-});
+const form = clientCredentialsForm(CLIENTS);
 
 /** A private Redis Sentinel (`redis-server --sentinel`) monitoring `master` as `name`. */
 async function startSentinel(

@@ -4,7 +4,12 @@ import { Redis } from 'ioredis';
 import { startRedisServer, type PrivateRedis } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { basic } from '../support/v3-token-auth-app.js';
-import { FAULT_HMAC_KEY, startGateway, type GatewayInstance } from './fault-harness.js';
+import {
+  clientCredentialsForm,
+  FAULT_HMAC_KEY,
+  type GatewayInstance,
+  startGateway,
+} from './fault-harness.js';
 
 const GATEWAY_CLIENT = { id: 'gateway-itself', secret: 'gateway-own-secret-value' };
 const CLIENTS: Record<string, string> = {
@@ -17,11 +22,7 @@ const CLIENTS: Record<string, string> = {
 const USERS: Record<string, string> = { jdoe: 'jdoe-password-value' };
 const OLD_KEY = randomBytes(32).toString('base64');
 const NEW_KEY = randomBytes(32).toString('base64');
-const form = (clientId: string) => ({
-  grant_type: 'client_credentials',
-  client_id: clientId,
-  client_secret: CLIENTS[clientId],
-});
+const form = clientCredentialsForm(CLIENTS);
 
 /** Issue 4, item 6: what a real Redis holds behind real gateways, with and without TOKEN_CACHE_ENCRYPTION_KEY. */
 describe('faults: tokens sealed at rest', () => {

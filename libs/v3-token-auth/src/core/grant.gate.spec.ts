@@ -15,6 +15,17 @@ import { FailSoftTokenStore } from './fail-soft-token.store.js';
 import { GrantGate } from './grant.gate.js';
 import { TokenFingerprinter } from './token-fingerprint.js';
 
+/** The issuer's 429 `slow_down`, asking for `retryAfterSeconds`. */
+const issuerSlowDown = (retryAfterSeconds: number) =>
+  Promise.reject(
+    new TokenEndpointError({
+      kind: 'throttled-by-issuer',
+      status: 429,
+      error: 'slow_down',
+      retryAfterSeconds,
+    }),
+  );
+
 function setup(overrides: Partial<V3TokenAuthModuleOptions> = {}) {
   const clock = { ms: 1_000_000, now: () => clock.ms };
   const options = resolveV3TokenAuthOptions({
@@ -129,15 +140,7 @@ describe('GrantGate', () => {
 
   it("honours the issuer's 429 for that client until its Retry-After, leaving other clients alone", async () => {
     const { clock, gate, refused, grant, caller } = setup();
-    const slowDown = () =>
-      Promise.reject(
-        new TokenEndpointError({
-          kind: 'throttled-by-issuer',
-          status: 429,
-          error: 'slow_down',
-          retryAfterSeconds: 30,
-        }),
-      );
+    const slowDown = () => issuerSlowDown(30);
     const svc = caller('svc', 'right', '10.0.0.2');
     const first = await gate.pass(svc, 'svc', slowDown).catch((error: unknown) => error);
     expect(first).toBeInstanceOf(V3IssuerThrottledException);
@@ -240,15 +243,7 @@ describe('GrantGate', () => {
     const { gate, grant, caller } = setup();
     const owner = caller('svc', 'right', '10.0.0.2');
     await expect(gate.pass(owner, 'svc', grant)).resolves.toBe('token');
-    const slowDown = () =>
-      Promise.reject(
-        new TokenEndpointError({
-          kind: 'throttled-by-issuer',
-          status: 429,
-          error: 'slow_down',
-          retryAfterSeconds: 600,
-        }),
-      );
+    const slowDown = () => issuerSlowDown(600);
     const guess = caller('svc', 'guess', '10.0.0.66');
     await expect(gate.pass(guess, 'svc', slowDown)).rejects.toThrow(V3IssuerThrottledException);
     // The attacker's next guess is held back without asking the issuer; the owner's known-good secret is not.
