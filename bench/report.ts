@@ -175,6 +175,16 @@ export const HELD_TO_TARGETS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * The configurations read side by side with the baseline: those held to targets, and the thinnest proxy beside the
+ * gateway's app, in its isolate and in a worker thread (what sharing the app's isolate costs a proxy; not targets).
+ */
+export const READ_SIDE_BY_SIDE: ReadonlySet<string> = new Set([
+  ...HELD_TO_TARGETS,
+  'thin-beside-app',
+  'thin-worker-beside-app',
+]);
+
+/**
  * `of(config) / of(baseline)`, paired run by run: the median of each run's own ratio against the baseline runs on
  * either side of it (their geometric mean; `RunSample.baselineRuns`), so that the machine's drift (another process,
  * steal) moves both sides of a ratio alike. Runs without neighbours recorded are paired by round when both sides ran

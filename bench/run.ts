@@ -20,6 +20,7 @@ import {
   BASELINE,
   cpuBusyFraction,
   HELD_TO_TARGETS,
+  READ_SIDE_BY_SIDE,
   evaluateTargets,
   machineInfo,
   renderMarkdown,
@@ -201,7 +202,7 @@ async function sideBySideReadings(
     return undefined;
   };
   const baseline = targets.find((target) => target.name === BASELINE);
-  const measured = targets.filter((target) => HELD_TO_TARGETS.has(target.name));
+  const measured = targets.filter((target) => READ_SIDE_BY_SIDE.has(target.name));
   if (baseline === undefined || measured.length === 0) return undefined;
   const plan = corePlan(parseCpuList(allowedCpus(process.pid) ?? ''));
   if (plan === undefined) return skip('the bench may use only one CPU');
@@ -436,8 +437,39 @@ async function main(): Promise<void> {
         node,
       );
       cleanups.push(() => gatewayB!.stop());
+      const besideApp = async (thread: 'isolate' | 'worker'): Promise<ChildServer> => {
+        const child = await forkServer(
+          `thinnest Node proxy beside the gateway's app (${thread})`,
+          join(childrenDir, 'thin-proxy-beside-app.js'),
+          {
+            ...gatewayEnv(await freePort()),
+            ...upstreamEnv,
+            BENCH_GATEWAY_DIR: dirname(gatewayMain),
+            BENCH_PROXY_THREAD: thread,
+          },
+          node,
+        );
+        cleanups.push(() => child.stop());
+        return child;
+      };
+      const thinBesideApp = await besideApp('isolate');
+      const thinWorkerBesideApp = await besideApp('worker');
       const token = await bearerToken(gatewayA, bearerClient);
       targets.push(
+        {
+          name: 'thin-beside-app',
+          label: 'thinnest Node proxy, in one isolate with the gateway’s idle app (no auth)',
+          origin: thinBesideApp.origin,
+          requests: [{ method: 'GET', path: REQUEST_PATH }],
+          serverPid: thinBesideApp.child.pid,
+        },
+        {
+          name: 'thin-worker-beside-app',
+          label: 'thinnest Node proxy, in a worker thread beside the gateway’s idle app (no auth)',
+          origin: thinWorkerBesideApp.origin,
+          requests: [{ method: 'GET', path: REQUEST_PATH }],
+          serverPid: thinWorkerBesideApp.child.pid,
+        },
         {
           name: 'gateway-basic',
           label: 'gateway, Basic (warm)',
