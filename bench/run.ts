@@ -58,6 +58,11 @@ interface Target {
 }
 
 const REQUEST_PATH = '/orders/items?limit=10';
+
+/** A configuration served the bench's plain `GET` without credentials (the downstream, the proxies), by `serverPid`. */
+function plainTarget(name: string, label: string, origin: string, serverPid: number | undefined): Target {
+  return { name, label, origin, requests: [{ method: 'GET', path: REQUEST_PATH }], serverPid };
+}
 /** Share of CPU busy before the start above which the results carry a warning. */
 const BUSY_MACHINE = 0.15;
 const childrenDir = join(dirname(fileURLToPath(import.meta.url)), 'children');
@@ -346,45 +351,35 @@ async function main(): Promise<void> {
     if (nginx) cleanups.push(() => nginx.stop());
 
     const targets: Target[] = [
-      {
-        name: 'direct',
-        label: 'downstream, direct',
-        origin: downstream.origin,
-        requests: [{ method: 'GET', path: REQUEST_PATH }],
-        serverPid: downstream.child.pid,
-      },
-      {
-        name: 'thin-node',
-        label: 'thinnest Node proxy, node:http + undici (no auth; the baseline)',
-        origin: thinNode.origin,
-        requests: [{ method: 'GET', path: REQUEST_PATH }],
-        serverPid: thinNode.child.pid,
-      },
+      plainTarget('direct', 'downstream, direct', downstream.origin, downstream.child.pid),
+      plainTarget(
+        'thin-node',
+        'thinnest Node proxy, node:http + undici (no auth; the baseline)',
+        thinNode.origin,
+        thinNode.child.pid,
+      ),
       ...(nginx
         ? [
-            {
-              name: 'nginx',
-              label: 'nginx, one worker, keep-alive upstream (no auth)',
-              origin: nginx.origin,
-              requests: [{ method: 'GET', path: REQUEST_PATH }],
-              serverPid: nginx.workerPid,
-            },
+            plainTarget(
+              'nginx',
+              'nginx, one worker, keep-alive upstream (no auth)',
+              nginx.origin,
+              nginx.workerPid,
+            ),
           ]
         : []),
-      {
-        name: 'bare-proxy',
-        label: 'Fastify + @fastify/reply-from (no auth)',
-        origin: bareProxy.origin,
-        requests: [{ method: 'GET', path: REQUEST_PATH }],
-        serverPid: bareProxy.child.pid,
-      },
-      {
-        name: 'bare-undici',
-        label: 'Fastify + undici’s Pool.stream() (no auth)',
-        origin: bareUndici.origin,
-        requests: [{ method: 'GET', path: REQUEST_PATH }],
-        serverPid: bareUndici.child.pid,
-      },
+      plainTarget(
+        'bare-proxy',
+        'Fastify + @fastify/reply-from (no auth)',
+        bareProxy.origin,
+        bareProxy.child.pid,
+      ),
+      plainTarget(
+        'bare-undici',
+        'Fastify + undici’s Pool.stream() (no auth)',
+        bareUndici.origin,
+        bareUndici.child.pid,
+      ),
     ];
     const hotClients = Array.from({ length: settings.hotClients }, (_, i) => `bench-hot-${i + 1}`);
     const bearerClient = 'bench-bearer';
@@ -456,20 +451,18 @@ async function main(): Promise<void> {
       const thinWorkerBesideApp = await besideApp('worker');
       const token = await bearerToken(gatewayA, bearerClient);
       targets.push(
-        {
-          name: 'thin-beside-app',
-          label: 'thinnest Node proxy, in one isolate with the gateway’s idle app (no auth)',
-          origin: thinBesideApp.origin,
-          requests: [{ method: 'GET', path: REQUEST_PATH }],
-          serverPid: thinBesideApp.child.pid,
-        },
-        {
-          name: 'thin-worker-beside-app',
-          label: 'thinnest Node proxy, in a worker thread beside the gateway’s idle app (no auth)',
-          origin: thinWorkerBesideApp.origin,
-          requests: [{ method: 'GET', path: REQUEST_PATH }],
-          serverPid: thinWorkerBesideApp.child.pid,
-        },
+        plainTarget(
+          'thin-beside-app',
+          'thinnest Node proxy, in one isolate with the gateway’s idle app (no auth)',
+          thinBesideApp.origin,
+          thinBesideApp.child.pid,
+        ),
+        plainTarget(
+          'thin-worker-beside-app',
+          'thinnest Node proxy, in a worker thread beside the gateway’s idle app (no auth)',
+          thinWorkerBesideApp.origin,
+          thinWorkerBesideApp.child.pid,
+        ),
         {
           name: 'gateway-basic',
           label: 'gateway, Basic (warm)',
