@@ -539,3 +539,23 @@ describe('RedisTokenStore through a Redis outage', () => {
     expect(await store.acquireLock('k-lock', 1_000)).toBeDefined();
   });
 });
+
+describe('RedisTokenStore closed while its Redis is down', () => {
+  /** How many ref'd timers the process holds: each keeps it from exiting. */
+  const timers = (): number => process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length;
+
+  it('leaves no timer that keeps the process alive: an app closed during an outage can exit at once', async () => {
+    const server = await startRedisServer();
+    const before = timers();
+    const store = await RedisTokenStore.create({ redis: { url: server.url } });
+    store.onTombstone(() => undefined);
+    await waitFor(() => store.isHealthy());
+    await server.stop();
+    await waitFor(() => store.client.status !== 'ready');
+    await store.close();
+    // ioredis ends each connection it closes and destroys it when it has not closed within `disconnectTimeout`;
+    // a connection that had already closed never will, so that timer runs out in full.
+    await sleep(400);
+    expect(timers()).toBeLessThanOrEqual(before);
+  });
+});

@@ -13,6 +13,12 @@ export interface RedisClientHandle {
 const DEFAULT_COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 1000;
 const MAX_RECONNECT_DELAY_MS = 2000;
+/**
+ * How long ioredis waits, once it has ended a connection it disconnects, for the connection to close before it
+ * destroys it (its default is 2 s). A connection that had already closed (Redis went away) never closes again, so
+ * the whole wait runs out on a ref'd timer that keeps the process alive after the store has closed.
+ */
+const DISCONNECT_TIMEOUT_MS = 200;
 
 /**
  * Whether `client` is a Redis Cluster client, by ioredis' own `isCluster` flag rather than `instanceof`: a client
@@ -74,7 +80,8 @@ function safeMessage(error: unknown): string {
  * The client the token store talks to. An existing `client` is used as is (owned: false), whichever copy of ioredis
  * made it (see `isClusterClient`); otherwise one is
  * created from `url`, `clusterNodes` or `sentinel` with settings that fail fast while Redis is down (no offline
- * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself.
+ * queue, one retry, a command timeout) and reconnect forever, so the cache comes back by itself, and that let go of a
+ * connection they close within `DISCONNECT_TIMEOUT_MS`.
  * None of them auto-pipelines: the store coalesces each turn's writes itself (see `RedisWriteCoalescer`).
  * Connection errors go to `observer.storeError`, never unhandled. `ioredis` is loaded here, on first use (`loadIoredis`).
  * @example const { client, owned } = await createRedisClient({ url: 'redis://localhost:6379' });
@@ -88,6 +95,7 @@ export async function createRedisClient(
 
   const common: RedisOptions = {
     connectTimeout: CONNECT_TIMEOUT_MS,
+    disconnectTimeout: DISCONNECT_TIMEOUT_MS,
     retryStrategy: reconnectDelay,
     ...options.options,
     commandTimeout: options.commandTimeoutMs ?? options.options?.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS,
